@@ -1,0 +1,191 @@
+"""Structured config schemas, registered in Hydra's ConfigStore.
+
+Each config group's YAML files extend a schema stored here, so a misspelled key fails at
+compose time with Hydra's error naming the key. Field names match the arguments they feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelConfig:
+    """An LLM and how to sample from it (problem_model, solution_model)."""
+
+    name: str = MISSING  # hub id, local folder, or embedded:smollm2-135m-instruct
+    backend: str = "hf"  # hf | vllm
+    dtype: str = "bfloat16"  # weights dtype for generation
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 50  # -1 disables
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 2048
+    batch_size: int = 32  # hf backend: sequences per generate() call
+    seed: int = 0
+    max_model_len: Optional[int] = None  # vllm: context length to reserve KV cache for
+    tensor_parallel_size: int = 1  # vllm: GPUs per model
+    gpu_memory_utilization: float = 0.9  # vllm
+    extra: Dict[str, Any] = field(default_factory=dict)  # passed through to the backend constructor
+
+
+@dataclass
+class AgentConfig:
+    """A data-synthesis agent. Subclasses add the agent's own knobs."""
+
+    name: str = MISSING  # registry name, equal to the config file name
+    num_problems: int = 16  # target number of problems; at most one per seed for 1:1 agents
+    max_new_tokens: Optional[int] = None  # override problem_model.max_new_tokens for this agent
+    chunk_size: int = 64  # seeds per resumable chunk (each step is one batched call per chunk)
+
+
+@dataclass
+class SeedsConfig:
+    """Seed problems for seeded agents."""
+
+    path: Optional[str] = None  # one JSONL file (id, problem, answer[, solution]); None and no files = built-in
+    files: List[str] = field(default_factory=list)  # several JSONL files, drawn in equal shares (GSM8K:MATH 50:50)
+    builtin_count: int = 64  # size of the built-in arithmetic seed set
+    limit: Optional[int] = None  # use at most this many seeds
+    shuffle_seed: int = 0  # seeds are shuffled with this before `limit`
+
+
+@dataclass
+class DedupConfig:
+    threshold: Optional[float] = None  # None = exact dedup on normalized text (the paper); else MinHash Jaccard
+    backend: str = "auto"  # auto | rensa | datasketch (MinHash near-dup only)
+
+
+@dataclass
+class DecontamConfig:
+    enabled: bool = True
+    mode: str = "paper"  # paper (>=95% of a test problem's 8-grams) | ngram13 (any shared 13-gram)
+
+
+@dataclass
+class QCConfig:
+    """Solution QC strategy plus the problem-QC settings it runs with."""
+
+    strategy: str = MISSING  # first | majority | majority_first | strict
+    fixed_size: Optional[int] = None  # subsample kept problems to this count (equal-size comparisons)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+
+
+@dataclass
+class SolveConfig:
+    num_samples: int = 3  # solutions sampled per problem (the paper's QC study: 3; main recipe: 1)
+    prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
+    chunk_size: int = 64  # problems per batched call; each chunk is written before the next starts
+
+
+@dataclass
+class MixtureConfig:
+    """How agents are blended, and the data budget."""
+
+    name: str = MISSING  # single = 100% of `agent`
+    weights: Dict[str, float] = field(default_factory=dict)  # agent name -> share (blends only)
+    agents: Dict[str, Any] = field(default_factory=dict)  # agent configs of a blend (filled by defaults)
+    budget: Optional[int] = None  # total training examples; None = everything available
+    seed: int = 0  # sampling seed for the budget
+
+
+@dataclass
+class StudentConfig:
+    """The base model fine-tuned on the mixture, and its SFT hyperparameters."""
+
+    name: str = MISSING  # base model (hub id, folder, or embedded:smollm2-135m-instruct)
+    path: Optional[str] = None  # an already trained model folder: skip training, evaluate this
+    learning_rate: float = 1e-5
+    num_train_epochs: float = 5.0
+    per_device_train_batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: float = 0.03  # < 1: a fraction of the total steps (transformers 5 semantics)
+    weight_decay: float = 0.0
+    max_length: int = 2048  # prompt + solution tokens; longer examples are dropped and counted
+    bf16: bool = True  # mixed precision on GPU; ignored on CPU
+    gradient_checkpointing: bool = False
+    save_strategy: str = "epoch"  # no | epoch | steps: checkpoints to resume from and select among
+    save_total_limit: int = 1
+    seed: int = 0
+    max_steps: int = -1  # >0 overrides num_train_epochs (smoke runs)
+    extra: Dict[str, Any] = field(default_factory=dict)  # more SFTConfig arguments
+
+
+@dataclass
+class BenchmarksConfig:
+    """The evaluation suite."""
+
+    names: List[str] = field(default_factory=lambda: ["builtin"])  # builtin | gsm8k | math | ...
+    backend: str = "hf"  # hf | vllm: how the student is run for evaluation
+    dtype: str = "bfloat16"  # weights dtype for evaluation
+    data_dir: Optional[str] = None  # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR
+    limit: Optional[int] = None  # evaluate the first N items of each benchmark
+    builtin_count: int = 32  # size of the built-in arithmetic test set
+    prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
+    max_new_tokens: int = 2048
+    batch_size: int = 32
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "none"  # wandb | none
+    project: str = "flames"
+    entity: Optional[str] = None
+    mode: str = "offline"  # offline | online | disabled
+    group: Optional[str] = None  # W&B group; default: the experiment name
+    tags: List[str] = field(default_factory=list)
+    dir: Optional[str] = None  # where wandb/ is written; default: the Hydra run dir
+    sample_rows: int = 20  # rows of the sample-records table per stage
+
+
+@dataclass
+class PathsConfig:
+    outputs: str = "outputs"  # run folders and the store, relative to where flames is started
+    store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
+
+
+@dataclass
+class Config:
+    agent: AgentConfig = MISSING
+    qc: QCConfig = MISSING
+    problem_model: ModelConfig = MISSING
+    solution_model: ModelConfig = MISSING
+    mixture: MixtureConfig = MISSING
+    student: StudentConfig = MISSING
+    seeds: SeedsConfig = MISSING
+    benchmarks: BenchmarksConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    solve: SolveConfig = field(default_factory=SolveConfig)
+    experiment: str = "quickstart"  # experiment name (W&B group, output folder)
+    stage: str = "all"  # all | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
+
+
+AGENT_SCHEMAS: dict[str, type] = {}
+
+
+def register_agent_schema(name: str, schema: type = AgentConfig) -> None:
+    AGENT_SCHEMAS[name] = schema
+
+
+def register_configs() -> None:
+    """Store every schema; YAML files name them in their defaults list."""
+    import flames.agents  # noqa: F401  (registers agent schemas)
+
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    cs.store(group="schema/qc", name="qc", node=QCConfig)
+    cs.store(group="schema/model", name="model", node=ModelConfig)
+    cs.store(group="schema/mixture", name="mixture", node=MixtureConfig)
+    cs.store(group="schema/student", name="student", node=StudentConfig)
+    cs.store(group="schema/seeds", name="seeds", node=SeedsConfig)
+    cs.store(group="schema/benchmarks", name="benchmarks", node=BenchmarksConfig)
+    cs.store(group="schema/logger", name="logger", node=LoggerConfig)
+    for name, schema in AGENT_SCHEMAS.items():
+        cs.store(group="schema/agent", name=name, node=schema)

@@ -1,0 +1,224 @@
+"""Is a predicted answer equivalent to the gold one?
+
+Two stages. The fast path (pure Python, microseconds) compares normalized keys, exact
+rational values of plain numbers, unordered lists of numbers and prose. Whatever it
+cannot decide goes to math-verify (``parse`` + ``verify``, milliseconds to seconds).
+``plan_pair`` runs the fast path and says what math-verify would still have to check;
+``finish`` turns a math-verify result into a :class:`Verdict`. ``grade_batch`` uses the
+same two functions with a process pool in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from ._latex import split_top_level
+from .normalize import _key_of_clean, comma_readings, has_percent, is_text_answer, parse_number
+
+logger = logging.getLogger("flames.grading")
+
+# Numbers closer than this (relative) are left to math-verify, which rounds floats to
+# 6 decimals: 0.333333 equals 1/3 there but not as exact rationals.
+_CLOSE = Fraction(1, 10**5)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The grade of one (prediction, gold) pair.
+
+    ``method`` is "string" (decided by the fast path), "math_verify", "timeout",
+    "no_answer" (prediction missing or empty) or "error" (math-verify crashed, or the
+    gold is missing). ``disagreement`` is True when the fast path held an opinion and
+    math-verify, which also ran, concluded the opposite.
+    """
+
+    equivalent: bool
+    method: str
+    timed_out: bool = False
+    disagreement: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the fast path made of one pair.
+
+    ``decided`` is the final verdict when the fast path could decide. ``opinion`` is
+    its view even when it could not (two numbers that differ by a rounding error).
+    ``candidates`` are the cleaned (pred, gold) readings math-verify should check, the
+    primary reading first; empty when there is nothing to check.
+    """
+
+    decided: Verdict | None
+    opinion: bool | None
+    candidates: tuple[tuple[str, str], ...]
+
+
+def plan_pair(pred: str | None, gold: str | None, *, audit: bool = False) -> Plan:
+    """Run the fast path on one pair.
+
+    With ``audit=True`` decided pairs keep their candidates, so that the caller can
+    run math-verify anyway and record disagreements.
+    """
+    if gold is None or not str(gold).strip():
+        return Plan(Verdict(False, "error"), None, ())
+    preds = [p for p in comma_readings(pred) if p] if pred is not None else []
+    if not preds:
+        return Plan(Verdict(False, "no_answer"), None, ())
+    golds = [g for g in comma_readings(str(gold)) if g]
+    if not golds:
+        return Plan(Verdict(False, "error"), None, ())
+    pairs = tuple((p, g) for p in preds for g in golds)
+    opinions = [_fast_opinion(p, g) for p, g in pairs]
+    if any(op is True and decisive for op, decisive in opinions):
+        decided: Verdict | None = Verdict(True, "string")
+    elif all(op is False and decisive for op, decisive in opinions):
+        decided = Verdict(False, "string")
+    else:
+        decided = None
+    if decided is not None:
+        return Plan(decided, decided.equivalent, pairs if audit else ())
+    opinion = False if any(op is False for op, _ in opinions) else None
+    return Plan(None, opinion, pairs)
+
+
+def finish(plan: Plan, mv_equal: bool, *, label: str = "") -> Verdict:
+    """Combine a plan with math-verify's answer; log when the two disagree."""
+    if plan.decided is not None:  # audit mode: the fast path stands, disagreement noted
+        verdict = replace(plan.decided, disagreement=mv_equal != plan.decided.equivalent)
+    else:
+        verdict = Verdict(mv_equal, "math_verify", disagreement=plan.opinion is not None and plan.opinion != mv_equal)
+    if verdict.disagreement:
+        pred, gold = plan.candidates[0] if plan.candidates else ("", "")
+        logger.debug(
+            "string path said %s, math-verify said %s%s: pred=%r gold=%r",
+            plan.opinion,
+            mv_equal,
+            f" ({label})" if label else "",
+            pred[:200],
+            gold[:200],
+        )
+    return verdict
+
+
+def is_equivalent(pred: str, gold: str) -> bool:
+    """Whether the extracted answer ``pred`` equals ``gold``, in this process.
+
+    Fast path first, then math-verify. In the main thread math-verify's own 5 s
+    signal-based timeouts apply; in other threads they cannot (signals), so there is
+    no timeout there. For many pairs, or untrusted input, use ``grade_batch``: it
+    enforces a hard per-item timeout from a parent process.
+    """
+    plan = plan_pair(pred, gold)
+    if plan.decided is not None:
+        return plan.decided.equivalent
+    in_main = threading.current_thread() is threading.main_thread()
+    return finish(plan, math_verify_equal(plan.candidates, signal_timeout=5 if in_main else None)).equivalent
+
+
+def math_verify_equal(candidates: tuple[tuple[str, str], ...], *, signal_timeout: int | None = None) -> bool:
+    """math-verify on the cleaned readings; True if any reading verifies.
+
+    Each side is wrapped as ``$...$`` (bare LaTeX is often not recognised by
+    ``parse``). ``signal_timeout=None`` disables math-verify's SIGALRM timeouts, which
+    is required outside the main thread; the caller must then bound the time itself.
+    """
+    parse, verify = _math_verify()
+    for pred, gold in candidates:
+        gold_parsed = parse(f"${gold}$", parsing_timeout=signal_timeout)
+        if not gold_parsed:
+            continue
+        pred_parsed = parse(f"${pred}$", parsing_timeout=signal_timeout)
+        if pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=signal_timeout):
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------- fast path
+
+
+def _fast_opinion(pred: str, gold: str) -> tuple[bool | None, bool]:
+    """(opinion, decisive) for one cleaned reading of each side."""
+    kp, kg = _key_of_clean(pred), _key_of_clean(gold)
+    if kp is None or kg is None:
+        return None, False
+    if kp == kg:
+        return True, True
+    vp, vg = parse_number(kp), parse_number(kg)
+    if vp is not None and vg is not None:
+        return _compare_numbers(vp, vg, has_percent(pred), has_percent(gold))
+    lp, lg = _number_set(kp), _number_set(kg)
+    if lp is not None and lg is not None:
+        return _compare_number_sets(lp, lg)
+    if is_text_answer(pred) and is_text_answer(gold):
+        return False, True  # keys of prose are lower-cased words: different keys, different prose
+    if len(kp) == 1 and len(kg) == 1 and kp.isupper() and kg.isupper():
+        return False, True  # two different multiple-choice letters
+    return None, False
+
+
+def _close(a: Fraction, b: Fraction) -> bool:
+    return abs(a - b) <= _CLOSE * max(1, abs(a), abs(b))
+
+
+def _compare_numbers(a: Fraction, b: Fraction, a_pct: bool, b_pct: bool) -> tuple[bool | None, bool]:
+    # A percent sign on either side also allows the /100 reading: 30\% == 0.3. Without
+    # a sign 30 == 30\% (keys match) but 30 != 0.3.
+    readings = [(a, b)]
+    if a_pct:
+        readings.append((a / 100, b))
+    if b_pct:
+        readings.append((a, b / 100))
+    if any(x == y for x, y in readings):
+        return True, True
+    if any(_close(x, y) for x, y in readings):
+        return False, False  # rounding-level difference: math-verify decides
+    return False, True
+
+
+def _number_set(key: str) -> frozenset[Fraction] | None:
+    """``1,2,3`` or ``\\{1,2,3\\}`` -> {1, 2, 3}; None unless every element is a number.
+
+    Tuples and intervals (brackets) are ordered, so they are not read as sets.
+    """
+    if key.startswith("\\{") and key.endswith("\\}"):
+        key = key[2:-2]
+    parts = split_top_level(key)
+    if len(parts) < 2:
+        return None
+    values = [parse_number(p) for p in parts]
+    if any(v is None for v in values):
+        return None
+    return frozenset(values)  # type: ignore[arg-type]
+
+
+def _compare_number_sets(a: frozenset[Fraction], b: frozenset[Fraction]) -> tuple[bool | None, bool]:
+    if a == b:
+        return True, True  # order-free, as math-verify compares sets
+    if any(_close(x, y) for x in a - b for y in b - a):
+        return False, False
+    return False, True
+
+
+_MV: tuple | None = None
+
+
+def _math_verify():
+    """Import math-verify on first use: it costs about 0.5 s (sympy, ANTLR)."""
+    global _MV
+    if _MV is None:
+        from math_verify import parse, verify
+
+        for name in ("math_verify.parser", "math_verify.grader"):
+            logging.getLogger(name).addFilter(_DropTimeoutDisabledWarning())
+        _MV = (parse, verify)
+    return _MV
+
+
+class _DropTimeoutDisabledWarning(logging.Filter):
+    """math-verify warns once per process that its timeout is off; here that is intended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timeout is disabled")

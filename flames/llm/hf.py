@@ -1,0 +1,76 @@
+"""transformers `generate` backend (CPU or GPU); no dependency beyond transformers."""
+
+from __future__ import annotations
+
+import logging
+
+from tqdm.auto import tqdm
+
+from flames.llm import LLM, Generation, Sampling
+
+log = logging.getLogger(__name__)
+
+
+class HFModel(LLM):
+    def __init__(self, path: str, dtype: str = "bfloat16", batch_size: int = 32, device: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name = path
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tok = AutoTokenizer.from_pretrained(path)
+        self.tok.padding_side = "left"  # batched generation continues from the right edge
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(self.device).eval()
+
+    def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+        prompts = [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+        # Sort by length so each batch pads little; results are put back in request order.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        per_batch = max(1, self.batch_size // sampling.n)
+        results: dict[int, Generation] = {}
+        batches = [order[i:i + per_batch] for i in range(0, len(order), per_batch)]
+        for b, idx in enumerate(tqdm(batches, desc="generate", unit="batch", leave=False)):
+            for i, gen in zip(idx, self._generate([prompts[i] for i in idx], sampling, b)):
+                results[i] = gen
+        return [results[i] for i in range(len(prompts))]
+
+    def _generate(self, prompts: list[str], sampling: Sampling, batch_index: int) -> list[Generation]:
+        import torch
+
+        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        greedy = sampling.temperature <= 0
+        kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=not greedy,
+                      num_return_sequences=sampling.n, pad_token_id=self.tok.pad_token_id,
+                      repetition_penalty=sampling.repetition_penalty)
+        if not greedy:
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p,
+                          top_k=sampling.top_k if sampling.top_k > 0 else None)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        torch.manual_seed(sampling.seed + batch_index)  # reproducible per batch, not per process
+        with torch.no_grad():
+            out = self.model.generate(**enc, **kwargs)
+        new = out[:, enc["input_ids"].shape[1]:]
+        n_prompt = enc["attention_mask"].sum(dim=1).tolist()
+        gens = []
+        for j in range(len(prompts)):
+            rows = new[j * sampling.n:(j + 1) * sampling.n]
+            texts = self.tok.batch_decode(rows, skip_special_tokens=True)
+            counts = [_count_generated(r.tolist(), self.tok.pad_token_id, self.tok.eos_token_id) for r in rows]
+            gens.append(Generation(texts=[t.strip() for t in texts], prompt_tokens=int(n_prompt[j]),
+                                   completion_tokens=counts))
+        return gens
+
+
+def _count_generated(ids: list[int], pad_id: int, eos_id: int) -> int:
+    """Tokens up to and including the first EOS (padding after it is not output)."""
+    for k, t in enumerate(ids):
+        if t == eos_id:
+            return k + 1
+    n = len(ids)
+    while n and ids[n - 1] == pad_id:
+        n -= 1
+    return n

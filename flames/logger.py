@@ -1,0 +1,89 @@
+"""Experiment tracking: one W&B run per job (offline by default), or nothing (logger=none).
+
+Logged: the resolved config, every stage's manifest counts namespaced by stage
+(`synthesize/paraphrase/records_out`, `eval/gsm8k/accuracy`, ...), the training loss curve,
+and a table of sample records per stage.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_tokens", "completion_tokens",
+              "wall_time_s")
+SAMPLE_FIELDS = ("id", "agent", "problem", "solution", "answer", "pred", "gold", "correct")
+
+
+class NoLogger:
+    def log_stage(self, result) -> None: ...
+
+    def log_eval(self, metrics: dict, artifact) -> None: ...
+
+    def log_train(self, history: list[dict]) -> None: ...
+
+    def finish(self, exit_code: int = 0) -> None: ...
+
+
+class WandbLogger(NoLogger):
+    def __init__(self, cfg: Any, config: dict, run_dir: str, experiment: str):
+        os.environ.setdefault("WANDB_SILENT", "true")
+        import wandb
+
+        self.wandb = wandb
+        self.sample_rows = cfg.sample_rows
+        self.run = wandb.init(project=cfg.project, entity=cfg.entity, mode=cfg.mode, group=cfg.group or experiment,
+                              tags=list(cfg.tags), dir=cfg.dir or run_dir, config=config, reinit="finish_previous")
+        log.info("W&B run %s (%s) in %s", self.run.id, cfg.mode, self.run.dir)
+
+    def log_stage(self, result) -> None:
+        m = result.manifest
+        prefix = f"{result.stage}/{result.label}" if result.label else result.stage
+        row = {f"{prefix}/{k}": m[k] for k in COUNT_KEYS if m.get(k) is not None}
+        row.update({f"{prefix}/dropped/{k}": v for k, v in (m.get("dropped") or {}).items()})
+        row.update({f"{prefix}/{k}": v for k, v in (m.get("metrics") or {}).items() if isinstance(v, (int, float))})
+        row[f"{prefix}/reused"] = int(result.reused)
+        self.run.log(row)
+        self.run.summary.update(row)
+        if result.artifact.data.exists() and result.stage != "evaluate":
+            self._table(f"{prefix}/samples", result.artifact.records())
+
+    def log_eval(self, metrics: dict, artifact) -> None:
+        row = {}
+        for name, m in metrics.items():
+            for k in ("accuracy", "n", "unparseable", "timeouts"):
+                row[f"eval/{name}/{k}"] = m[k]
+        self.run.log(row)
+        self.run.summary.update(row)
+        self._table("eval/predictions", artifact.records())
+
+    def log_train(self, history: list[dict]) -> None:
+        for h in history:
+            self.run.log({f"train/{k}": v for k, v in h.items() if isinstance(v, (int, float))})
+
+    def _table(self, key: str, records) -> None:
+        rows = list(itertools.islice(records, self.sample_rows))
+        if not rows:
+            return
+        cols = [c for c in SAMPLE_FIELDS if any(c in r for r in rows)]
+        data = [[_cell(r.get(c)) for c in cols] for r in rows]
+        self.run.log({key: self.wandb.Table(columns=cols, data=data)})
+
+    def finish(self, exit_code: int = 0) -> None:
+        self.run.finish(exit_code=exit_code)
+
+
+def _cell(v: Any) -> Any:
+    return v if isinstance(v, (int, float, bool)) or v is None else str(v)[:2000]
+
+
+def make_logger(cfg: Any, config: dict, run_dir: str, experiment: str) -> NoLogger:
+    if cfg.name == "none" or cfg.get("mode") == "disabled":
+        return NoLogger()
+    if cfg.name == "wandb":
+        return WandbLogger(cfg, config, run_dir, experiment)
+    raise ValueError(f"unknown logger {cfg.name!r} (expected wandb or none)")

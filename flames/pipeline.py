@@ -1,0 +1,242 @@
+"""The pipeline: each stage's artifact is looked up in the store by key, or computed.
+
+synthesize -> problem_qc -> solve -> solution_qc  (per agent of the mixture)
+           -> mix -> train -> evaluate
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from flames import llm as llm_mod
+from flames.store import Artifact, Store
+
+log = logging.getLogger(__name__)
+
+STAGES = ["synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"]
+# Model settings that change speed or memory but not what is generated: left out of keys.
+RUNTIME_ONLY = {"batch_size", "gpu_memory_utilization", "tensor_parallel_size"}
+
+
+@dataclass
+class StageResult:
+    stage: str
+    label: str  # which agent (per-agent stages) or "" (shared stages)
+    artifact: Artifact
+    reused: bool
+
+    @property
+    def manifest(self) -> dict:
+        return self.artifact.manifest()
+
+
+@dataclass
+class PipelineRun:
+    """What one `flames` job did, stage by stage."""
+
+    results: list[StageResult] = field(default_factory=list)
+    eval_metrics: dict = field(default_factory=dict)
+    train_history: list = field(default_factory=list)
+
+
+def plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def model_slice(cfg: Any) -> dict:
+    return {k: v for k, v in plain(cfg).items() if k not in RUNTIME_ONLY}
+
+
+def text_fingerprint(texts: list[str]) -> str:
+    return hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
+
+
+class Pipeline:
+    def __init__(self, cfg: DictConfig, logger=None):
+        self.cfg = cfg
+        self.store = Store(Path(cfg.paths.store).expanduser().resolve())
+        self.logger = logger
+        self.run_info = PipelineRun()
+        self._references: dict | None = None
+
+    # -- orchestration -------------------------------------------------------------
+    def run(self) -> PipelineRun:
+        cfg, target = self.cfg, self.cfg.stage
+        if target not in ("all", *STAGES):
+            raise ValueError(f"stage={target!r}: expected all or one of {', '.join(STAGES)}")
+        last = STAGES.index(target) if target != "all" else len(STAGES) - 1
+        if target == "evaluate" and cfg.student.path:
+            self.evaluate(None)  # evaluate an existing model, nothing else
+            return self.run_info
+        per_agent = {}
+        for agent_cfg in self.mixture_agents():
+            art = self.synthesize(agent_cfg)
+            for name, step in (("problem_qc", self.problem_qc), ("solve", self.solve), ("solution_qc", self.solution_qc)):
+                if STAGES.index(name) > last:
+                    break
+                art = step(art, agent_cfg.name)
+            per_agent[agent_cfg.name] = art
+        if last >= STAGES.index("mix"):
+            mixed = self.mix(per_agent)
+            trained = self.train(mixed) if last >= STAGES.index("train") else None
+            if last >= STAGES.index("evaluate"):
+                self.evaluate(trained)
+        return self.run_info
+
+    def mixture_agents(self) -> list[Any]:
+        m = self.cfg.mixture
+        if m.name == "single":
+            return [self.cfg.agent]
+        missing = set(m.weights) - set(m.agents)
+        if missing:
+            raise ValueError(f"mixture {m.name}: weights name agents without a config: {sorted(missing)}")
+        return [m.agents[name] for name in m.weights]
+
+    def _stage(self, stage: str, label: str, config: Any, inputs: dict[str, Artifact], compute,
+               records_in: int | None = None) -> Artifact:
+        llm_mod.set_stage(stage)
+        art = self.store.artifact(stage, config, inputs)
+        if not art.complete:
+            log.info("%s%s: computing -> %s", stage, f"[{label}]" if label else "", art.path)
+        art, reused = self.store.run(stage, config, inputs, compute, records_in=records_in)
+        if reused:
+            log.info("%s%s: reused %s", stage, f"[{label}]" if label else "", art.path)
+        result = StageResult(stage, label, art, reused)
+        self.run_info.results.append(result)
+        if self.logger:
+            self.logger.log_stage(result)
+        return art
+
+    # -- stages --------------------------------------------------------------------
+    def synthesize(self, agent_cfg: Any) -> Artifact:
+        from flames.agents import build_agent
+        from flames.seeds import fingerprint, load_seeds
+        from flames.synthesize import synthesize
+
+        cfg = self.cfg
+        agent_slice = {k: v for k, v in plain(agent_cfg).items() if k != "chunk_size"}
+        seeds_slice = {**plain(cfg.seeds), "fingerprint": fingerprint(cfg.seeds)}
+        config = {"agent": agent_slice, "problem_model": model_slice(cfg.problem_model), "seeds": seeds_slice}
+
+        def compute(out: Path) -> dict:
+            seeds = load_seeds(cfg.seeds)
+            model = llm_mod.get_llm(cfg.problem_model)
+            sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
+            agent = build_agent(agent_cfg, model, sampling)
+            return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size)
+
+        return self._stage("synthesize", agent_cfg.name, config, {}, compute)
+
+    def problem_qc(self, problems: Artifact, label: str) -> Artifact:
+        from flames.qc.stage import problem_qc
+
+        qc = self.cfg.qc
+        refs = self.references() if qc.decontam.enabled else {}
+        config = {"dedup": plain(qc.dedup), "decontam": plain(qc.decontam),
+                  "references": {k: text_fingerprint([i["problem"] for i in v]) for k, v in refs.items()}}
+        return self._stage("problem_qc", label, config, {"problems": problems}, lambda out: problem_qc(
+            problems.data, out, refs, qc.dedup.threshold, qc.dedup.backend, qc.decontam.enabled, qc.decontam.mode))
+
+    def references(self) -> dict[str, list[dict]]:
+        """Every benchmark of the suite, in full (decontamination ignores benchmarks.limit)."""
+        if self._references is None:
+            from flames.benchmarks import load_suite
+
+            self._references = load_suite(self.cfg.benchmarks)
+        return self._references
+
+    def solve(self, problems: Artifact, label: str) -> Artifact:
+        from flames.solve import solve
+
+        cfg = self.cfg
+        config = {"solution_model": model_slice(cfg.solution_model),
+                  **{k: v for k, v in plain(cfg.solve).items() if k != "chunk_size"}}
+
+        def compute(out: Path) -> dict:
+            sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
+            return solve(problems.data, out, llm_mod.get_llm(cfg.solution_model), sampling, cfg.solve.prompt,
+                         cfg.solve.chunk_size)
+
+        return self._stage("solve", label, config, {"problems": problems}, compute)
+
+    def solution_qc(self, solved: Artifact, label: str) -> Artifact:
+        from flames.qc.stage import solution_qc
+
+        qc = self.cfg.qc
+        config = {"strategy": qc.strategy, "fixed_size": qc.fixed_size}
+        return self._stage("solution_qc", label, config, {"solved": solved},
+                           lambda out: solution_qc(solved.data, out, qc.strategy, qc.fixed_size))
+
+    def mix(self, per_agent: dict[str, Artifact]) -> Artifact:
+        from flames.mix import mix
+
+        m = self.cfg.mixture
+        weights = {name: 1.0 for name in per_agent} if m.name == "single" else dict(m.weights)
+        config = {"weights": weights, "budget": m.budget, "seed": m.seed}
+        return self._stage("mix", "", config, dict(per_agent), lambda out: mix(
+            {k: a.data for k, a in per_agent.items()}, weights, out, m.budget, m.seed))
+
+    def train(self, mixed: Artifact) -> Artifact:
+        from flames.llm.embedded import resolve_model_path
+        from flames.train import train
+
+        cfg = self.cfg
+        student = {k: v for k, v in plain(cfg.student).items() if k != "path"}
+        config = {"student": student, "prompt": cfg.solve.prompt}
+
+        def compute(out: Path) -> dict:
+            llm_mod.release_all()  # free generation models before training
+            return train(mixed.data, out, resolve_model_path(cfg.student.name), cfg.student, cfg.solve.prompt,
+                         self.run_info.train_history)
+
+        return self._stage("train", "", config, {"mixture": mixed}, compute)
+
+    def evaluate(self, trained: Artifact | None) -> Artifact:
+        from flames.benchmarks import load_suite
+        from flames.evaluate import evaluate
+        from flames.llm.embedded import resolve_model_path
+
+        cfg, b = self.cfg, self.cfg.benchmarks
+        if trained is not None:
+            model_path, model_id = str(trained.path / "model"), {"train": trained.key}
+        else:
+            model_path = resolve_model_path(cfg.student.path)
+            model_id = {"path": os.path.abspath(model_path), "mtime": _mtime(model_path)}
+        suite = load_suite(b, b.limit)
+        config = {"benchmarks": {k: v for k, v in plain(b).items() if k not in ("batch_size", "data_dir")},
+                  "model": model_id, "items": {k: text_fingerprint([i["problem"] for i in v]) for k, v in suite.items()}}
+
+        def compute(out: Path) -> dict:
+            llm_mod.release_all()
+            model_cfg = OmegaConf.create({"name": model_path, "backend": b.backend, "dtype": b.dtype,
+                                          "batch_size": b.batch_size, "max_model_len": None, "seed": 0,
+                                          "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "extra": {}})
+            model = llm_mod.get_llm(model_cfg)
+            sampling = llm_mod.Sampling(temperature=0.0, max_new_tokens=b.max_new_tokens)
+            metrics = evaluate(suite, out, model, sampling, b.prompt)
+            llm_mod.release_all()
+            return metrics
+
+        art = self._stage("evaluate", "", config, {"model": trained} if trained else {}, compute)
+        self.run_info.eval_metrics = art.manifest()["metrics"]
+        if self.logger:
+            self.logger.log_eval(self.run_info.eval_metrics, art)
+        return art
+
+
+def _mtime(path: str) -> float | None:
+    p = Path(path)
+    files = [f for f in p.glob("*.safetensors")] or [p]
+    return max((f.stat().st_mtime for f in files if f.exists()), default=None)
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

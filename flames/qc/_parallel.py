@@ -1,0 +1,68 @@
+"""Ordered map over chunks of a list, in worker processes when it pays.
+
+Workers are started with "spawn", not "fork": the parent may already hold threads
+(rensa's Rust thread pool, a tokenizer), and forking a threaded process can deadlock.
+Spawn costs about a second per worker, so small inputs run inline.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Callable, Iterator, Sequence, TypeVar
+
+T = TypeVar("T")
+
+# Below this many items, worker start-up costs more than it saves.
+MIN_PARALLEL_ITEMS = 20_000
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(workers: int | None, n_items: int) -> int:
+    """`workers`, or a default: every available CPU for big inputs, 1 for small ones."""
+    if workers is not None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        return workers
+    return available_cpus() if n_items >= MIN_PARALLEL_ITEMS else 1
+
+
+def chunk_bounds(n_items: int, workers: int, max_chunk: int = 50_000) -> list[tuple[int, int]]:
+    """[start, end) ranges: about 4 chunks per worker (load balance), at most `max_chunk` long."""
+    if n_items == 0:
+        return []
+    size = max(1, min(max_chunk, -(-n_items // (4 * workers)) if workers > 1 else max_chunk))
+    return [(s, min(s + size, n_items)) for s in range(0, n_items, size)]
+
+
+def map_chunks(
+    fn: Callable[..., T],
+    items: Sequence,
+    *,
+    workers: int,
+    args: tuple = (),
+    max_chunk: int = 50_000,
+) -> Iterator[tuple[int, T]]:
+    """Yield (chunk start, fn(items[start:end], *args)) in input order.
+
+    `fn` must be a module-level function (it is pickled by name for the workers).
+    Results stream back in order, so the caller can consume chunk k while later
+    chunks are still being computed.
+    """
+    bounds = chunk_bounds(len(items), workers, max_chunk)
+    if workers == 1 or len(bounds) <= 1:
+        for s, e in bounds:
+            yield s, fn(items[s:e], *args)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(fn, list(items[s:e]), *args) for s, e in bounds]
+        for (s, _), fut in zip(bounds, futures):
+            yield s, fut.result()

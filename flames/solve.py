@@ -1,0 +1,37 @@
+"""Stage `solve`: problems -> n sampled solutions each, with the solution model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from flames.grading import extract_answer
+from flames.jsonl import read_jsonl
+from flames.llm import LLM, Sampling
+from flames.store import RecordWriter
+
+log = logging.getLogger(__name__)
+
+
+def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: str, chunk_size: int = 64) -> dict:
+    """Sample `sampling.n` solutions per problem; resumable (problems already solved are skipped)."""
+    writer = RecordWriter(out_dir)
+    todo = [p for p in read_jsonl(problems) if p["id"] not in writer.done_ids]
+    if writer.resumed:
+        log.info("solve: %d problems already solved, %d to go", writer.resumed, len(todo))
+    for start in tqdm(range(0, len(todo), chunk_size), desc="solve", unit="chunk"):
+        chunk = todo[start:start + chunk_size]
+        convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
+        gens = llm.chat(convs, sampling)
+        writer.log_call(len(chunk), sum(g.prompt_tokens for g in gens),
+                        sum(sum(g.completion_tokens) for g in gens), step="solve")
+        writer.write(_record(p, g) for p, g in zip(chunk, gens))
+    return {"num_samples": sampling.n}
+
+
+def _record(problem: dict, gen) -> dict:
+    sols = [{"text": t, "answer": extract_answer(t), "completion_tokens": n}
+            for t, n in zip(gen.texts, gen.completion_tokens)]
+    return {**problem, "solutions": sols, "prompt_tokens": gen.prompt_tokens}

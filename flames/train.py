@@ -1,0 +1,79 @@
+"""Stage `train`: supervised fine-tuning of the student with TRL's SFTTrainer.
+
+Examples are conversational prompt/completion pairs rendered with the student's own chat
+template; the loss covers the solution only (TRL's completion-only loss).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flames.jsonl import read_jsonl
+from flames.store import RecordWriter, atomic_dir
+
+log = logging.getLogger(__name__)
+
+
+def to_example(row: dict, prompt: str) -> dict:
+    """One training example in TRL's conversational prompt/completion format."""
+    return {"prompt": [{"role": "user", "content": f"{row['problem']}\n{prompt}"}],
+            "completion": [{"role": "assistant", "content": row["solution"]}]}
+
+
+def train(mixture: Path, out_dir: Path, base_model: str, cfg: Any, prompt: str, history: list | None = None) -> dict:
+    """Fine-tune `base_model` on the mixture; the model is saved to out_dir/model (atomically)."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    tok = AutoTokenizer.from_pretrained(base_model)
+    rows = list(read_jsonl(mixture))
+    examples, too_long = _fit(rows, tok, prompt, cfg.max_length)
+    writer = RecordWriter(out_dir)
+    writer.drop([{"id": r["id"]} for r in too_long], "too_long")
+    if not examples:
+        raise RuntimeError(f"no training examples left in {mixture} (all {len(rows)} dropped or none produced)")
+    gpu = torch.cuda.is_available()
+    ckpt_dir = out_dir / "checkpoints"
+    args = SFTConfig(
+        output_dir=str(ckpt_dir), learning_rate=cfg.learning_rate, num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, max_length=cfg.max_length,
+        bf16=bool(cfg.bf16 and gpu), use_cpu=not gpu, gradient_checkpointing=cfg.gradient_checkpointing,
+        save_strategy=cfg.save_strategy, save_total_limit=cfg.save_total_limit, seed=cfg.seed,
+        completion_only_loss=True, report_to="none", logging_steps=1, dataloader_num_workers=0,
+        **dict(cfg.extra or {}),
+    )
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tok)
+    resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else None
+    if resume:
+        log.info("train: resuming from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    with atomic_dir(out_dir / "model") as tmp:
+        trainer.save_model(str(tmp))
+        tok.save_pretrained(str(tmp))
+    if history is not None:
+        history.extend(h for h in trainer.state.log_history if "loss" in h)
+    return {"train_loss": result.training_loss, "steps": result.global_step, "examples": len(examples),
+            "model": str(out_dir / "model"), "runtime_s": result.metrics.get("train_runtime")}
+
+
+def _fit(rows: list[dict], tok, prompt: str, max_length: int) -> tuple[list[dict], list[dict]]:
+    """Split rows into examples that fit max_length tokens and rows that do not."""
+    examples, too_long = [], []
+    for r in rows:
+        ex = to_example(r, prompt)
+        n = len(tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=True))
+        (examples if n <= max_length else too_long).append(ex if n <= max_length else r)
+    return examples, too_long
+
+
+def model_dir(train_artifact_path: Path) -> str:
+    return os.fspath(train_artifact_path / "model")

@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated store and W&B folder per test, the data folder, a scripted LLM."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from flames.llm import LLM, Generation
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path | None:
+    d = os.environ.get("FLAMES_DATA_DIR") or REPO.parent / "shared" / "data"
+    return Path(d) if Path(d, "seeds").exists() else None
+
+
+@pytest.fixture
+def flames_data() -> Path:
+    d = data_dir()
+    if d is None:
+        pytest.skip("real data not found: set FLAMES_DATA_DIR (see ../shared/data/SOURCES.md)")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test writes its store, W&B runs and caches under its own tmp folder."""
+    monkeypatch.setenv("FLAMES_STORE", str(tmp_path / "store"))
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    if data_dir():
+        monkeypatch.setenv("FLAMES_DATA_DIR", str(data_dir()))
+
+
+class ScriptedLLM(LLM):
+    """A test double: answers each request with `reply(prompt_text, k)` and records every call."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.calls: list[list[str]] = []
+
+    def _chat(self, conversations, sampling):
+        prompts = [c[-1]["content"] for c in conversations]
+        self.calls.append(prompts)
+        return [Generation(texts=[self.reply(p, k) for k in range(sampling.n)], prompt_tokens=len(p.split()),
+                           completion_tokens=[3] * sampling.n) for p in prompts]
+
+
+def problem_from_prompt(prompt: str) -> str:
+    m = re.search(r"Problem: (.*?)\n\n", prompt, re.S)
+    return m.group(1) if m else prompt
+
+
+@pytest.fixture
+def scripted():
+    return ScriptedLLM

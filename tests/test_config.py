@@ -1,0 +1,60 @@
+"""Every config composes; misspelled keys fail at compose time naming the key."""
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from flames.cli import CONF_DIR
+from tests.helpers import compose_config
+
+GROUPS = ["agent", "qc", "problem_model", "solution_model", "mixture", "student", "seeds", "benchmarks", "logger",
+          "experiment"]
+
+
+def options(group):
+    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_option_composes(group, option, monkeypatch):
+    monkeypatch.setenv("FLAMES_DATA_DIR", "/data")  # paper seeds interpolate it
+    cfg = compose_config([f"{group}={option}"])
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+def test_default_is_the_embedded_quickstart():
+    cfg = compose_config()
+    assert cfg.problem_model.name == cfg.solution_model.name == cfg.student.name == "embedded:smollm2-135m-instruct"
+    assert cfg.seeds.path is None and not cfg.seeds.files and cfg.benchmarks.names == ["builtin"]
+    assert cfg.logger.name == "wandb" and cfg.logger.mode == "offline"
+
+
+def test_paper_preset_has_the_papers_settings(monkeypatch):
+    monkeypatch.setenv("FLAMES_DATA_DIR", "/data")
+    cfg = compose_config(["experiment=paper"])
+    assert cfg.problem_model.name == "Qwen/Qwen2.5-32B-Instruct"
+    assert cfg.solution_model.name == "Qwen/Qwen2.5-Math-7B-Instruct"
+    sm = cfg.solution_model
+    assert (sm.temperature, sm.top_p, sm.top_k, sm.max_new_tokens) == (0.7, 0.9, 50, 2048)
+    assert cfg.student.name == "deepseek-ai/deepseek-math-7b-base" and cfg.student.num_train_epochs == 5
+    assert cfg.agent.num_problems == 150000 and cfg.qc.strategy == "first"
+    assert cfg.seeds.files == ["/data/seeds/gsm8k_train.jsonl", "/data/seeds/math_train.jsonl"]
+
+
+@pytest.mark.parametrize("override,key", [
+    ("agent.num_problemz=3", "agent.num_problemz"),
+    ("qc.stratgy=first", "qc.stratgy"),
+    ("student.learning_rat=1", "student.learning_rat"),
+    ("solution_model.temprature=1", "solution_model.temprature"),
+    ("seeds.pth=x", "seeds.pth"),
+])
+def test_misspelled_key_fails_naming_it(override, key):
+    with pytest.raises(ConfigCompositionException, match=key.replace(".", r"\.")):
+        compose_config([override])
+
+
+def test_wrong_type_fails():
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["agent.num_problems=many"])

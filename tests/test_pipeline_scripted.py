@@ -1,0 +1,95 @@
+"""Pipeline control flow with a scripted LLM: stage order, reuse, counts, mixtures."""
+
+import re
+
+import pytest
+
+import flames.llm as llm_mod
+from flames.jsonl import read_jsonl
+from flames.pipeline import Pipeline
+from tests.conftest import problem_from_prompt
+from tests.helpers import compose_config
+
+
+def reply(prompt, k):
+    if prompt.startswith("Rephrase"):
+        return "Rephrased problem: " + problem_from_prompt(prompt).replace(" has ", " owns ")
+    if prompt.startswith("Here is a math problem"):
+        return prompt.split("\n\n")[1].replace(" How many", " It is sunny today. How many")
+    nums = re.findall(r"\d+", prompt)
+    ans = int(nums[0]) if nums else 0
+    return f"We add things up. The answer is \\boxed{{{ans + (k == 2)}}}."  # the third sample disagrees
+
+
+@pytest.fixture
+def fake_llm(monkeypatch, scripted):
+    llm = scripted(reply)
+    monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: llm)
+    llm_mod.CALLS.clear()
+    return llm
+
+
+def run(overrides):
+    cfg = compose_config(["logger=none", "stage=mix", "agent.num_problems=6", *overrides])
+    return Pipeline(cfg).run()
+
+
+def test_stages_run_in_order_with_counts(fake_llm):
+    res = run([])
+    assert [r.stage for r in res.results] == ["synthesize", "problem_qc", "solve", "solution_qc", "mix"]
+    syn, pqc, solve, sqc, mix = (r.manifest for r in res.results)
+    assert syn["records_out"] >= 6 and syn["llm_calls"] >= 1
+    assert solve["records_out"] == pqc["records_out"]
+    assert sqc["records_out"] == pqc["records_out"]  # qc=first keeps every problem
+    assert mix["records_out"] == sqc["records_out"]
+    rows = list(read_jsonl(res.results[2].artifact.data))
+    assert all(len(r["solutions"]) == 3 for r in rows)
+
+
+def test_changing_qc_reuses_synthesis_and_solutions(fake_llm):
+    run([])
+    before = dict(llm_mod.CALLS)
+    res = run(["qc=majority"])
+    assert dict(llm_mod.CALLS) == before  # no new LLM call at all up to mix
+    status = {r.stage: r.reused for r in res.results}
+    assert status == {"synthesize": True, "problem_qc": True, "solve": True, "solution_qc": False, "mix": False}
+
+
+def test_rerun_reuses_everything(fake_llm):
+    run([])
+    n = len(fake_llm.calls)
+    res = run([])
+    assert all(r.reused for r in res.results) and len(fake_llm.calls) == n
+
+
+def test_strict_and_majority_counts_and_votes(fake_llm):
+    strict = run(["qc=strict"]).results[3]
+    n = strict.manifest["records_in"]
+    assert n >= 6 and strict.manifest["records_out"] == 0 and sum(strict.manifest["dropped"].values()) == n
+    majority = run(["qc=majority"]).results[3]
+    rows = list(read_jsonl(majority.artifact.data))
+    assert len(rows) == n
+    assert all(sorted(r["qc"]["votes"].values()) == [1, 2] and r["qc"]["chosen"] == 0 for r in rows)
+
+
+def test_blend_takes_weighted_shares_to_budget(fake_llm):
+    res = run(["mixture=blend", "mixture.budget=6", "mixture.agents.paraphrase.num_problems=6",
+               "mixture.agents.distraction_insertion.num_problems=6"])
+    mix = res.results[-1].manifest
+    assert mix["metrics"]["taken"] == {"paraphrase": 3, "distraction_insertion": 3}
+    agents = {r.label for r in res.results if r.stage == "synthesize"}
+    assert agents == {"paraphrase", "distraction_insertion"}
+
+
+def test_decontamination_drops_benchmark_copies(fake_llm, monkeypatch):
+    from flames import builtin
+
+    test_items = builtin.test_set(3)
+    monkeypatch.setattr(builtin, "seeds", lambda n: [dict(t, id=f"leak-{i}") for i, t in enumerate(test_items)])
+    fake_llm.reply = lambda p, k: "Consider this. " + problem_from_prompt(p)  # a verbatim copy with a prefix
+    res = run(["agent.num_problems=3", "stage=problem_qc", "benchmarks.builtin_count=3"])
+    pqc = res.results[1]
+    dropped = list(read_jsonl(pqc.artifact.path / "dropped.jsonl"))
+    assert pqc.manifest["records_out"] == 0 and len(dropped) == 3
+    assert {d["benchmark_id"] for d in dropped} == {t["id"] for t in test_items}
+    assert pqc.manifest["metrics"]["contaminated_by_benchmark"] == {"builtin": 3}
