@@ -33,7 +33,7 @@ def _groups(r: random.Random):
 
 def _share(r: random.Random):
     name, (item, _) = r.choice(NAMES), r.choice(ITEMS)
-    people, each, left = r.randint(2, 8), r.randint(2, 12), r.randint(0, 5)
+    people, each, left = r.randint(2, 8), r.randint(2, 12), r.randint(1, 5)
     total = people * each + left
     return (f"{name} shares {total} {item} equally among {people} friends and keeps the {left} that are left over. "
             f"How many {item} does each friend get?", each,

@@ -24,9 +24,8 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     pending = [s for s in seeds if s["id"] not in writer.inputs_done]
     used = len(seeds) - len(pending)
     while produced < num_problems and pending:
-        rate = produced / used if used else 1.0  # problems per seed so far
-        want = math.ceil((num_problems - produced) / max(rate, 0.1) * 1.2)
-        chunk, pending = pending[: min(chunk_size, max(want, 1))], pending[min(chunk_size, max(want, 1)):]
+        size = _next_chunk_size(num_problems - produced, produced, used, chunk_size)
+        chunk, pending = pending[:size], pending[size:]
         result = agent.run_chunk(chunk)
         writer.write(result.problems)
         for record, reason in result.drops:
@@ -38,3 +37,11 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     if produced < num_problems:
         log.warning("synthesize[%s]: seeds ran out at %d of %d problems", agent.name, produced, num_problems)
     return {"seeds_used": used, "target": num_problems, "problems_per_seed": round(produced / max(used, 1), 4)}
+
+
+def _next_chunk_size(missing: int, produced: int, used: int, chunk_size: int) -> int:
+    """A full chunk first; then as many seeds as the observed yield says are missing (+20%)."""
+    if used == 0 or produced == 0:
+        return chunk_size
+    per_seed = produced / used
+    return max(1, min(chunk_size, math.ceil(missing / per_seed * 1.2)))

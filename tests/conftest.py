@@ -55,10 +55,20 @@ class ScriptedLLM(LLM):
 
 
 def problem_from_prompt(prompt: str) -> str:
-    m = re.search(r"Problem: (.*?)\n\n", prompt, re.S)
-    return m.group(1) if m else prompt
+    """The seed problem an agent prompt was filled with (the last few-shot 'Question:' slot)."""
+    m = re.findall(r"^Question: (.*)$", prompt, re.M)
+    return m[-1] if m else prompt
 
 
 @pytest.fixture
 def scripted():
     return ScriptedLLM
+
+
+def require(feature: str, available: bool, why: str) -> None:
+    """Skip a test whose service or package is missing, unless FLAMES_REQUIRE names it (CI)."""
+    if available:
+        return
+    if feature in os.environ.get("FLAMES_REQUIRE", "").split(","):
+        pytest.fail(f"{feature} is required here (FLAMES_REQUIRE) but {why}")
+    pytest.skip(why)

@@ -48,17 +48,16 @@ def test_paraphrase_drops_a_rewrite_that_loses_a_number(scripted):
 
 def test_distraction_insertion_keeps_numbers_and_records_insert(scripted):
     def reply(p, k):
-        original = p.split("\n\n")[1]
-        return original.replace(" How many", " His sister is 9 years old. How many")
+        return problem_from_prompt(p).replace(" How many", " His sister is 9 years old. How many")
 
     agent, llm, _ = make("distraction_insertion", scripted, reply)
     out = agent.run_chunk(SEEDS[:1])
-    assert "whose answer is 7" in llm.calls[0][0]  # the answer is part of the prompt
+    assert "Answer: 7\nWith a distraction:" in llm.calls[0][0]  # the answer is part of the prompt
     (prob,) = out.problems
     assert "sister is 9" in prob["problem"] and prob["id"] == "distraction_insertion-s1"
 
 
 def test_distraction_insertion_drops_when_nothing_inserted(scripted):
-    agent, _, _ = make("distraction_insertion", scripted, lambda p, k: p.split("\n\n")[1])
+    agent, _, _ = make("distraction_insertion", scripted, lambda p, k: problem_from_prompt(p))
     out = agent.run_chunk(SEEDS[:1])
     assert [r for _, r in out.drops] == ["nothing_inserted"]

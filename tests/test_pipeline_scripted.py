@@ -12,10 +12,10 @@ from tests.helpers import compose_config
 
 
 def reply(prompt, k):
-    if prompt.startswith("Rephrase"):
+    if "Rephrase the above question:" in prompt:
         return "Rephrased problem: " + problem_from_prompt(prompt).replace(" has ", " owns ")
-    if prompt.startswith("Here is a math problem"):
-        return prompt.split("\n\n")[1].replace(" How many", " It is sunny today. How many")
+    if "With a distraction:" in prompt:
+        return problem_from_prompt(prompt).replace(" How many", " It is sunny today. How many")
     nums = re.findall(r"\d+", prompt)
     ans = int(nums[0]) if nums else 0
     return f"We add things up. The answer is \\boxed{{{ans + (k == 2)}}}."  # the third sample disagrees

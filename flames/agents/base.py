@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +30,8 @@ class Agent:
     """Base class. A subclass implements `run_chunk(seeds)` in terms of `self.step(...)`."""
 
     name = ""
+    # Prompts ask for one paragraph in a few-shot "Question: ... <label>: ..." format: stop there.
+    stop: tuple[str, ...] = ("\n\n", "\nQuestion:")
 
     def __init__(self, cfg: Any, llm: LLM, sampling: Sampling, log_call: Callable[..., None] | None = None):
         self.cfg = cfg
@@ -39,7 +41,8 @@ class Agent:
 
     def step(self, step: str, prompts: list[str]) -> list[str]:
         """One batched LLM call: a user message per prompt, one completion each."""
-        gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], self.sampling)
+        sampling = replace(self.sampling, stop=self.stop) if self.stop else self.sampling
+        gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling)
         self._log_call(step=step, requests=len(prompts), prompt_tokens=sum(g.prompt_tokens for g in gens),
                        completion_tokens=sum(sum(g.completion_tokens) for g in gens))
         return [g.texts[0] for g in gens]
@@ -61,8 +64,9 @@ class Agent:
 
 
 _LABEL = re.compile(
-    r"^\s*(\*\*)?\s*(new|rewritten|rephrased|paraphrased|revised|modified|updated)?\s*"
-    r"(math\s+)?(problem|question)\s*(\d+)?\s*:?\s*(\*\*)?\s*:?\s*", re.IGNORECASE)
+    r"^\s*(\*\*)?\s*(rephrase the above question|with a distraction|"
+    r"(new|rewritten|rephrased|paraphrased|revised|modified|updated)?\s*(math\s+)?(problem|question)\s*(\d+)?)"
+    r"\s*:\s*(\*\*)?\s*", re.IGNORECASE)
 _CUT = re.compile(r"\n\s*(\*\*)?\s*(solution|answer|explanation|step 1|note)\b", re.IGNORECASE)
 
 

@@ -30,6 +30,7 @@ class Sampling:
     max_new_tokens: int = 512
     repetition_penalty: float = 1.0
     seed: int = 0
+    stop: tuple[str, ...] = ()  # generation of a completion ends at the first of these strings
 
 
 @dataclass

@@ -45,6 +45,8 @@ class HFModel(LLM):
         kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=not greedy,
                       num_return_sequences=sampling.n, pad_token_id=self.tok.pad_token_id,
                       repetition_penalty=sampling.repetition_penalty)
+        if sampling.stop:
+            kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tok)
         if not greedy:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p,
                           top_k=sampling.top_k if sampling.top_k > 0 else None)
@@ -58,7 +60,7 @@ class HFModel(LLM):
         gens = []
         for j in range(len(prompts)):
             rows = new[j * sampling.n:(j + 1) * sampling.n]
-            texts = self.tok.batch_decode(rows, skip_special_tokens=True)
+            texts = [_cut(t, sampling.stop) for t in self.tok.batch_decode(rows, skip_special_tokens=True)]
             counts = [_count_generated(r.tolist(), self.tok.pad_token_id, self.tok.eos_token_id) for r in rows]
             gens.append(Generation(texts=[t.strip() for t in texts], prompt_tokens=int(n_prompt[j]),
                                    completion_tokens=counts))
@@ -74,3 +76,12 @@ def _count_generated(ids: list[int], pad_id: int, eos_id: int) -> int:
     while n and ids[n - 1] == pad_id:
         n -= 1
     return n
+
+
+def _cut(text: str, stop: tuple[str, ...]) -> str:
+    """Remove the stop string and what follows (vLLM leaves it out; HF keeps it)."""
+    for s in stop:
+        i = text.find(s)
+        if i >= 0:
+            text = text[:i]
+    return text

@@ -46,7 +46,7 @@ class VLLMModel(LLM):
             n=sampling.n, temperature=0.0 if greedy else sampling.temperature,
             top_p=1.0 if greedy else sampling.top_p, top_k=-1 if greedy else sampling.top_k,
             max_tokens=sampling.max_new_tokens, repetition_penalty=sampling.repetition_penalty,
-            seed=sampling.seed,
+            seed=sampling.seed, stop=list(sampling.stop) or None,
         )
         outs = self.engine.chat(conversations, params, use_tqdm=True)
         return [

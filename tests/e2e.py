@@ -1,0 +1,36 @@
+"""Run `flames` as a user would: a real process, in its own working folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+FLAMES = [sys.executable, "-m", "flames"]
+# Shrinks every stage so a real run on SmolLM2-135M takes about a minute on 2 cores.
+TINY = ["agent.num_problems=3", "problem_model.max_new_tokens=64", "solution_model.max_new_tokens=96",
+        "solve.num_samples=2", "benchmarks.builtin_count=4", "benchmarks.max_new_tokens=64", "student.max_steps=2"]
+
+
+def env_for(store: Path) -> dict:
+    env = dict(os.environ)
+    env["FLAMES_STORE"] = str(store)
+    return env
+
+
+def run_flames(args: list[str], cwd: Path, store: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(FLAMES + args, cwd=cwd, env=env_for(store), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start_flames(args: list[str], cwd: Path, store: Path) -> subprocess.Popen:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(FLAMES + args, cwd=cwd, env=env_for(store), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def stage_lines(output: str, word: str) -> list[str]:
+    """Log lines like 'synthesize[paraphrase]: computing -> ...'."""
+    return [line for line in output.splitlines() if f": {word}" in line and "flames.pipeline" in line]

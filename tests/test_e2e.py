@@ -1,0 +1,138 @@
+"""The quickstart for real: SmolLM2-135M on CPU, real processes, the real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import flames.llm as llm_mod
+from flames.jsonl import read_jsonl
+from flames.pipeline import STAGES, Pipeline
+from tests.e2e import TINY, run_flames, stage_lines, start_flames
+from tests.helpers import compose_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory):
+    """`flames` with no arguments, as the README's first command runs it."""
+    root = tmp_path_factory.mktemp("quickstart")
+    t0 = time.time()
+    proc = run_flames([], root, root / "outputs" / "store")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"root": root, "store": root / "outputs" / "store", "out": proc.stdout + proc.stderr,
+            "stdout": proc.stdout, "seconds": time.time() - t0}
+
+
+def test_quickstart_runs_every_stage_and_prints_results(quickstart):
+    out = quickstart["stdout"]
+    print(f"quickstart wall time: {quickstart['seconds']:.0f}s")
+    for stage in STAGES:
+        assert any(line.startswith(stage) and "computed" in line for line in out.splitlines()), stage
+    assert "Evaluation" in out and "builtin" in out and "Artifact store:" in out and "Predictions:" in out
+    store = quickstart["store"]
+    for stage in STAGES:
+        (art,) = list((store / stage).glob("*/_COMPLETE"))
+    model = next((store / "train").glob("*/model"))
+    assert (model / "config.json").exists() and any(model.glob("*.safetensors"))
+    preds = list(read_jsonl(next((store / "evaluate").glob("*/data.jsonl"))))
+    assert len(preds) == 24 and all({"output", "pred", "gold", "correct"} <= set(p) for p in preds)
+
+
+def test_second_run_reuses_every_stage_without_model_work(quickstart):
+    proc = run_flames([], quickstart["root"], quickstart["store"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = proc.stdout + proc.stderr
+    assert len(stage_lines(log, "reused")) == len(STAGES)
+    assert not stage_lines(log, "computing") and "Loading weights" not in log
+
+
+def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
+    runs = sorted(quickstart["root"].glob("outputs/runs/*/*/wandb/offline-run-*"))
+    assert runs, "no offline W&B run written"
+    proc = subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", str(runs[0])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    config, summary = data["config"], data["summary"]
+    assert config["agent"]["name"] == "paraphrase" and config["qc"]["strategy"] == "first"
+    for key in ("synthesize/paraphrase/records_out", "solve/paraphrase/completion_tokens",
+                "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy"):
+        assert key in summary, key
+    assert "synthesize/paraphrase/samples" in summary and "eval/predictions" in summary
+
+
+def test_qc_majority_reuses_generations(quickstart, monkeypatch):
+    """`flames qc=majority` after the quickstart: no new backend call for synthesize or solve."""
+    monkeypatch.setenv("FLAMES_STORE", str(quickstart["store"]))
+    llm_mod.CALLS.clear()
+    run = Pipeline(compose_config(["qc=majority", "logger=none"])).run()
+    status = {r.stage: r.reused for r in run.results}
+    assert status["synthesize"] and status["problem_qc"] and status["solve"]
+    assert not status["solution_qc"] and not status["train"] and not status["evaluate"]
+    assert llm_mod.CALLS["synthesize"] == 0 and llm_mod.CALLS["solve"] == 0
+    assert llm_mod.CALLS["evaluate"] >= 1  # the new student really was evaluated
+    llm_mod.release_all()
+
+
+def test_multirun_synthesizes_each_agent_once(tmp_path):
+    proc = run_flames(["-m", "agent=paraphrase,distraction_insertion", "qc=first,majority", "logger=none", *TINY],
+                      tmp_path, tmp_path / "store")
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert len(list((tmp_path / "store" / "synthesize").glob("*/_COMPLETE"))) == 2
+    computed = [line for line in stage_lines(log, "computing") if "synthesize[" in line]
+    assert sorted(line.split("synthesize[")[1].split("]")[0] for line in computed) == [
+        "distraction_insertion", "paraphrase"]
+    assert len([line for line in stage_lines(log, "reused") if "synthesize[" in line]) == 2
+    assert len(list((tmp_path / "store" / "evaluate").glob("*/_COMPLETE"))) == 4
+
+
+def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
+    args = ["logger=none", *TINY, "agent.num_problems=6", "solve.chunk_size=1"]
+    store = tmp_path / "store"
+    assert run_flames([*args, "stage=problem_qc"], tmp_path, store).returncode == 0
+    proc = start_flames([*args, "stage=solve"], tmp_path, store)
+    data = None
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        data = next((store / "solve").glob("*/data.jsonl"), None)
+        if data and len(data.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "solve finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(data.read_text().splitlines())
+    assert not (data.parent / "_COMPLETE").exists()
+    resumed = run_flames([*args, "stage=solve"], tmp_path, store)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = json.loads(next((store / "problem_qc").glob("*/manifest.json")).read_text())["records_out"]
+    ids = [r["id"] for r in read_jsonl(data)]
+    assert partial < expected == len(ids) == len(set(ids))
+    assert "Resuming" in resumed.stdout + resumed.stderr
+
+
+def test_real_gsm8k_seeds(tmp_path, flames_data):
+    seeds = flames_data / "seeds" / "gsm8k_train.jsonl"
+    proc = run_flames([f"seeds.path={seeds}", "seeds.limit=20", "logger=none", *TINY], tmp_path, tmp_path / "store")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    syn = next((tmp_path / "store" / "synthesize").glob("*/"))
+    rows = list(read_jsonl(syn / "data.jsonl")) + list(read_jsonl(syn / "dropped.jsonl"))
+    assert rows and all(r["id"].startswith("paraphrase-gsm8k-train-") for r in rows)
+    assert "Evaluation" in proc.stdout
+
+
+def test_malformed_seed_line_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "problem": "What is 1+1?", "answer": "2"}\n{"id": "b", "problem": \n')
+    proc = run_flames([f"seeds.path={bad}", "logger=none"], tmp_path, tmp_path / "store", timeout=300)
+    assert proc.returncode != 0
+    assert f"{bad}:2: malformed JSON" in proc.stderr + proc.stdout
