@@ -7,6 +7,7 @@ compose time with Hydra's error naming the key. Field names match the arguments 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -20,6 +21,7 @@ class ModelConfig:
     name: str = MISSING  # hub id, local folder, or embedded:smollm2-135m-instruct
     backend: str = "hf"  # hf | vllm
     dtype: str = "bfloat16"  # weights dtype for generation
+    chat_template: bool = True  # False: send the prompt text as-is, for few-shot completion (base/tiny models)
     temperature: float = 0.7
     top_p: float = 0.9
     top_k: int = 50  # -1 disables
@@ -150,6 +152,19 @@ class PathsConfig:
     store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
 
 
+class Stage(str, Enum):
+    """What `flames stage=...` runs: the pipeline up to and including that stage."""
+
+    all = "all"
+    synthesize = "synthesize"
+    problem_qc = "problem_qc"
+    solve = "solve"
+    solution_qc = "solution_qc"
+    mix = "mix"
+    train = "train"
+    evaluate = "evaluate"
+
+
 @dataclass
 class Config:
     agent: AgentConfig = MISSING
@@ -164,7 +179,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
-    stage: str = "all"  # all | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
+    stage: Stage = Stage.all  # all | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
 
 
 AGENT_SCHEMAS: dict[str, type] = {}

@@ -69,9 +69,7 @@ class Pipeline:
 
     # -- orchestration -------------------------------------------------------------
     def run(self) -> PipelineRun:
-        cfg, target = self.cfg, self.cfg.stage
-        if target not in ("all", *STAGES):
-            raise ValueError(f"stage={target!r}: expected all or one of {', '.join(STAGES)}")
+        cfg, target = self.cfg, getattr(self.cfg.stage, "value", self.cfg.stage)
         last = STAGES.index(target) if target != "all" else len(STAGES) - 1
         if target == "evaluate" and cfg.student.path:
             self.evaluate(None)  # evaluate an existing model, nothing else
@@ -103,12 +101,15 @@ class Pipeline:
     def _stage(self, stage: str, label: str, config: Any, inputs: dict[str, Artifact], compute,
                records_in: int | None = None) -> Artifact:
         llm_mod.set_stage(stage)
-        art = self.store.artifact(stage, config, inputs)
-        if not art.complete:
-            log.info("%s%s: computing -> %s", stage, f"[{label}]" if label else "", art.path)
-        art, reused = self.store.run(stage, config, inputs, compute, records_in=records_in)
+        name = f"{stage}[{label}]" if label else stage
+
+        def logged(out: Path) -> dict:  # runs under the lock, only when this job computes
+            log.info("%s: computing -> %s", name, out)
+            return compute(out)
+
+        art, reused = self.store.run(stage, config, inputs, logged, records_in=records_in)
         if reused:
-            log.info("%s%s: reused %s", stage, f"[{label}]" if label else "", art.path)
+            log.info("%s: reused %s", name, art.path)
         result = StageResult(stage, label, art, reused)
         self.run_info.results.append(result)
         if self.logger:

@@ -222,6 +222,7 @@ class Store:
                 return art, True
             art.path.mkdir(parents=True, exist_ok=True)
             t0 = time.time()
+            earlier = _attempts(art.path)
             metrics = compute(art.path)
             writer_stats = folder_stats(art.path)
             if records_in is None and inputs:
@@ -234,13 +235,30 @@ class Store:
                 "records_in": records_in,
                 **writer_stats,
                 "metrics": metrics,
-                "wall_time_s": round(time.time() - t0, 3),
+                "wall_time_s": round(time.time() - t0 + sum(a["seconds"] for a in earlier), 3),
+                "attempts": len(earlier) + 1,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "versions": package_versions(),
             }
+            _append(art.path / "attempts.jsonl", [{"seconds": round(time.time() - t0, 3), "done": True}], None)
+            (art.path / ".attempt").unlink(missing_ok=True)
             write_json_atomic(art.path / "manifest.json", manifest)
             write_json_atomic(art.path / MARKER, {"key": art.key, "finished_at": manifest["created_at"]})
         return art, False
+
+
+def _attempts(folder: Path) -> list[dict]:
+    """Earlier attempts at this artifact (killed ones leave their elapsed time behind)."""
+    path = folder / "attempts.jsonl"
+    marker = folder / ".attempt"
+    out = list(read_jsonl(path)) if path.exists() else []
+    if marker.exists():  # a killed attempt: its start time is all we know; charge until its last write
+        started = float(marker.read_text() or 0)
+        last = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=started)
+        out.append({"seconds": round(max(0.0, last - started), 3), "done": False})
+        _append(path, [out[-1]], None)
+    marker.write_text(str(time.time()))
+    return out
 
 
 def package_versions() -> dict[str, str]:

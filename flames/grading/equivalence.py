@@ -11,6 +11,7 @@ same two functions with a process pool in between.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -152,11 +153,31 @@ def _fast_opinion(pred: str, gold: str) -> tuple[bool | None, bool]:
     lp, lg = _number_set(kp), _number_set(kg)
     if lp is not None and lg is not None:
         return _compare_number_sets(lp, lg)
+    bp, bg = _BASE.fullmatch(kp), _BASE.fullmatch(kg)
+    if bp and bg:
+        # math-verify drops the subscript, so 204_5 would equal 204_6.
+        return (bp.group(1).upper(), bp.group(2)) == (bg.group(1).upper(), bg.group(2)), True
+    tp, tg = _clock_time(pred), _clock_time(gold)
+    if tp is not None or tg is not None:
+        # math-verify drops "a.m."/"p.m." like a unit, so 9 a.m. would equal 9 p.m.
+        return (tp == tg, True) if tp is not None and tg is not None else (None, False)
     if is_text_answer(pred) and is_text_answer(gold):
         return False, True  # keys of prose are lower-cased words: different keys, different prose
     if len(kp) == 1 and len(kg) == 1 and kp.isupper() and kg.isupper():
         return False, True  # two different multiple-choice letters
     return None, False
+
+
+_BASE = re.compile(r"([0-9A-Za-z.]+)_\{(\d+)\}")  # a numeral in base b: 204_{5}
+_TIME = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.IGNORECASE)
+
+
+def _clock_time(clean: str) -> tuple[int, int, str] | None:
+    """``4:30 p.m.`` -> (4, 30, "p"); None unless the answer is a clock time."""
+    m = _TIME.fullmatch(clean.strip())
+    if m is None:
+        return None
+    return int(m.group(1)), int(m.group(2) or 0), m.group(3).lower()
 
 
 def _close(a: Fraction, b: Fraction) -> bool:

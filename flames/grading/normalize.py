@@ -39,10 +39,13 @@ _UNICODE = {
     "\u00a0": " ",
 }
 
-_SPACING = re.compile(r"\\(?:quad|qquad|displaystyle|textstyle|[,;:> ])|~")
+# "\\\\" (a LaTeX row break) is matched first so that its second backslash is never
+# read as the start of "\\ " or "\\,".
+_SPACING = re.compile(r"\\\\|\\(?:quad|qquad|displaystyle|textstyle)(?![A-Za-z])|\\[,;:> !]|~")
 _SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![A-Za-z])\.?")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0")
 _CONNECTOR = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|,)\s*\}")
+_MATH_THOUSANDS = re.compile(r"(\d),\\!(?=\d{3})")
 _PLAIN_AND = re.compile(r"(?<=\d)\s+and\s+(?=[-\d\\])")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\\%)?")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -51,6 +54,13 @@ _NUMBER_THEN_WORDS = re.compile(rf"({_NUMBER}(?:\\%)?)\s+([A-Za-z][A-Za-z.\- ]*)
 _MATH_WORDS = {"and", "or", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "pi", "sqrt", "times", "over"}
 _UNIT_BODY = re.compile(r"[A-Za-z~ .\\,/\-]*")
 _UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*\d\s*\}|\d)")
+
+
+def _spacing_replacement(m: re.Match) -> str:
+    token = m.group(0)
+    if token == "\\\\":
+        return token
+    return "" if token == "\\!" else " "  # \! is a negative thin space: 98,\!770
 
 
 def _strip_delimiters(s: str) -> str:
@@ -149,9 +159,10 @@ def clean_answer(answer: str, *, thousands: bool = True) -> str:
             s = s.replace(char, repl)
     s = _strip_delimiters(s)
     s = _strip_trailing_punctuation(s)
-    s = s.replace("\\!", "").replace("{,}", ",")
+    s = s.replace("{,}", ",")
+    s = _MATH_THOUSANDS.sub(r"\1", s)  # MATH writes 5,\!525: always a separator
     s = _SIZING.sub("", s)
-    s = _SPACING.sub(" ", s)
+    s = _SPACING.sub(_spacing_replacement, s)
     s = _DEGREES.sub("", s)
     s = _CONNECTOR.sub(", ", s)
     s = _PLAIN_AND.sub(", ", s)
@@ -160,6 +171,7 @@ def clean_answer(answer: str, *, thousands: bool = True) -> str:
     s = re.sub(r"(?<!\\)%", r"\\%", s)  # one spelling of the percent sign
     s = re.sub(r"\s+", " ", s).strip()
     s = _strip_outer(s)
+    s = _brace_short_forms(s)
     m = _NUMBER_THEN_WORDS.fullmatch(s)
     if m and _is_unit_phrase(m.group(2)):
         s = m.group(1)  # "18 dollars" -> "18"
@@ -175,13 +187,25 @@ def _strip_outer(s: str) -> str:
 
 def _is_unit_phrase(words: str) -> bool:
     first = words.split()[0].strip(".").lower() if words.split() else ""
-    return len(first) >= 2 and first not in _MATH_WORDS
+    return len(first) >= 2 and first not in _MATH_WORDS and first.replace(".", "") not in {"am", "pm"}
+
+
+def _brace_short_forms(s: str) -> str:
+    """``\\frac12`` -> ``\\frac{1}{2}``, ``\\sqrt3`` -> ``\\sqrt{3}``.
+
+    Same meaning in LaTeX; math-verify's parser misreads some short forms
+    (``\\frac \\pi4``), so both the key and math-verify get the braced form.
+    """
+    if "\\frac" in s or "\\sqrt" in s:
+        s = _FRAC_SHORT.sub(lambda f: f.group(0)[: f.start(1) - f.start(0)].rstrip() + _brace(f.group(1)) + _brace(f.group(2)), s)
+        s = _SQRT_SHORT.sub(lambda f: "\\sqrt{" + f.group(1) + "}", s)
+    return s
 
 
 # ---------------------------------------------------------------------------- keys
 
 _ASSIGNMENT = re.compile(r"(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+)\s*=\s*")
-_FRAC_SHORT = re.compile(r"\\frac\s*(\d|\\[A-Za-z]+|\{[^{}]*\})\s*(\d|\\[A-Za-z]+|\{[^{}]*\})")
+_FRAC_SHORT = re.compile(r"\\[dtc]?frac\s*(\d|\\[A-Za-z]+|\{[^{}]*\})\s*(\d|\\[A-Za-z]+|\{[^{}]*\})")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d|\\[A-Za-z]+)")
 _SCRIPT_SHORT = re.compile(r"([_^])\s*([0-9A-Za-z])")
 _MCQ = re.compile(r"\(([A-Ea-e])\)|([A-E])")
@@ -212,8 +236,6 @@ def _key_of_clean(c: str) -> str | None:
     m = _ASSIGNMENT.match(k)
     if m and "=" not in k[m.end() :] and k[m.end() :].strip():
         k = k[m.end() :]  # "x = 3" -> "3": a single variable assigned a value
-    k = _FRAC_SHORT.sub(lambda f: "\\frac" + _brace(f.group(1)) + _brace(f.group(2)), k)
-    k = _SQRT_SHORT.sub(lambda f: "\\sqrt{" + f.group(1) + "}", k)
     k = _SCRIPT_SHORT.sub(r"\1{\2}", k)
     # Spaces matter only between a command name and a following letter (\sin x).
     k = re.sub(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])", "\\1\x00", k)

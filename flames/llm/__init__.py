@@ -60,6 +60,11 @@ class LLM:
         raise NotImplementedError
 
 
+def raw_prompt(conversation: list[dict]) -> str:
+    """The text sent when a model runs without its chat template: the messages' contents, joined."""
+    return "\n\n".join(m["content"] for m in conversation).rstrip()
+
+
 def set_stage(name: str) -> None:
     """Name the stage that following backend calls are counted under."""
     _current_stage[0] = name
@@ -78,7 +83,7 @@ _CACHE: dict[tuple, LLM] = {}
 
 def get_llm(cfg: Any) -> LLM:
     """Load (or reuse) the model a ModelConfig names."""
-    key = (cfg.backend, cfg.name, cfg.dtype, getattr(cfg, "max_model_len", None))
+    key = (cfg.backend, cfg.name, cfg.dtype, cfg.get("max_model_len"), cfg.get("chat_template", True))
     if key not in _CACHE:
         if cfg.backend == "vllm":
             release_all()  # one engine at a time: they reserve most of the device memory
@@ -93,13 +98,15 @@ def _build(cfg: Any) -> LLM:
     if cfg.backend == "hf":
         from flames.llm.hf import HFModel
 
-        return HFModel(path, dtype=cfg.dtype, batch_size=cfg.batch_size, **dict(cfg.get("extra", {}) or {}))
+        return HFModel(path, dtype=cfg.dtype, batch_size=cfg.batch_size, chat_template=cfg.get("chat_template", True),
+                       **dict(cfg.get("extra", {}) or {}))
     if cfg.backend == "vllm":
         from flames.llm.vllm import VLLMModel
 
         return VLLMModel(path, dtype=cfg.dtype, max_model_len=cfg.max_model_len,
                          tensor_parallel_size=cfg.tensor_parallel_size,
                          gpu_memory_utilization=cfg.gpu_memory_utilization, seed=cfg.seed,
+                         chat_template=cfg.get("chat_template", True),
                          **dict(cfg.get("extra", {}) or {}))
     raise ValueError(f"unknown backend {cfg.backend!r} (expected hf or vllm)")
 

@@ -45,7 +45,7 @@ def embedded_model_dir() -> Path:
     out = cache_root() / "models" / f"smollm2-135m-instruct-{version}"
     if (out / "config.json").exists():
         return out
-    with file_lock(out.with_suffix(".lock")):
+    with file_lock(out.parent / f"{out.name}.lock"):
         if not (out / "config.json").exists():
             _convert(gguf_path(), out)
     return out

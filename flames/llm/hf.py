@@ -6,18 +6,20 @@ import logging
 
 from tqdm.auto import tqdm
 
-from flames.llm import LLM, Generation, Sampling
+from flames.llm import LLM, Generation, Sampling, raw_prompt
 
 log = logging.getLogger(__name__)
 
 
 class HFModel(LLM):
-    def __init__(self, path: str, dtype: str = "bfloat16", batch_size: int = 32, device: str | None = None):
+    def __init__(self, path: str, dtype: str = "bfloat16", batch_size: int = 32, chat_template: bool = True,
+                 device: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.name = path
         self.batch_size = batch_size
+        self.chat_template = chat_template
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tok = AutoTokenizer.from_pretrained(path)
         self.tok.padding_side = "left"  # batched generation continues from the right edge
@@ -26,7 +28,8 @@ class HFModel(LLM):
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(self.device).eval()
 
     def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
-        prompts = [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+        prompts = [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) if self.chat_template
+                   else raw_prompt(c) for c in conversations]
         # Sort by length so each batch pads little; results are put back in request order.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         per_batch = max(1, self.batch_size // sampling.n)

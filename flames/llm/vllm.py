@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flames.llm import LLM, Generation, Sampling
+from flames.llm import LLM, Generation, Sampling, raw_prompt
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,8 @@ def _on_cpu() -> bool:
 
 class VLLMModel(LLM):
     def __init__(self, path: str, dtype: str = "bfloat16", max_model_len: int | None = None,
-                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, seed: int = 0, **extra):
+                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, seed: int = 0,
+                 chat_template: bool = True, **extra):
         cpu = _on_cpu()
         if cpu:
             # In-process engine: 15 s faster start on CPU and no spawn of the caller's main module.
@@ -27,6 +28,7 @@ class VLLMModel(LLM):
         from vllm import LLM as Engine
 
         self.name = path
+        self.chat_template = chat_template
         kwargs = dict(model=path, dtype=dtype, seed=seed, tensor_parallel_size=tensor_parallel_size)
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
@@ -48,7 +50,10 @@ class VLLMModel(LLM):
             max_tokens=sampling.max_new_tokens, repetition_penalty=sampling.repetition_penalty,
             seed=sampling.seed, stop=list(sampling.stop) or None,
         )
-        outs = self.engine.chat(conversations, params, use_tqdm=True)
+        if self.chat_template:
+            outs = self.engine.chat(conversations, params, use_tqdm=True)
+        else:
+            outs = self.engine.generate([raw_prompt(c) for c in conversations], params, use_tqdm=True)
         return [
             Generation(texts=[c.text.strip() for c in o.outputs], prompt_tokens=len(o.prompt_token_ids or []),
                        completion_tokens=[len(c.token_ids) for c in o.outputs])

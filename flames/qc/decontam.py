@@ -28,22 +28,22 @@ from typing import Sequence
 
 import numpy as np
 
-from ._parallel import map_chunks, resolve_workers
+from ._parallel import map_chunks, resolve_workers, shared
 from .shingles import CSR, hash_texts, shingles, windows
 
 # mode -> (n, minimum share of the reference's counted n-grams the text must contain).
 # A share of 0 means "at least one shared n-gram".
 MODES = {"paper": (8, 0.95), "ngram13": (13, 0.0)}
 
-# Phrases whose n-grams never count (hand-kept; the document-frequency cutoff catches
-# most boilerplate on its own). Only phrases of at least n tokens contribute n-grams.
+# Phrases whose n-grams never count: answer-format boilerplate found in the benchmarks
+# (hand-kept; the document-frequency cutoff catches most boilerplate on its own). A
+# phrase contributes its own n-grams only, so one shorter than n tokens does nothing.
 DEFAULT_PHRASES = (
     "where m and n are relatively prime positive integers find m + n",
-    "m and n are relatively prime positive integers find m + n",
     "express your answer as a common fraction in simplest form",
     "express your answer as a decimal to the nearest tenth",
-    "express your answer in simplest radical form",
-    "express your answer in terms of pi",
+    "express your answer as a decimal to the nearest hundredth",
+    "express the exact answer in interval notation restricting your attention to",
 )
 
 _INDEX_VERSION = 1
@@ -93,7 +93,7 @@ def find_contamination(
         raise ValueError("index was built from other references, another n or another stoplist")
     w = resolve_workers(workers, len(texts))
     best = np.full(len(texts), -1, np.int64)
-    for start, part in map_chunks(_scan_chunk, texts, workers=w, args=(index, min_share)):
+    for start, part in map_chunks(_scan_chunk, texts, workers=w, args=(min_share,), shared=index):
         best[start : start + len(part)] = part
     if stats is not None:
         stats.update(mode=mode, n=n, min_share=min_share, flagged=int((best >= 0).sum()), **index.meta)
@@ -106,9 +106,9 @@ def _mode(mode: str) -> tuple[int, float]:
     return MODES[mode]
 
 
-def _scan_chunk(texts: Sequence[str], index: "NgramIndex", min_share: float) -> np.ndarray:
+def _scan_chunk(texts: Sequence[str], min_share: float) -> np.ndarray:
     """Worker job: best reference per text of one chunk (-1 = clean)."""
-    return index.match(texts, min_share)
+    return shared().match(texts, min_share)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import bisect
 import math
 from typing import Sequence
 
-from ._parallel import map_chunks, resolve_workers
+from ._parallel import map_chunks, no_gc, resolve_workers
 from .normalize import normalize_text
 from .shingles import CSR, hash_texts, shingles
 
@@ -44,9 +44,9 @@ def find_duplicates(
     threshold=t: near-dup at word-``ngram`` Jaccard >= t. MinHash with `num_perm`
     permutations, LSH with `bands` x `rows` (default: ``lsh_params``), then every
     candidate is verified by exact Jaccard. ``backend="auto"`` uses rensa when it is
-    importable, else datasketch. `workers` processes hash the texts (default: all CPUs
-    for large inputs). If `stats` is a dict it receives counts (candidates, checked,
-    duplicates, bands, rows, backend).
+    importable, else datasketch. `workers` processes hash the texts for near-dup
+    (default: all CPUs for large inputs). If `stats` is a dict it receives counts
+    (kept_candidates, checked, duplicates, bands, rows, backend).
     """
     if threshold is None:
         return _exact_duplicates(texts, stats)
@@ -101,12 +101,13 @@ def _recall_params(threshold: float, num_perm: int) -> tuple[int, int]:
         if num_perm % r:
             continue
         b = num_perm // r
-        if 1.0 - (1.0 - threshold**r) ** b >= _RECALL_AT_THRESHOLD:
+        if lsh_collision_probability(threshold, b, r) >= _RECALL_AT_THRESHOLD:
             best = (b, r)
     return best
 
 
 def _exact_duplicates(texts: Sequence[str], stats: dict | None) -> list[int | None]:
+    # One process: normalizing costs about what shipping the texts to a worker would.
     first: dict[str, int] = {}
     out: list[int | None] = []
     for i, text in enumerate(texts):
@@ -127,10 +128,12 @@ def _identity(x):
 def _rensa_signatures(sh: CSR, num_perm: int, seed: int) -> list:
     from rensa import RMinHash
 
-    # rensa takes str/bytes tokens, so each uint64 shingle goes in as its 8 bytes.
-    buf = sh.values.tobytes()
-    off = (sh.offsets * 8).tolist()
-    token_sets = [[buf[p : p + 8] for p in range(off[i], off[i + 1], 8)] for i in range(len(sh))]
+    # rensa takes str/bytes tokens, so each uint64 shingle goes in as its bytes. The "S8"
+    # view makes them in one C loop; it drops trailing zero bytes, which keeps distinct
+    # values distinct (they are the high bytes of a little-endian integer).
+    flat = sh.values.view("S8").tolist()
+    off = sh.offsets.tolist()
+    token_sets = [flat[a:b] for a, b in zip(off[:-1], off[1:])]
     return RMinHash.from_token_sets(token_sets, num_perm, seed)
 
 
@@ -146,7 +149,8 @@ def _signature_chunk(texts: Sequence[str], ngram: int, backend: str, num_perm: i
     """Worker job: (shingle CSR, MinHash signatures) of one chunk."""
     sh = shingles(hash_texts(texts), ngram)
     make = _rensa_signatures if backend == "rensa" else _datasketch_signatures
-    return sh, make(sh, num_perm, seed)
+    with no_gc():
+        return sh, make(sh, num_perm, seed)
 
 
 class _RensaLSH:
@@ -200,6 +204,17 @@ def jaccard_at_least(a: set, b: set, threshold: float) -> bool:
     return inter >= threshold * (len(a) + len(b) - inter)
 
 
+def _first_match(i: int, earlier: list[int], store: _ShingleStore, threshold: float) -> tuple[int | None, int]:
+    """(first j in `earlier` with exact Jaccard(i, j) >= threshold or None, pairs checked)."""
+    if not earlier:
+        return None, 0
+    mine = store.set_of(i)
+    for tries, j in enumerate(earlier, 1):
+        if jaccard_at_least(mine, store.set_of(j), threshold):
+            return j, tries
+    return None, len(earlier)
+
+
 def _near_duplicates(texts, threshold, backend, num_perm, b, r, ngram, seed, workers, stats):
     n = len(texts)
     dup: list[int | None] = [None] * n
@@ -207,26 +222,22 @@ def _near_duplicates(texts, threshold, backend, num_perm, b, r, ngram, seed, wor
     store = _ShingleStore()
     candidates = checked = 0
     w = resolve_workers(workers, n)
-    for start, (sh, sigs) in map_chunks(_signature_chunk, texts, workers=w, args=(ngram, backend, num_perm, seed)):
-        store.add(start, sh)
-        # Only earlier texts matter, and they are all indexed by now: query chunk by chunk.
-        for k, found in enumerate(lsh.add_and_query(start, sigs)):
-            i = start + k
-            earlier = sorted(j for j in found if j < i)
-            candidates += len(earlier)
-            mine = None
-            for j in earlier:
-                if dup[j] is not None:
-                    continue  # pointers go to kept texts only
-                mine = store.set_of(i) if mine is None else mine
-                checked += 1
-                if jaccard_at_least(mine, store.set_of(j), threshold):
-                    dup[i] = j
-                    break
+    chunks = map_chunks(_signature_chunk, texts, workers=w, args=(ngram, backend, num_perm, seed))
+    with no_gc():
+        for start, (sh, sigs) in chunks:
+            store.add(start, sh)
+            # Only earlier texts matter, and they are all indexed by now: query chunk by chunk.
+            for k, found in enumerate(lsh.add_and_query(start, sigs)):
+                i = start + k
+                # Pointers go to kept texts only, the earliest one that verifies.
+                kept = sorted(j for j in found if j < i and dup[j] is None)
+                candidates += len(kept)
+                dup[i], tries = _first_match(i, kept, store, threshold)
+                checked += tries
     if stats is not None:
         stats.update(
             mode="minhash", backend=backend, bands=b, rows=r, num_perm=num_perm, ngram=ngram,
-            candidates=candidates, checked=checked, duplicates=sum(x is not None for x in dup),
+            kept_candidates=candidates, checked=checked, duplicates=sum(x is not None for x in dup),
         )
     return dup
 
