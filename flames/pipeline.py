@@ -207,7 +207,9 @@ class Pipeline:
 
         cfg, b = self.cfg, self.cfg.benchmarks
         if trained is not None:
-            model_path, model_id = str(trained.path / "model"), {"train": trained.key}
+            from flames.train import trained_model
+
+            model_path, model_id = trained_model(trained.path, trained.manifest()["metrics"]), {"train": trained.key}
         else:
             model_path = resolve_model_path(cfg.student.path)
             model_id = {"path": os.path.abspath(model_path), "mtime": _mtime(model_path)}

@@ -16,7 +16,8 @@ def stage_table(results) -> str:
         m = r.manifest
         drops = ", ".join(f"{k}={v}" for k, v in sorted((m.get("dropped") or {}).items())) or "-"
         tokens = (m.get("prompt_tokens") or 0) + (m.get("completion_tokens") or 0)
-        rows.append([r.stage, r.label or "-", "reused" if r.reused else "computed", m.get("records_out", "-"),
+        out = m["metrics"].get("examples", m.get("records_out")) if r.stage == "train" else m.get("records_out", "-")
+        rows.append([r.stage, r.label or "-", "reused" if r.reused else "computed", out,
                      drops, m.get("llm_calls", 0), tokens, f"{m.get('wall_time_s', 0):.1f}s"])
     return _fmt_table(["stage", "agent", "status", "out", "dropped", "llm calls", "tokens", "time"], rows)
 
@@ -34,7 +35,9 @@ def format_report(run, store_root, run_dir: str) -> str:
     parts += ["", f"Artifact store: {store_root}", f"Run folder:     {run_dir}"]
     for r in run.results:
         if r.stage == "train":
-            parts.append(f"Trained model:  {r.artifact.path / 'model'}")
+            skipped = r.manifest["metrics"].get("skipped")
+            parts.append(f"WARNING: training skipped ({skipped}); evaluated the base model" if skipped
+                         else f"Trained model:  {r.artifact.path / 'model'}")
         if r.stage == "evaluate":
             parts.append(f"Predictions:    {r.artifact.data}")
     return "\n".join(parts) + "\n"

@@ -37,7 +37,10 @@ def train(mixture: Path, out_dir: Path, base_model: str, cfg: Any, prompt: str, 
     writer = RecordWriter(out_dir)
     writer.drop([{"id": r["id"]} for r in too_long], "too_long")
     if not examples:
-        raise RuntimeError(f"no training examples left in {mixture} (all {len(rows)} dropped or none produced)")
+        # A sweep cell whose agent kept nothing is a data point, not a crash: evaluate the base model.
+        log.warning("train: no training examples in %s (%d rows, all too long or none produced); "
+                    "the base model %s is evaluated as is", mixture, len(rows), base_model)
+        return {"skipped": "no training examples", "examples": 0, "model": base_model}
     gpu = torch.cuda.is_available()
     ckpt_dir = out_dir / "checkpoints"
     args = SFTConfig(
@@ -70,10 +73,15 @@ def _fit(rows: list[dict], tok, prompt: str, max_length: int) -> tuple[list[dict
     examples, too_long = [], []
     for r in rows:
         ex = to_example(r, prompt)
-        n = len(tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=True))
-        (examples if n <= max_length else too_long).append(ex if n <= max_length else r)
+        text = tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=False)
+        if len(tok(text, add_special_tokens=False)["input_ids"]) <= max_length:
+            examples.append(ex)
+        else:
+            too_long.append(r)
     return examples, too_long
 
 
-def model_dir(train_artifact_path: Path) -> str:
-    return os.fspath(train_artifact_path / "model")
+def trained_model(artifact_path: Path, metrics: dict) -> str:
+    """The model a train artifact stands for: its saved folder, or the base model if it skipped."""
+    folder = artifact_path / "model"
+    return os.fspath(folder) if folder.exists() else metrics["model"]

@@ -67,6 +67,7 @@ def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
                 "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy"):
         assert key in summary, key
     assert "synthesize/paraphrase/samples" in summary and "eval/predictions" in summary
+    assert "train/loss" in summary
 
 
 def test_qc_majority_reuses_generations(quickstart, monkeypatch):
