@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import re
+import resource
 import sys
 import time
 from pathlib import Path
@@ -148,7 +149,9 @@ def build_corpus(n: int, seeds: list[str], refs: list[str], rng: random.Random, 
         elif kind == "one_word":
             body = one_word_changed(body, rng)
         plants.append((len(texts), ref, kind))
-        texts.append(f"{gen.sentences(rng.randint(1, 2))} {body} {gen.sentences(1) if rng.random() < 0.5 else ''}".strip())
+        texts.append(
+            f"{gen.sentences(rng.randint(1, 2))} {body} {gen.sentences(1) if rng.random() < 0.5 else ''}".strip()
+        )
     # Shuffle so pairs and plants are spread through the corpus (a variant may now come first).
     perm = list(range(len(texts)))
     rng.shuffle(perm)
@@ -210,9 +213,15 @@ def datasketch_baseline(texts):
 
 
 def subsample(texts, pairs, size, rng):
-    """The first `size` texts, with the planted pairs that fall inside them."""
-    keep = texts[:size]
-    return keep, [(a, b, k) for a, b, k in pairs if a < size and b < size]
+    """`size` texts in corpus order, holding whole planted pairs at the corpus' density."""
+    chosen_pairs = rng.sample(pairs, min(len(pairs), round(len(pairs) * size / len(texts))))
+    keep = {i for a, b, _ in chosen_pairs for i in (a, b)}
+    others = [i for i in rng.sample(range(len(texts)), min(len(texts), 2 * size)) if i not in keep]
+    keep.update(others[: max(0, size - len(keep))])
+    order = sorted(keep)
+    where = {old: new for new, old in enumerate(order)}
+    sub_pairs = [(where[a], where[b], k) for a, b, k in pairs if a in where and b in where]
+    return [texts[i] for i in order], sub_pairs
 
 
 # ------------------------------------------------------------------ main
@@ -233,7 +242,7 @@ def main() -> None:
     ap.add_argument("--near-share", type=float, default=0.1, help="share of texts that are planted near-duplicates")
     ap.add_argument("--planted", type=int, default=3000, help="planted benchmark copies (1/3 per edit kind)")
     ap.add_argument("--baseline-n", type=int, default=100_000, help="subsample for the datasketch baselines")
-    ap.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: the idle CPUs, as the library)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -246,33 +255,56 @@ def main() -> None:
             refs.append(r["problem"])
             ref_names.append(f.stem)
     rng = random.Random(args.seed)
-    print(f"machine: {platform.processor() or platform.machine()}, {available_cpus()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {available_cpus()} CPUs, Python {platform.python_version()}, "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    )
     t0 = time.perf_counter()
     texts, pairs, plants = build_corpus(args.n, seeds, refs, rng, args.near_share, args.planted)
     words = sum(len(t.split()) for t in texts[:10000]) / min(len(texts), 10000)
-    print(f"corpus: {len(texts):,} problems (~{words:.0f} words each), {len(pairs):,} planted near-dup pairs, "
-          f"{len(plants):,} planted benchmark copies; {len(refs):,} benchmark problems in {len(bench_files)} files "
-          f"[built in {time.perf_counter() - t0:.0f} s]")
+    print(
+        f"corpus: {len(texts):,} problems (~{words:.0f} words each), {len(pairs):,} planted near-dup pairs, "
+        f"{len(plants):,} planted benchmark copies; {len(refs):,} benchmark problems in {len(bench_files)} files "
+        f"[built in {time.perf_counter() - t0:.0f} s]"
+    )
 
     rows = []
     n = len(texts)
-    print(f"\nsteps on N={n:,} (workers={args.workers or available_cpus()}):")
+    print(f"\nsteps on N={n:,} (workers: {args.workers or 'auto = idle CPUs'}; exact dedup is one process):")
     exact, t_exact = timed("exact dedup (normalized text)", lambda: find_duplicates(texts), n, rows)
-    st = {}
-    near, t_near = timed(f"near-dup MinHash rensa J>={THRESHOLD} (b,r from lsh_params) + verify",
-                         lambda: find_duplicates(texts, THRESHOLD, backend="rensa", workers=args.workers, stats=st), n, rows)
-    idx, t_idx = timed("decontam index build (8-grams, all benchmarks)", lambda: NgramIndex.build(refs, 8), len(refs), rows)
-    flags, t_scan = timed("decontam scan, paper mode (>=95% of a test problem's 8-grams)",
-                          lambda: find_contamination(texts, refs, "paper", index=idx, workers=args.workers), n, rows)
-    flags13, _ = timed("decontam ngram13 mode (index build + scan; not in the total)",
-                       lambda: find_contamination(texts, refs, "ngram13", workers=args.workers), n, rows)
+    st, s8, s13 = {}, {}, {}
+    near, t_near = timed(
+        "near-dup MinHash rensa J>=0.8 (b=16 r=8) + exact verify",
+        lambda: find_duplicates(texts, THRESHOLD, backend="rensa", workers=args.workers, stats=st),
+        n,
+        rows,
+    )
+    idx, t_idx = timed(
+        "decontam index build (8-grams, all benchmarks)", lambda: NgramIndex.build(refs, 8), len(refs), rows
+    )
+    flags, t_scan = timed(
+        "decontam scan, paper mode (>=95% of a test item's 8-grams)",
+        lambda: find_contamination(texts, refs, "paper", index=idx, workers=args.workers, stats=s8),
+        n,
+        rows,
+    )
+    flags13, _ = timed(
+        "decontam ngram13 (index + scan; not in the total)",
+        lambda: find_contamination(texts, refs, "ngram13", workers=args.workers, stats=s13),
+        n,
+        rows,
+    )
     total = t_exact + t_near + t_idx + t_scan
     print(f"  {'TOTAL exact + near-dup + paper decontam':<58} {total:8.1f} s {n / total:>10,.0f} docs/s")
+    print(f"  processes used: near-dup {st['workers']}, decontam paper {s8['workers']}, ngram13 {s13['workers']}")
 
     print(f"\nexact dedup: {sum(x is not None for x in exact):,} duplicates")
     rec, prec, n_true, n_rep = dedup_quality(texts, near, pairs)
-    print(f"near-dup (ours, rensa, b={st['bands']} r={st['rows']}, exact-Jaccard verification): "
-          f"{n_rep:,} duplicates reported, {st['candidates']:,} LSH candidates, {st['checked']:,} verified")
+    print(
+        f"near-dup (ours, rensa, b={st['bands']} r={st['rows']}, exact-Jaccard verification): "
+        f"{n_rep:,} duplicates reported, {st['kept_candidates']:,} LSH candidates (earlier, kept), "
+        f"{st['checked']:,} verified"
+    )
     print(f"  recall {rec:.4f} over {n_true:,} planted pairs with true J>={THRESHOLD}; precision {prec:.4f}")
 
     print("\nplanted benchmark copies caught (paper mode | ngram13 mode):")
@@ -289,28 +321,52 @@ def main() -> None:
     other8 = sum(1 for i, f in enumerate(flags) if f is not None and i not in planted_idx)
     other13 = sum(1 for i, f in enumerate(flags13) if f is not None and i not in planted_idx)
     print(f"  caught copies attributed to another (different-text) reference: {wrong_ref}")
-    print(f"  other flags (synthetic problems with no planted copy): paper {other8:,} ({other8 / n:.4%}), "
-          f"ngram13 {other13:,} ({other13 / n:.4%})")
+    print(
+        f"  other flags (synthetic problems with no planted copy): paper {other8:,} ({other8 / n:.4%}), "
+        f"ngram13 {other13:,} ({other13 / n:.4%})"
+    )
 
     # Baselines on a subsample, same run, same data.
     m = min(args.baseline_n, n)
     sub, sub_pairs = subsample(texts, pairs, m, rng)
-    print(f"\nsubsample of the first {m:,} problems ({len(sub_pairs):,} planted pairs inside), one process unless noted:")
+    print(f"\nsubsample of {m:,} problems ({len(sub_pairs):,} planted pairs inside), one process each:")
     brow = []
-    (bdup, params), t_base = timed("datasketch baseline: bulk + MinHashLSH(0.8) defaults, no verify",
-                                   lambda: datasketch_baseline(sub), m, brow)
-    ours_ds, t_ds = timed("ours, datasketch backend (b=16 r=8 + verify)",
-                          lambda: find_duplicates(sub, THRESHOLD, backend="datasketch", workers=1), m, brow)
-    ours_rs, t_rs = timed("ours, rensa backend (b=16 r=8 + verify)",
-                          lambda: find_duplicates(sub, THRESHOLD, backend="rensa", workers=1), m, brow)
-    for label, d in ((f"datasketch baseline (b={params[0]} r={params[1]})", bdup), ("ours, datasketch backend", ours_ds),
-                     ("ours, rensa backend", ours_rs)):
+    (bdup, params), t_base = timed(
+        "datasketch baseline: bulk + MinHashLSH(0.8) defaults, no verify", lambda: datasketch_baseline(sub), m, brow
+    )
+    ours_ds, t_ds = timed(
+        "ours, datasketch backend (b=16 r=8 + verify)",
+        lambda: find_duplicates(sub, THRESHOLD, backend="datasketch", workers=1),
+        m,
+        brow,
+    )
+    ours_rs, t_rs = timed(
+        "ours, rensa backend (b=16 r=8 + verify)",
+        lambda: find_duplicates(sub, THRESHOLD, backend="rensa", workers=1),
+        m,
+        brow,
+    )
+    for label, d in (
+        (f"datasketch baseline (b={params[0]} r={params[1]})", bdup),
+        ("ours, datasketch backend", ours_ds),
+        ("ours, rensa backend", ours_rs),
+    ):
         r_, p_, nt, nr = dedup_quality(sub, d, sub_pairs)
         print(f"  {label:<40} recall {r_:.4f}  precision {p_:.4f}  ({nr:,} reported, {nt:,} true pairs)")
-    print(f"  datasketch baseline extrapolated to N={n:,}: ~{t_base * n / m:,.0f} s on one core "
-          f"(~{t_base * n / m / available_cpus():,.0f} s if it split perfectly over {available_cpus()} cores; "
-          f"LSH query cost grows with N, so this is a lower bound)")
-    print(f"  ours (rensa) on the full N with {args.workers or available_cpus()} workers: {t_near:,.0f} s")
+    print(
+        f"  datasketch baseline extrapolated to N={n:,}: ~{t_base * n / m:,.0f} s on one core "
+        f"(~{t_base * n / m / available_cpus():,.0f} s if it split perfectly over {available_cpus()} cores; "
+        f"LSH query cost grows with N, so this is a lower bound)"
+    )
+    print(f"  ours (rensa) on the full N with {st['workers']} process(es): {t_near:,.0f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    load = os.getloadavg()[0]
+    busy = (
+        f" (above {available_cpus()}: other jobs shared the CPUs and inflated the times)"
+        if load > available_cpus()
+        else ""
+    )
+    print(f"\npeak RSS of the main process: {peak:.1f} GiB; load average at end {load:.1f}{busy}")
 
 
 if __name__ == "__main__":

@@ -93,3 +93,11 @@ def test_decontamination_drops_benchmark_copies(fake_llm, monkeypatch):
     assert pqc.manifest["records_out"] == 0 and len(dropped) == 3
     assert {d["benchmark_id"] for d in dropped} == {t["id"] for t in test_items}
     assert pqc.manifest["metrics"]["contaminated_by_benchmark"] == {"builtin": 3}
+
+
+def test_fixed_size_subsamples_the_same_problems_across_strategies(fake_llm):
+    first = run(["qc=first", "qc.fixed_size=3"]).results[3]
+    mfirst = run(["qc=majority_first", "qc.fixed_size=3"]).results[3]
+    ids = lambda art: [r["id"] for r in read_jsonl(art.artifact.data)]  # noqa: E731
+    assert len(ids(first)) == 3 and ids(first) == ids(mfirst)
+    assert first.manifest["dropped"] == {"fixed_size": first.manifest["records_in"] - 3}

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from multiprocessing import get_context
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -47,12 +48,22 @@ def available_cpus() -> int:
 
 
 def resolve_workers(workers: int | None, n_items: int) -> int:
-    """`workers`, or a default: every available CPU for big inputs, 1 for small ones."""
+    """`workers`, or a default: 1 for small inputs, else the CPUs that are idle now.
+
+    Idle = available CPUs minus the load of other processes (the 1-minute load average
+    less this running process). On a 2-CPU machine shared with other jobs (load 5-7),
+    one process measured 15-30% faster than two workers: extra processes only pay when
+    there are free cores for them.
+    """
     if workers is not None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         return workers
-    return available_cpus() if n_items >= MIN_PARALLEL_ITEMS else 1
+    if n_items < MIN_PARALLEL_ITEMS:
+        return 1
+    cpus = available_cpus()
+    others = max(0.0, os.getloadavg()[0] - 1.0)
+    return max(1, min(cpus, round(cpus - others)))
 
 
 def chunk_bounds(n_items: int, workers: int, max_chunk: int = 50_000) -> list[tuple[int, int]]:

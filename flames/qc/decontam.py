@@ -22,9 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -74,7 +74,7 @@ def find_contamination(
     mode: str = "paper",
     *,
     stoplist: Stoplist | None = DEFAULT_STOPLIST,
-    index: "NgramIndex | None" = None,
+    index: NgramIndex | None = None,
     workers: int | None = None,
     stats: dict | None = None,
 ) -> list[int | None]:
@@ -84,7 +84,7 @@ def find_contamination(
     a counted 13-gram. When several references qualify, the one with the highest
     coverage wins (ties: lowest index). Pass a prebuilt `index` (``NgramIndex.cached``)
     to skip the build; it must have been built from the same references and stoplist.
-    `workers` processes scan the texts (default: all CPUs for large inputs).
+    `workers` processes scan the texts (default: the idle CPUs for large inputs).
     """
     n, min_share = _mode(mode)
     if index is None:
@@ -96,7 +96,7 @@ def find_contamination(
     for start, part in map_chunks(_scan_chunk, texts, workers=w, args=(min_share,), shared=index):
         best[start : start + len(part)] = part
     if stats is not None:
-        stats.update(mode=mode, n=n, min_share=min_share, flagged=int((best >= 0).sum()), **index.meta)
+        stats.update(mode=mode, n=n, min_share=min_share, workers=w, flagged=int((best >= 0).sum()), **index.meta)
     return [None if b < 0 else int(b) for b in best.tolist()]
 
 
@@ -126,7 +126,19 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray, b_size: int) -> tuple[np.ndarray
 class NgramIndex:
     """Counted n-grams of a reference set, with postings (n-gram -> references)."""
 
-    def __init__(self, n, keys, post_offsets, post_refs, ref_size, short_lengths, short_first, min_short_tokens, content_hash, meta):
+    def __init__(
+        self,
+        n,
+        keys,
+        post_offsets,
+        post_refs,
+        ref_size,
+        short_lengths,
+        short_first,
+        min_short_tokens,
+        content_hash,
+        meta,
+    ):
         self.n = n
         self.keys = keys  # uint64, sorted, unique
         self.post_offsets = post_offsets  # int64, len(keys) + 1
@@ -146,10 +158,17 @@ class NgramIndex:
     # ------------------------------------------------------------------ build
 
     @staticmethod
-    def cache_key(references: Sequence[str], n: int, stoplist: Stoplist | None = DEFAULT_STOPLIST, min_short_tokens: int = 3) -> str:
+    def cache_key(
+        references: Sequence[str], n: int, stoplist: Stoplist | None = DEFAULT_STOPLIST, min_short_tokens: int = 3
+    ) -> str:
         """Hex digest of everything the index depends on (references, n, stoplist, version)."""
         h = hashlib.blake2b(digest_size=16)
-        params = {"v": _INDEX_VERSION, "n": n, "stop": asdict(stoplist) if stoplist else None, "short": min_short_tokens}
+        params = {
+            "v": _INDEX_VERSION,
+            "n": n,
+            "stop": asdict(stoplist) if stoplist else None,
+            "short": min_short_tokens,
+        }
         h.update(json.dumps(params, sort_keys=True).encode())
         for ref in references:
             h.update(ref.encode("utf-8"))
@@ -157,7 +176,14 @@ class NgramIndex:
         return h.hexdigest()
 
     @classmethod
-    def build(cls, references: Sequence[str], n: int, *, stoplist: Stoplist | None = DEFAULT_STOPLIST, min_short_tokens: int = 3) -> "NgramIndex":
+    def build(
+        cls,
+        references: Sequence[str],
+        n: int,
+        *,
+        stoplist: Stoplist | None = DEFAULT_STOPLIST,
+        min_short_tokens: int = 3,
+    ) -> NgramIndex:
         """Index the distinct counted n-grams of every reference."""
         tokens = hash_texts(references)
         grams = shingles(tokens, n)  # a reference shorter than n: one whole-sequence gram
@@ -196,8 +222,18 @@ class NgramIndex:
             "boilerplate_only_refs": int(fallback.sum()),
             "keys": int(len(keys)),
         }
-        return cls(n, keys, post_offsets, doc.astype(np.int32), ref_size, short, short_first, min_short_tokens,
-                   cls.cache_key(references, n, stoplist, min_short_tokens), meta)
+        return cls(
+            n,
+            keys,
+            post_offsets,
+            doc.astype(np.int32),
+            ref_size,
+            short,
+            short_first,
+            min_short_tokens,
+            cls.cache_key(references, n, stoplist, min_short_tokens),
+            meta,
+        )
 
     # ------------------------------------------------------------------ scan
 
@@ -252,27 +288,57 @@ class NgramIndex:
     def save(self, path: str | Path) -> None:
         """Write the index to one .npz file (atomically)."""
         path = Path(path)
-        meta = {"v": _INDEX_VERSION, "n": self.n, "short_lengths": list(self.short_lengths),
-                "min_short_tokens": self.min_short_tokens, "content_hash": self.content_hash, "meta": self.meta}
+        meta = {
+            "v": _INDEX_VERSION,
+            "n": self.n,
+            "short_lengths": list(self.short_lengths),
+            "min_short_tokens": self.min_short_tokens,
+            "content_hash": self.content_hash,
+            "meta": self.meta,
+        }
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, keys=self.keys, post_offsets=self.post_offsets, post_refs=self.post_refs,
-                     ref_size=self.ref_size, short_first=self.short_first, meta=np.array(json.dumps(meta)))
+            np.savez(
+                fh,
+                keys=self.keys,
+                post_offsets=self.post_offsets,
+                post_refs=self.post_refs,
+                ref_size=self.ref_size,
+                short_first=self.short_first,
+                meta=np.array(json.dumps(meta)),
+            )
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "NgramIndex":
+    def load(cls, path: str | Path) -> NgramIndex:
         """Read an index written by ``save``."""
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             if meta["v"] != _INDEX_VERSION:
                 raise ValueError(f"{path}: index version {meta['v']}, expected {_INDEX_VERSION}")
-            return cls(meta["n"], z["keys"], z["post_offsets"], z["post_refs"], z["ref_size"], meta["short_lengths"],
-                       z["short_first"], meta["min_short_tokens"], meta["content_hash"], meta["meta"])
+            return cls(
+                meta["n"],
+                z["keys"],
+                z["post_offsets"],
+                z["post_refs"],
+                z["ref_size"],
+                meta["short_lengths"],
+                z["short_first"],
+                meta["min_short_tokens"],
+                meta["content_hash"],
+                meta["meta"],
+            )
 
     @classmethod
-    def cached(cls, references: Sequence[str], n: int, cache_dir: str | Path, *,
-               stoplist: Stoplist | None = DEFAULT_STOPLIST, min_short_tokens: int = 3) -> "NgramIndex":
+    def cached(
+        cls,
+        references: Sequence[str],
+        n: int,
+        cache_dir: str | Path,
+        *,
+        stoplist: Stoplist | None = DEFAULT_STOPLIST,
+        min_short_tokens: int = 3,
+    ) -> NgramIndex:
         """Load the index for these references from `cache_dir`, building and saving it if absent."""
         key = cls.cache_key(references, n, stoplist, min_short_tokens)
         path = Path(cache_dir) / f"ngram{n}-{key}.npz"

@@ -1,8 +1,8 @@
 """Problem dedup: exact (the paper) or MinHash-LSH near-duplicates (our extension).
 
-Near-dup pipeline, per chunk of texts (in worker processes when the input is large):
-  tokens -> word n-gram hashes (uint64, ``shingles.py``) -> MinHash signatures
-  (rensa or datasketch) -> LSH insert + query (the same library) -> candidate pairs.
+Near-dup pipeline, per chunk of texts: tokens -> word n-gram hashes (uint64,
+``shingles.py``, in worker processes when the input is large) -> MinHash signatures
+(rensa or datasketch) -> LSH insert + query (the same library) -> candidate pairs.
 The parent then walks the texts in order and marks text i a duplicate of the earliest
 still-kept earlier candidate whose *exact* Jaccard similarity (of the hashed shingle
 sets, not the MinHash estimate) reaches the threshold. So every pointer targets a kept
@@ -12,8 +12,7 @@ text, every reported pair truly is >= threshold, and the kept set has no verifie
 from __future__ import annotations
 
 import bisect
-import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ._parallel import map_chunks, no_gc, resolve_workers
 from .normalize import normalize_text
@@ -45,8 +44,9 @@ def find_duplicates(
     permutations, LSH with `bands` x `rows` (default: ``lsh_params``), then every
     candidate is verified by exact Jaccard. ``backend="auto"`` uses rensa when it is
     importable, else datasketch. `workers` processes hash the texts for near-dup
-    (default: all CPUs for large inputs). If `stats` is a dict it receives counts
-    (kept_candidates, checked, duplicates, bands, rows, backend).
+    (default: the idle CPUs for large inputs, see ``_parallel.resolve_workers``). If
+    `stats` is a dict it receives counts and settings (kept_candidates, checked,
+    duplicates, bands, rows, backend, workers).
     """
     if threshold is None:
         return _exact_duplicates(texts, stats)
@@ -72,7 +72,9 @@ def resolve_backend(backend: str) -> str:
     return "rensa"
 
 
-def lsh_params(threshold: float, num_perm: int = 128, bands: int | None = None, rows: int | None = None) -> tuple[int, int]:
+def lsh_params(
+    threshold: float, num_perm: int = 128, bands: int | None = None, rows: int | None = None
+) -> tuple[int, int]:
     """(bands, rows) with bands * rows == num_perm.
 
     Given neither: the largest `rows` dividing num_perm for which a pair at exactly the
@@ -120,6 +122,7 @@ def _exact_duplicates(texts: Sequence[str], stats: dict | None) -> list[int | No
 
 # ---------------------------------------------------------------- near-duplicates
 
+
 def _identity(x):
     """datasketch hashfunc: our shingles already are 64-bit hashes."""
     return x
@@ -145,12 +148,18 @@ def _datasketch_signatures(sh: CSR, num_perm: int, seed: int) -> list:
     return [LeanMinHash(m) for m in gen]  # lean: no permutation arrays to pickle
 
 
-def _signature_chunk(texts: Sequence[str], ngram: int, backend: str, num_perm: int, seed: int):
-    """Worker job: (shingle CSR, MinHash signatures) of one chunk."""
+def _shingle_chunk(texts: Sequence[str], ngram: int, backend: str, num_perm: int, seed: int):
+    """Worker job: (shingle CSR, datasketch signatures or None) of one chunk.
+
+    rensa signatures are made by the caller: they cost less (~3 us per text) than
+    pickling the objects back from a worker would (~8 us). datasketch ones cost ~200 us,
+    so they are worth making here.
+    """
     sh = shingles(hash_texts(texts), ngram)
-    make = _rensa_signatures if backend == "rensa" else _datasketch_signatures
+    if backend == "rensa":
+        return sh, None
     with no_gc():
-        return sh, make(sh, num_perm, seed)
+        return sh, _datasketch_signatures(sh, num_perm, seed)
 
 
 class _RensaLSH:
@@ -222,10 +231,12 @@ def _near_duplicates(texts, threshold, backend, num_perm, b, r, ngram, seed, wor
     store = _ShingleStore()
     candidates = checked = 0
     w = resolve_workers(workers, n)
-    chunks = map_chunks(_signature_chunk, texts, workers=w, args=(ngram, backend, num_perm, seed))
+    chunks = map_chunks(_shingle_chunk, texts, workers=w, args=(ngram, backend, num_perm, seed))
     with no_gc():
         for start, (sh, sigs) in chunks:
             store.add(start, sh)
+            if sigs is None:
+                sigs = _rensa_signatures(sh, num_perm, seed)
             # Only earlier texts matter, and they are all indexed by now: query chunk by chunk.
             for k, found in enumerate(lsh.add_and_query(start, sigs)):
                 i = start + k
@@ -236,8 +247,16 @@ def _near_duplicates(texts, threshold, backend, num_perm, b, r, ngram, seed, wor
                 checked += tries
     if stats is not None:
         stats.update(
-            mode="minhash", backend=backend, bands=b, rows=r, num_perm=num_perm, ngram=ngram,
-            kept_candidates=candidates, checked=checked, duplicates=sum(x is not None for x in dup),
+            mode="minhash",
+            backend=backend,
+            bands=b,
+            rows=r,
+            num_perm=num_perm,
+            ngram=ngram,
+            workers=w,
+            kept_candidates=candidates,
+            checked=checked,
+            duplicates=sum(x is not None for x in dup),
         )
     return dup
 
@@ -245,8 +264,3 @@ def _near_duplicates(texts, threshold, backend, num_perm, b, r, ngram, seed, wor
 def lsh_collision_probability(jaccard: float, bands: int, rows: int) -> float:
     """P(a pair with this Jaccard shares at least one band) = 1 - (1 - J^r)^b."""
     return 1.0 - (1.0 - jaccard**rows) ** bands
-
-
-def lsh_knee(bands: int, rows: int) -> float:
-    """Jaccard where the LSH S-curve is steepest, about (1/b)^(1/r)."""
-    return math.pow(1.0 / bands, 1.0 / rows)

@@ -12,8 +12,8 @@ identical in every process and every run (workers, and indexes saved to disk).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class CSR:
         return np.diff(self.offsets)
 
     @staticmethod
-    def concat(parts: Sequence["CSR"]) -> "CSR":
+    def concat(parts: Sequence[CSR]) -> CSR:
         """Stack row blocks in order."""
         if not parts:
             return CSR(np.zeros(0, np.uint64), np.zeros(1, np.int64))

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Sequence, TypeVar
+from typing import TypeVar
 
 STRATEGIES = ("first", "majority", "majority_first", "strict")
 
@@ -131,7 +132,9 @@ def select(
     return Decision(True, 0, None, votes)
 
 
-def subsample_fixed_size(records: Sequence[R], size: int, seed: int, *, key: Callable[[R], Hashable] | None = None) -> list[R]:
+def subsample_fixed_size(
+    records: Sequence[R], size: int, seed: int, *, key: Callable[[R], Hashable] | None = None
+) -> list[R]:
     """A deterministic subsample of `size` records, in their original order.
 
     For the paper's equal-data-size comparison. Records are ranked by a seeded hash of

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from collections import Counter
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def problem_qc(problems: Path, out_dir: Path, references: dict[str, list[dict]],
 
 def solution_qc(solved: Path, out_dir: Path, strategy: str, fixed_size: int | None = None, seed: int = 0) -> dict:
     """Keep problems (with one chosen solution) by `strategy`; record votes and drop reasons."""
-    from flames.qc.solution import select
+    from flames.qc.solution import select, subsample_fixed_size
 
     writer = RecordWriter(out_dir)
     kept, vote_hist = [], Counter()
@@ -62,9 +61,10 @@ def solution_qc(solved: Path, out_dir: Path, strategy: str, fixed_size: int | No
                      "qc": {"strategy": strategy, "chosen": d.index, "votes": d.votes,
                             "num_samples": len(answers)}})
     if fixed_size is not None and len(kept) > fixed_size:
-        random.Random(seed).shuffle(kept)
-        for row in kept[fixed_size:]:
-            writer.drop([{"id": row["id"]}], "fixed_size")
-        kept = sorted(kept[:fixed_size], key=lambda r: r["id"])
+        # Keyed by problem id: strategies compared at equal size pick the same problems where they overlap.
+        chosen = subsample_fixed_size(kept, fixed_size, seed, key=lambda r: r["id"])
+        chosen_ids = {r["id"] for r in chosen}
+        writer.drop(({"id": r["id"]} for r in kept if r["id"] not in chosen_ids), "fixed_size")
+        kept = chosen
     writer.write(kept)
     return {"strategy": strategy, "largest_vote_histogram": {str(k): v for k, v in sorted(vote_hist.items())}}
