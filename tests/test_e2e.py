@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def test_second_run_reuses_every_stage_without_model_work(quickstart):
 def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
     runs = sorted(quickstart["root"].glob("outputs/runs/*/*/wandb/offline-run-*"))
     assert runs, "no offline W&B run written"
-    proc = subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", str(runs[0])],
+    wandb_cli = str(Path(sys.executable).parent / "wandb")  # the venv's CLI, also when PATH lacks it
+    proc = subprocess.run([wandb_cli, "leet", "inspect", "--summary", "--json", str(runs[0])],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
