@@ -105,6 +105,9 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
     while i < n:
         ch = text[i]
         if ch == "\\":
+            # \{ and \} delimit sets: they nest like brackets.
+            nxt = text[i + 1 : i + 2]
+            depth += 1 if nxt == "{" else -1 if nxt == "}" else 0
             i += 2
             continue
         if ch in "([{":

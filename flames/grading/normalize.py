@@ -39,6 +39,7 @@ _UNICODE = {
     "\u00a0": " ",
 }
 
+_MATH_LINE_BREAK = re.compile(r"(?<!\\)\$[ \t]*\n\s*\$(?!\$)")
 # "\\\\" (a LaTeX row break) is matched first so that its second backslash is never
 # read as the start of "\\ " or "\\,".
 _SPACING = re.compile(r"\\\\|\\(?:quad|qquad|displaystyle|textstyle)(?![A-Za-z])|\\[,;:> !]|~")
@@ -47,6 +48,7 @@ _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\degree(?
 _CONNECTOR = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|,)\s*\}")
 _MATH_THOUSANDS = re.compile(r"(\d),\\!(?=\d{3})")
 _PLAIN_AND = re.compile(r"(?<=\d)\s+and\s+(?=[-\d\\])")
+_DOUBLE_COMMA = re.compile(r",\s*(?:,|and\s)\s*")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\\%)?")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _NUMBER_THEN_WORDS = re.compile(rf"({_NUMBER}(?:\\%)?)\s+([A-Za-z][A-Za-z.\- ]*)")
@@ -68,6 +70,8 @@ def _strip_delimiters(s: str) -> str:
     for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
         if s.startswith(left) and s.endswith(right):
             s = s[len(left) : -len(right)]
+    # Formulas on separate lines ("$y_1=...$\n$y_2=...$") are parts of one answer.
+    s = _MATH_LINE_BREAK.sub(", ", s)
     # After the pairs above, every remaining dollar is either a delimiter or a currency
     # sign; neither belongs to the value.
     return s.replace("\\$", "").replace("$", "").strip()
@@ -166,6 +170,7 @@ def clean_answer(answer: str, *, thousands: bool = True) -> str:
     s = _DEGREES.sub("", s)
     s = _CONNECTOR.sub(", ", s)
     s = _PLAIN_AND.sub(", ", s)
+    s = _DOUBLE_COMMA.sub(", ", s)  # "7, -2, \text{ and } -5" and "7, -2, and -5"
     s = _strip_trailing_units(s)
     s = unwrap_commands(s, _TEXT_COMMANDS)
     s = re.sub(r"(?<!\\)%", r"\\%", s)  # one spelling of the percent sign
@@ -249,7 +254,17 @@ def _key_of_clean(c: str) -> str | None:
         return (mcq.group(1) or mcq.group(2)).upper()
     if is_text_answer(c):
         return " ".join(re.sub(r"[^a-z0-9 ]", " ", c.lower()).split())
+    if is_prose(c):
+        return k.lower()  # sentences: "The bulb ..." and "the bulb ..." are the same answer
     return k
+
+
+def assignment_lhs(clean: str) -> str | None:
+    """The variable of ``x = 3`` (spaces and braces normalized), else None."""
+    m = _ASSIGNMENT.match(clean)
+    if m is None or "=" in clean[m.end() :]:
+        return None
+    return _SCRIPT_SHORT.sub(r"\1{\2}", re.sub(r"\s+", "", clean[: m.end()]))
 
 
 def _canonical_number(k: str) -> str | None:
@@ -267,7 +282,7 @@ def _canonical_number(k: str) -> str | None:
 
 
 def is_text_answer(clean: str) -> bool:
-    """Prose such as ``Sunday`` or ``No solution``: letters only, with a real word in it.
+    """Text such as ``Sunday`` or ``No solution``: letters only, with a real word in it.
 
     math-verify turns prose into a product of one-letter symbols, so ``Sunday`` would
     equal ``Sundya``; prose is therefore compared as text.
@@ -276,6 +291,26 @@ def is_text_answer(clean: str) -> bool:
         return False
     words = re.findall(r"[A-Za-z]+", clean)
     return any(len(w) >= 3 for w in words)
+
+
+_COMMAND_WORD_ARG = re.compile(r"\\[A-Za-z]+\*?\s*\{[A-Za-z*]*\}(?:\{[lcr|]*\})?")
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
+# Function names that appear without a backslash in plain-text answers.
+_FUNCTION_WORDS = {
+    "sin", "cos", "tan", "cot", "sec", "csc", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan",
+    "log", "exp", "max", "min", "lim", "inf", "sup", "mod", "gcd", "lcm", "deg", "dim", "ker", "det", "sgn",
+}
+
+
+def is_prose(clean: str) -> bool:
+    """A sentence-like answer: at least two words of three or more letters.
+
+    CollegeMath has many ("concave up when $x<0$ ..."). Commands (``\\sqrt``) and plain
+    function names (``sin``) are not words.
+    """
+    bare = _COMMAND_WORD_ARG.sub(" ", clean)  # \\begin{pmatrix}, \\mathbb{R}: names, not words
+    words = [w for w in _WORD.findall(bare) if w.lower() not in _FUNCTION_WORDS]
+    return len(words) >= 2
 
 
 # ------------------------------------------------------------------------- numbers
@@ -331,9 +366,11 @@ def comma_readings(answer: str) -> list[str]:
 
 __all__ = [
     "answer_key",
+    "assignment_lhs",
     "clean_answer",
     "comma_readings",
     "has_percent",
+    "is_prose",
     "is_text_answer",
     "parse_number",
 ]
