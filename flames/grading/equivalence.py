@@ -227,7 +227,8 @@ def _fast_opinion(pred: str, gold: str) -> tuple[bool | None, bool]:
         return False, True  # malformed LaTeX: math-verify would pick a fragment out of it
     vp, vg = parse_number(kp), parse_number(kg)
     if vp is not None and vg is not None:
-        return _compare_numbers(vp, vg, has_percent(pred), has_percent(gold))
+        inexact = any(c in kp + kg for c in ".eE")  # a decimal on either side
+        return _compare_numbers(vp, vg, has_percent(pred), has_percent(gold), inexact)
     lp, lg = _number_set(kp), _number_set(kg)
     if lp is not None and lg is not None:
         return _compare_number_sets(lp, lg)
@@ -284,7 +285,7 @@ def _close(a: Fraction, b: Fraction) -> bool:
     return abs(a - b) <= _CLOSE * max(1, abs(a), abs(b))
 
 
-def _compare_numbers(a: Fraction, b: Fraction, a_pct: bool, b_pct: bool) -> tuple[bool | None, bool]:
+def _compare_numbers(a: Fraction, b: Fraction, a_pct: bool, b_pct: bool, inexact: bool) -> tuple[bool | None, bool]:
     # A percent sign on either side also allows the /100 reading: 30\% == 0.3. Without
     # a sign 30 == 30\% (keys match) but 30 != 0.3.
     readings = [(a, b)]
@@ -294,8 +295,10 @@ def _compare_numbers(a: Fraction, b: Fraction, a_pct: bool, b_pct: bool) -> tupl
         readings.append((a, b / 100))
     if any(x == y for x, y in readings):
         return True, True
-    if any(_close(x, y) for x, y in readings):
-        return False, False  # rounding-level difference: math-verify decides
+    if inexact and any(_close(x, y) for x, y in readings):
+        # Rounding-level difference: math-verify decides (it rounds floats to 6
+        # decimals; integers and fractions it compares exactly, as done here).
+        return False, False
     return False, True
 
 

@@ -39,6 +39,7 @@ EQUIVALENCE: list[Case] = [
     C("0.9", "0.90", True, "trailing zero in the gold (CollegeMath)"),
     C("-15", "-15", True, "negative integer"),
     C("1,080", "1,008", False, "different number with separators"),
+    C("114201", "114200", False, "large integers one apart: compared exactly, no rounding window"),
     # --- fractions vs decimals (GSM-Plus integer-decimal-fraction conversion, MATH) ---
     C("\\frac{1}{2}", "1/2", True, "LaTeX fraction vs slash fraction (GSM-Plus gold)"),
     C("0.5", "1/2", True, "decimal vs fraction"),
