@@ -53,7 +53,9 @@ class WandbLogger(NoLogger):
             self._table(f"{prefix}/samples", result.artifact.records())
 
     def log_eval(self, metrics: dict, artifact) -> None:
-        row = {}
+        from flames.benchmarks import paper_average
+
+        row = {} if paper_average(metrics) is None else {"eval/avg": paper_average(metrics)}
         for name, m in metrics.items():
             for k in ("accuracy", "n", "unparseable", "timeouts"):
                 row[f"eval/{name}/{k}"] = m[k]

@@ -23,8 +23,13 @@ def stage_table(results) -> str:
 
 
 def eval_table(metrics: dict) -> str:
+    from flames.benchmarks import paper_average
+
     rows = [[name, m["n"], f"{m['accuracy']:.1f}", m["unparseable"], m["timeouts"]]
             for name, m in metrics.items() if "/" not in name]
+    avg = paper_average(metrics)
+    if avg is not None:
+        rows.append(["Avg (paper: 5 benchmarks)", "", f"{avg:.1f}", "", ""])
     return _fmt_table(["benchmark", "n", "accuracy %", "unparseable", "grader timeouts"], rows)
 
 

@@ -139,3 +139,15 @@ def test_malformed_seed_line_names_file_and_line(tmp_path):
     proc = run_flames([f"seeds.path={bad}", "logger=none"], tmp_path, tmp_path / "store", timeout=300)
     assert proc.returncode != 0
     assert f"{bad}:2: malformed JSON" in proc.stderr + proc.stdout
+
+
+def test_evaluate_an_existing_model_alone_and_regrade_offline(tmp_path):
+    from flames.evaluate import regrade
+
+    proc = run_flames(["stage=evaluate", "student.path=embedded:smollm2-135m-instruct", "benchmarks.builtin_count=3",
+                       "benchmarks.max_new_tokens=48", "logger=none"], tmp_path, tmp_path / "store", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["evaluate"]  # nothing else ran
+    art = next((tmp_path / "store" / "evaluate").glob("*/"))
+    saved = json.loads((art / "manifest.json").read_text())["metrics"]
+    assert saved["builtin"]["n"] == 3 and regrade(art / "data.jsonl") == saved
