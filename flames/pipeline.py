@@ -7,7 +7,6 @@ synthesize -> problem_qc -> solve -> solution_qc  (per agent of the mixture)
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -239,7 +238,3 @@ def _mtime(path: str) -> float | None:
     p = Path(path)
     files = [f for f in p.glob("*.safetensors")] or [p]
     return max((f.stat().st_mtime for f in files if f.exists()), default=None)
-
-
-def dump_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)
