@@ -97,8 +97,7 @@ class Pipeline:
             raise ValueError(f"mixture {m.name}: weights name agents without a config: {sorted(missing)}")
         return [m.agents[name] for name in m.weights]
 
-    def _stage(self, stage: str, label: str, config: Any, inputs: dict[str, Artifact], compute,
-               records_in: int | None = None) -> Artifact:
+    def _stage(self, stage: str, label: str, config: Any, inputs: dict[str, Artifact], compute) -> Artifact:
         llm_mod.set_stage(stage)
         name = f"{stage}[{label}]" if label else stage
 
@@ -106,7 +105,7 @@ class Pipeline:
             log.info("%s: computing -> %s", name, out)
             return compute(out)
 
-        art, reused = self.store.run(stage, config, inputs, logged, records_in=records_in)
+        art, reused = self.store.run(stage, config, inputs, logged)
         if reused:
             log.info("%s: reused %s", name, art.path)
         result = StageResult(stage, label, art, reused)
