@@ -6,12 +6,16 @@
 Builds N synthetic problems from the real seeds (sentences of GSM8K/MATH train problems
 recombined, every number redrawn), with known near-duplicate pairs (a copy of an
 earlier problem with 0-6 word edits plus formatting noise) and planted benchmark
-copies (a test problem, verbatim / with formatting edits / with one word changed,
-between synthetic sentences). Times each step with all CPUs, and reports:
+copies (a test problem, verbatim / with formatting edits / with one word changed /
+with one word inserted or deleted, between synthetic sentences). Times each step with
+all CPUs, and reports:
 - near-dup recall and precision at Jaccard >= 0.8, against exact Jaccard of word
   5-gram sets computed here independently (on the planted pairs for recall, on every
   reported pair for precision);
-- the catch rate of planted benchmark copies per edit kind, and the other flags;
+- the catch rate of planted benchmark copies per edit kind and decontamination mode
+  (paper, near_copy = the pipeline default, ngram13), and the other flags;
+- the flags each mode raises on the real GSM8K/MATH train problems (the seeds), which
+  are not copies of test problems except for a few known MATH train/test duplicates;
 - a plain datasketch baseline (MinHash.bulk + MinHashLSH(threshold=0.8), default
   parameters, no verification) on a subsample, extrapolated to N.
 Data: $FLAMES_DATA_DIR or <repo>/../shared/data (seeds/, benchmarks/).
@@ -126,6 +130,20 @@ def one_word_changed(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
+def word_indel(text: str, rng: random.Random) -> str:
+    """Insert one word, or delete one alphabetic word (not inside TeX)."""
+    words = text.split(" ")
+    idx = [i for i, w in enumerate(words) if w.isalpha() and "$" not in w]
+    if idx and rng.random() < 0.5:
+        del words[rng.choice(idx)]
+    else:
+        words.insert(rng.randrange(len(words) + 1), "banana")
+    return " ".join(words)
+
+
+KINDS = ("verbatim", "formatting", "one_word", "word_indel")
+
+
 def build_corpus(n: int, seeds: list[str], refs: list[str], rng: random.Random, near_share: float, planted: int):
     """Texts plus ground truth: planted near-dup pairs and planted benchmark copies."""
     gen = Generator(seeds, rng)
@@ -139,15 +157,16 @@ def build_corpus(n: int, seeds: list[str], refs: list[str], rng: random.Random, 
         near_pairs.append((src, len(texts), k))
         texts.append(formatting_noise(gen.word_edits(texts[src], k), rng))
     plants = []  # (text index, reference index, kind)
-    kinds = ["verbatim", "formatting", "one_word"]
     for p in range(planted):
         ref = rng.randrange(len(refs))
-        kind = kinds[p % 3]
+        kind = KINDS[p % len(KINDS)]
         body = refs[ref]
         if kind == "formatting":
             body = formatting_noise(body, rng)
         elif kind == "one_word":
             body = one_word_changed(body, rng)
+        elif kind == "word_indel":
+            body = word_indel(body, rng)
         plants.append((len(texts), ref, kind))
         texts.append(
             f"{gen.sentences(rng.randint(1, 2))} {body} {gen.sentences(1) if rng.random() < 0.5 else ''}".strip()
@@ -240,14 +259,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="number of synthetic problems")
     ap.add_argument("--near-share", type=float, default=0.1, help="share of texts that are planted near-duplicates")
-    ap.add_argument("--planted", type=int, default=3000, help="planted benchmark copies (1/3 per edit kind)")
+    ap.add_argument("--planted", type=int, default=4000, help="planted benchmark copies (1/4 per edit kind)")
     ap.add_argument("--baseline-n", type=int, default=100_000, help="subsample for the datasketch baselines")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: the idle CPUs, as the library)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     root = data_dir()
-    seeds = [r["problem"] for f in ("gsm8k_train", "math_train") for r in read_problems(root / "seeds" / f"{f}.jsonl")]
+    seed_sets = {f: [r["problem"] for r in read_problems(root / "seeds" / f"{f}.jsonl")]
+                 for f in ("gsm8k_train", "math_train")}
+    seeds = [p for items in seed_sets.values() for p in items]
     bench_files = sorted((root / "benchmarks").glob("*.jsonl"))
     refs, ref_names = [], []
     for f in bench_files:
@@ -272,7 +293,7 @@ def main() -> None:
     n = len(texts)
     print(f"\nsteps on N={n:,} (workers: {args.workers or 'auto = idle CPUs'}; exact dedup is one process):")
     exact, t_exact = timed("exact dedup (normalized text)", lambda: find_duplicates(texts), n, rows)
-    st, s8, s13 = {}, {}, {}
+    st, s8, snc, s13 = {}, {}, {}, {}
     near, t_near = timed(
         "near-dup MinHash rensa J>=0.8 (b=16 r=8) + exact verify",
         lambda: find_duplicates(texts, THRESHOLD, backend="rensa", workers=args.workers, stats=st),
@@ -282,9 +303,15 @@ def main() -> None:
     idx, t_idx = timed(
         "decontam index build (8-grams, all benchmarks)", lambda: NgramIndex.build(refs, 8), len(refs), rows
     )
-    flags, t_scan = timed(
+    flags, _ = timed(
         "decontam scan, paper mode (>=95% of a test item's 8-grams)",
         lambda: find_contamination(texts, refs, "paper", index=idx, workers=args.workers, stats=s8),
+        n,
+        rows,
+    )
+    flags_nc, t_scan = timed(
+        "decontam scan, near_copy mode (paper + word edits; default)",
+        lambda: find_contamination(texts, refs, "near_copy", index=idx, workers=args.workers, stats=snc),
         n,
         rows,
     )
@@ -295,8 +322,10 @@ def main() -> None:
         rows,
     )
     total = t_exact + t_near + t_idx + t_scan
-    print(f"  {'TOTAL exact + near-dup + paper decontam':<58} {total:8.1f} s {n / total:>10,.0f} docs/s")
-    print(f"  processes used: near-dup {st['workers']}, decontam paper {s8['workers']}, ngram13 {s13['workers']}")
+    label = "TOTAL exact + near-dup + near_copy decontam (the default)"
+    print(f"  {label:<58} {total:8.1f} s {n / total:>10,.0f} docs/s")
+    print(f"  processes used: near-dup {st['workers']}, decontam paper {s8['workers']}, near_copy {snc['workers']}, "
+          f"ngram13 {s13['workers']}")
 
     print(f"\nexact dedup: {sum(x is not None for x in exact):,} duplicates")
     rec, prec, n_true, n_rep = dedup_quality(texts, near, pairs)
@@ -307,24 +336,29 @@ def main() -> None:
     )
     print(f"  recall {rec:.4f} over {n_true:,} planted pairs with true J>={THRESHOLD}; precision {prec:.4f}")
 
-    print("\nplanted benchmark copies caught (paper mode | ngram13 mode):")
-    for kind in ("verbatim", "formatting", "one_word"):
-        sel = [(i, r) for i, r, k in plants if k == kind]
-        c8 = sum(flags[i] is not None for i, _ in sel)
-        c13 = sum(flags13[i] is not None for i, _ in sel)
-        print(f"  {kind:<11} {c8:5d}/{len(sel)} = {c8 / len(sel):.4f}  |  {c13:5d}/{len(sel)} = {c13 / len(sel):.4f}")
-    vf = [(i, r) for i, r, k in plants if k != "one_word"]
-    both = sum(flags[i] is not None for i, _ in vf)
-    print(f"  verbatim + formatting, paper mode: {both / len(vf):.4f}")
-    wrong_ref = sum(1 for i, r, k in plants if flags[i] is not None and flags[i] != r and refs[flags[i]] != refs[r])
+    modes = {"paper": flags, "near_copy": flags_nc, "ngram13": flags13}
+    print("\nplanted benchmark copies caught, per mode:")
+    print(f"  {'kind':<11} " + "".join(f"{m:>22}" for m in modes))
+    for kind in (*KINDS, "all"):
+        sel = [i for i, _, k in plants if kind in (k, "all")]
+        counts = [sum(f[i] is not None for i in sel) for f in modes.values()]
+        cells = [f"{c:5d}/{len(sel)} = {c / len(sel):.4f}" for c in counts]
+        print(f"  {kind:<11} " + "".join(f"{c:>22}" for c in cells))
     planted_idx = {i for i, _, _ in plants}
-    other8 = sum(1 for i, f in enumerate(flags) if f is not None and i not in planted_idx)
-    other13 = sum(1 for i, f in enumerate(flags13) if f is not None and i not in planted_idx)
-    print(f"  caught copies attributed to another (different-text) reference: {wrong_ref}")
-    print(
-        f"  other flags (synthetic problems with no planted copy): paper {other8:,} ({other8 / n:.4%}), "
-        f"ngram13 {other13:,} ({other13 / n:.4%})"
-    )
+    for m, f in modes.items():
+        wrong = sum(1 for i, r, _ in plants if f[i] is not None and f[i] != r and refs[f[i]] != refs[r])
+        other = sum(1 for i, x in enumerate(f) if x is not None and i not in planted_idx)
+        print(f"  {m:<10} other flags (no planted copy) {other:7,} ({other / n:.4%}); "
+              f"caught copies attributed to another (different-text) reference: {wrong}")
+    print(f"  near_copy: {snc.get('flagged_by_edit_rule', 0):,} of its flags come from the edit rule alone")
+
+    print("\nreal train problems (seeds) against all benchmarks, flagged per mode:")
+    for name, items in seed_sets.items():
+        cells = []
+        for m in modes:
+            c = sum(f is not None for f in find_contamination(items, refs, m, workers=1))
+            cells.append(f"{m} {c} ({c / len(items):.2%})")
+        print(f"  {name:<12} {len(items):6,} problems: " + ", ".join(cells))
 
     # Baselines on a subsample, same run, same data.
     m = min(args.baseline_n, n)

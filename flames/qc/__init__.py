@@ -3,20 +3,33 @@
 Problem level (pure functions over lists of texts):
 - ``find_duplicates``: exact dedup on normalized text (the paper) or MinHash-LSH
   near-duplicates verified by exact Jaccard;
-- ``find_contamination``: benchmark overlap, the FLAMES 95%-of-8-grams rule or any
-  shared 13-gram, over a cacheable ``NgramIndex``.
+- ``find_contamination``: benchmark overlap, the FLAMES 95%-of-8-grams rule, that rule
+  plus near copies up to a few word edits (the pipeline default), or any shared 13-gram,
+  over a cacheable ``NgramIndex``.
 Solution level: ``select`` applies first / majority / majority_first / strict to the
-answers of one problem's sampled solutions; ``subsample_fixed_size`` draws the
-equal-size subsamples of the paper's comparison. See docs/qc.md.
+answers of one problem's sampled solutions; the solvability strategies use an LLM judge
+(``judge``) and a reward model (``reward``) in the stage (``stage.solution_qc``);
+``subsample_fixed_size`` draws the equal-size subsamples of the paper's comparison.
+See docs/qc.md.
 """
 
 from .decontam import DEFAULT_STOPLIST, MODES, NgramIndex, Stoplist, find_contamination
 from .dedup import find_duplicates, lsh_params
 from .normalize import normalize_text, tokenize
-from .solution import STRATEGIES, Decision, cluster_answers, select, subsample_fixed_size
+from .solution import (
+    ALL_STRATEGIES,
+    MODEL_STRATEGIES,
+    STRATEGIES,
+    Decision,
+    cluster_answers,
+    select,
+    subsample_fixed_size,
+)
 
 __all__ = [
+    "ALL_STRATEGIES",
     "DEFAULT_STOPLIST",
+    "MODEL_STRATEGIES",
     "MODES",
     "STRATEGIES",
     "Decision",

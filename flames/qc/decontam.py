@@ -1,8 +1,11 @@
 """Benchmark decontamination by word n-gram overlap with the test problems.
 
-Two rules over the same index:
+Three rules:
 - "paper" (FLAMES): a text is contaminated by a reference when it contains >= 95% of
   the reference's distinct word 8-grams.
+- "near_copy" (ours, the pipeline default): the paper rule, or the text holds the
+  reference up to one word edit per 20 tokens (``near_copy``), which the paper rule
+  misses for any reference under ~167 tokens.
 - "ngram13" (lm-eval-harness / GPT-3 style): any shared word 13-gram.
 
 Tokens are those of ``normalize.tokenize`` (case, punctuation and spacing edits do not
@@ -29,11 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from ._parallel import map_chunks, resolve_workers, shared
+from .near_copy import AnchorIndex
 from .shingles import CSR, hash_texts, shingles, windows
 
 # mode -> (n, minimum share of the reference's counted n-grams the text must contain).
-# A share of 0 means "at least one shared n-gram".
-MODES = {"paper": (8, 0.95), "ngram13": (13, 0.0)}
+# A share of 0 means "at least one shared n-gram". near_copy adds the edit rule to paper's.
+MODES = {"paper": (8, 0.95), "near_copy": (8, 0.95), "ngram13": (13, 0.0)}
 
 # Phrases whose n-grams never count: answer-format boilerplate found in the benchmarks
 # (hand-kept; the document-frequency cutoff catches most boilerplate on its own). A
@@ -80,23 +84,31 @@ def find_contamination(
 ) -> list[int | None]:
     """Per text, the index of the reference it is contaminated by, or None.
 
-    mode "paper": contains >= 95% of the reference's counted 8-grams; "ngram13": shares
-    a counted 13-gram. When several references qualify, the one with the highest
-    coverage wins (ties: lowest index). Pass a prebuilt `index` (``NgramIndex.cached``)
-    to skip the build; it must have been built from the same references and stoplist.
-    `workers` processes scan the texts (default: the idle CPUs for large inputs).
+    mode "paper": contains >= 95% of the reference's counted 8-grams; "near_copy": the
+    paper rule, or contains the reference up to one word edit per 20 of its tokens
+    (``flames.qc.near_copy``); "ngram13": shares a counted 13-gram. When several
+    references qualify, the one with the highest coverage wins (ties: lowest index);
+    near_copy's edit rule only speaks for texts the paper rule left clean, and there the
+    fewest edits win. Pass a prebuilt `index` (``NgramIndex.cached``) to skip the build;
+    it must have been built from the same references and stoplist. `workers` processes
+    scan the texts (default: the idle CPUs for large inputs).
     """
     n, min_share = _mode(mode)
     if index is None:
         index = NgramIndex.build(references, n, stoplist=stoplist)
     elif index.n != n or index.content_hash != NgramIndex.cache_key(references, n, stoplist, index.min_short_tokens):
         raise ValueError("index was built from other references, another n or another stoplist")
+    anchors = AnchorIndex.build(references) if mode == "near_copy" and len(references) else None
     w = resolve_workers(workers, len(texts))
     best = np.full(len(texts), -1, np.int64)
-    for start, part in map_chunks(_scan_chunk, texts, workers=w, args=(min_share,), shared=index):
+    by_edit = 0
+    for start, (part, edited) in map_chunks(_scan_chunk, texts, workers=w, args=(min_share,), shared=(index, anchors)):
         best[start : start + len(part)] = part
+        by_edit += edited
     if stats is not None:
         stats.update(mode=mode, n=n, min_share=min_share, workers=w, flagged=int((best >= 0).sum()), **index.meta)
+        if anchors is not None:
+            stats["flagged_by_edit_rule"] = by_edit
     return [None if b < 0 else int(b) for b in best.tolist()]
 
 
@@ -106,9 +118,12 @@ def _mode(mode: str) -> tuple[int, float]:
     return MODES[mode]
 
 
-def _scan_chunk(texts: Sequence[str], min_share: float) -> np.ndarray:
-    """Worker job: best reference per text of one chunk (-1 = clean)."""
-    return shared().match(texts, min_share)
+def _scan_chunk(texts: Sequence[str], min_share: float) -> tuple[np.ndarray, int]:
+    """Worker job: best reference per text of one chunk (-1 = clean), and how many the edit rule added."""
+    index, anchors = shared()
+    counts: dict = {}
+    best = index.match(texts, min_share, anchors, counts)
+    return best, counts.get("edit", 0)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -244,17 +259,39 @@ class NgramIndex:
             self._bitmap = bitmap
         return self._bitmap
 
-    def match(self, texts: Sequence[str], min_share: float) -> np.ndarray:
+    def match(
+        self, texts: Sequence[str], min_share: float, anchors: AnchorIndex | None = None, counts: dict | None = None
+    ) -> np.ndarray:
         """Best contaminating reference per text (-1 = none).
 
         A text is contaminated by reference r when it holds at least
-        max(1, ceil(min_share * ref_size[r])) of r's counted n-grams.
+        max(1, ceil(min_share * ref_size[r])) of r's counted n-grams, or, given
+        `anchors`, when it is a near copy of r (only looked for in texts clean so far;
+        `counts["edit"]` gets how many that adds).
         """
-        tokens = hash_texts(texts)
+        lengths = (self.n, *self.short_lengths)
+        tokens = hash_texts(texts, words=anchors is not None)
         # Short references are few: only windows starting with one of their first tokens
         # can match them, which skips ~95% of the short-window work.
         first_ok = np.isin(tokens.values, self.short_first)
-        win = windows(tokens, (self.n, *self.short_lengths), starts_where={L: first_ok for L in self.short_lengths})
+        anchor_lengths = set(anchors.lengths) if anchors is not None else set()
+        filtered = {L: first_ok for L in self.short_lengths if L not in anchor_lengths}
+        # One pass serves both rules; the anchors need every window of their lengths.
+        win = windows(tokens, set(lengths) | anchor_lengths, starts_where=filtered, positions=bool(anchor_lengths))
+        mine = {L: win[L] for L in lengths}
+        for L in anchor_lengths & set(self.short_lengths):
+            keep = first_ok[win[L][2]]
+            mine[L] = (win[L][0][keep], win[L][1][keep])
+        best = self._best(tokens, mine, min_share)
+        if anchors is not None:
+            near = anchors.match(tokens, win, skip=best >= 0)
+            if counts is not None:
+                counts["edit"] = int((near >= 0).sum())
+            best = np.where(best >= 0, best, near)
+        return best
+
+    def _best(self, tokens: CSR, win: dict, min_share: float) -> np.ndarray:
+        """Best reference per text from its windows (length -> (hashes, doc ids))."""
         h = np.concatenate([win[L][0] for L in sorted(win)])
         d = np.concatenate([win[L][1] for L in sorted(win)])
         maybe = self._prefilter()[h >> np.uint64(64 - _BITMAP_BITS)]
@@ -269,7 +306,7 @@ class NgramIndex:
         need = np.maximum(1, np.ceil(min_share * size - 1e-9))
         ok = shared >= need
         d, r, share = d[ok], r[ok], shared[ok] / size[ok]
-        best = np.full(len(texts), -1, np.int64)
+        best = np.full(len(tokens), -1, np.int64)
         if len(d):
             order = np.lexsort((r, -share, d))  # per text: highest share, then lowest index
             d, r = d[order], r[order]

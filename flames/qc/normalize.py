@@ -53,3 +53,15 @@ def tokenize(text: str) -> list[str]:
     if folded.isascii():
         return _ASCII_TOKEN.findall(folded)
     return _UNICODE_TOKEN.findall(folded)
+
+
+_OPERATORS = frozenset("+-*/=<>^")
+
+
+def is_word(token: str) -> bool:
+    """A token of ``tokenize`` that is wording, not math: no ASCII digit, no LaTeX backslash, not an operator.
+
+    Near-copy decontamination tolerates edits of words only: a changed number, operator
+    or LaTeX command makes another problem ("\\dbinom{8}{4}" vs "\\dbinom{8}{5}").
+    """
+    return token[:1] != "\\" and token not in _OPERATORS and not any("0" <= c <= "9" for c in token)

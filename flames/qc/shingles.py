@@ -56,6 +56,7 @@ class CSR:
 
     values: np.ndarray  # uint64
     offsets: np.ndarray  # int64, len = rows + 1
+    words: np.ndarray | None = None  # bool per value: the token is a word (``hash_texts(..., words=True)``)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -75,7 +76,8 @@ class CSR:
         lengths = np.concatenate([p.lengths() for p in parts])
         offsets = np.zeros(len(lengths) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return CSR(values, offsets)
+        words = np.concatenate([p.words for p in parts]) if parts[0].words is not None else None
+        return CSR(values, offsets, words)
 
 
 # ------------------------------------------------------------------ token hashes
@@ -93,6 +95,8 @@ _ALNUM[ord("0") : ord("9") + 1] = True
 _ALNUM[0x80:] = True
 _OPERATOR = np.zeros(256, bool)
 _OPERATOR[[ord(c) for c in "+-*/=<>^"]] = True
+_DIGIT = np.zeros(256, bool)
+_DIGIT[ord("0") : ord("9") + 1] = True
 _BACKSLASH = ord("\\")
 
 # Token hash: polynomial in the token's bytes with an odd base B (mod 2^64), so the hash
@@ -149,22 +153,25 @@ def segment(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts[order], ends[order]
 
 
-def hash_texts(texts: Sequence[str]) -> CSR:
-    """Texts -> CSR of token hashes, one row per text (tokens as ``normalize.tokenize``)."""
+def hash_texts(texts: Sequence[str], *, words: bool = False) -> CSR:
+    """Texts -> CSR of token hashes, one row per text (tokens as ``normalize.tokenize``).
+
+    With `words`, the CSR also flags each token that is a word (``normalize.is_word``).
+    """
     docs = [_prepared(t) for t in texts]
     parts, start, size = [], 0, 0
     for i, d in enumerate(docs):
         size += len(d) + 1
         if size >= _BATCH_BYTES:
-            parts.append(_hash_prepared(docs[start : i + 1]))
+            parts.append(_hash_prepared(docs[start : i + 1], words))
             start, size = i + 1, 0
-    parts.append(_hash_prepared(docs[start:]))
+    parts.append(_hash_prepared(docs[start:], words))
     return CSR.concat(parts)
 
 
-def _hash_prepared(docs: list[bytes]) -> CSR:
+def _hash_prepared(docs: list[bytes], words: bool = False) -> CSR:
     if sum(map(len, docs)) == 0:  # no bytes, so no tokens (and numpy dislikes empty shifts)
-        return CSR(np.zeros(0, np.uint64), np.zeros(len(docs) + 1, np.int64))
+        return CSR(np.zeros(0, np.uint64), np.zeros(len(docs) + 1, np.int64), np.zeros(0, bool) if words else None)
     doc_len = np.fromiter(map(len, docs), np.int64, len(docs))
     doc_start = np.zeros(len(docs), np.int64)
     np.cumsum(doc_len[:-1] + 1, out=doc_start[1:])  # +1: the separator byte
@@ -177,7 +184,15 @@ def _hash_prepared(docs: list[bytes]) -> CSR:
     doc = np.searchsorted(doc_start, starts, side="right") - 1
     offsets = np.zeros(len(docs) + 1, np.int64)
     np.cumsum(np.bincount(doc, minlength=len(docs)), out=offsets[1:])
-    return CSR(mix64(raw), offsets)
+    return CSR(mix64(raw), offsets, _word_flags(buf, starts, ends) if words else None)
+
+
+def _word_flags(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per token: no ASCII digit, no leading backslash, not an operator (``normalize.is_word``)."""
+    digits = np.zeros(len(buf) + 1, np.int32)  # a batch is ~4 MB: int32 counts suffice
+    np.cumsum(_DIGIT[buf], out=digits[1:])
+    first = buf[starts]
+    return (digits[ends] == digits[starts]) & (first != _BACKSLASH) & ~_OPERATOR[first]
 
 
 def _window_starts(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -189,13 +204,18 @@ def _window_starts(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def windows(
-    tokens: CSR, lengths: Iterable[int], *, starts_where: dict[int, np.ndarray] | None = None
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    tokens: CSR,
+    lengths: Iterable[int],
+    *,
+    starts_where: dict[int, np.ndarray] | None = None,
+    positions: bool = False,
+) -> dict[int, tuple[np.ndarray, ...]]:
     """For each L in `lengths`: (hashes, doc ids) of every L-token window inside a document.
 
     One pass over the flat token array serves every length: the running sum after k
     steps is the hash of all k-token windows. `starts_where[L]`, a bool mask over the
-    flat token positions, keeps only the L-windows starting where it is True.
+    flat token positions, keeps only the L-windows starting where it is True. With
+    `positions`, each tuple also holds the windows' flat start positions.
     """
     wanted = sorted(set(lengths))
     if not wanted:
@@ -218,7 +238,7 @@ def windows(
             if starts_where is not None and L in starts_where:
                 keep = starts_where[L][starts]
                 starts, doc = starts[keep], doc[keep]
-            out[L] = (mix64(acc[starts] + _LEN_TERM[L]), doc)
+            out[L] = (mix64(acc[starts] + _LEN_TERM[L]), doc) + ((starts,) if positions else ())
     return out
 
 

@@ -22,7 +22,10 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-STRATEGIES = ("first", "majority", "majority_first", "strict")
+STRATEGIES = ("first", "majority", "majority_first", "strict")  # decided by `select` from the answers
+# Decided by models in the solution_qc stage (flames.qc.judge, flames.qc.reward), not by `select`.
+MODEL_STRATEGIES = ("solvability", "solvability_reward")
+ALL_STRATEGIES = STRATEGIES + MODEL_STRATEGIES
 
 R = TypeVar("R")
 
