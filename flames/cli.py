@@ -21,6 +21,7 @@ def app(cfg: DictConfig) -> float | None:
     """Run the pipeline up to `stage`; return the mean evaluation accuracy (for sweepers)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from flames import agent_costs
     from flames.logger import make_logger
     from flames.pipeline import Pipeline
     from flames.report import format_report
@@ -31,12 +32,17 @@ def app(cfg: DictConfig) -> float | None:
     pipeline = Pipeline(cfg, logger)
     try:
         run = pipeline.run()
+        costs = agent_costs.agent_costs(run.results)
+        agent_costs.save(costs, run_dir)  # the sweep summary gathers these
         logger.log_train(run.train_history)
+        logger.log_agent_costs(costs)
     except BaseException:
         logger.finish(exit_code=1)
         raise
     logger.finish()
     print(format_report(run, pipeline.store.root, run_dir), flush=True)
+    if costs:
+        print(f"Agents\n{agent_costs.cost_table(costs)}\n", flush=True)
     accs = [m["accuracy"] for name, m in run.eval_metrics.items() if "/" not in name]
     return sum(accs) / len(accs) if accs else None
 

@@ -26,6 +26,8 @@ class NoLogger:
 
     def log_train(self, history: list[dict]) -> None: ...
 
+    def log_agent_costs(self, rows: list[dict]) -> None: ...
+
     def finish(self, exit_code: int = 0) -> None: ...
 
 
@@ -66,6 +68,16 @@ class WandbLogger(NoLogger):
     def log_train(self, history: list[dict]) -> None:
         for h in history:
             self.run.log({f"train/{k}": v for k, v in h.items() if isinstance(v, (int, float))})
+
+    def log_agent_costs(self, rows: list[dict]) -> None:
+        """Calls and tokens per problem per agent: scalars for charts, and one table."""
+        keys = ("inputs", "candidates", "after_problem_qc", "llm_calls", "calls_per_problem", "tokens_per_problem",
+                "problems_per_input")
+        summary = {f"agents/{r['agent']}/{k}": r[k] for r in rows for k in keys if r[k] is not None}
+        self.run.summary.update(summary)
+        if rows:
+            self.run.log({"agents/costs": self.wandb.Table(columns=["agent", *keys],
+                                                           data=[[r["agent"], *(r[k] for k in keys)] for r in rows])})
 
     def _table(self, key: str, records) -> None:
         rows = list(itertools.islice(records, self.sample_rows))

@@ -46,18 +46,50 @@ def test_paraphrase_drops_a_rewrite_that_loses_a_number(scripted):
     assert [r for _, r in out.drops] == ["lost_numbers"]
 
 
-def test_distraction_insertion_keeps_numbers_and_records_insert(scripted):
-    def reply(p, k):
-        return problem_from_prompt(p).replace(" How many", " His sister is 9 years old. How many")
+def test_distraction_insertion_inserts_the_detail_before_the_question(scripted):
+    agent, llm, calls = make("distraction_insertion", scripted, lambda p, k: " His sister is 9 years old.\n")
+    out = agent.run_chunk(SEEDS)
+    assert len(llm.calls) == 1 and "Answer: 7\nIrrelevant detail:" in llm.calls[0][0]  # answer in the prompt
+    first, second = out.problems
+    assert first["problem"] == ("Tom has 3 apples and buys 4 more. His sister is 9 years old. "
+                                "How many apples does he have?")
+    assert first["intermediate"]["inserted"] == "His sister is 9 years old."
+    assert second["problem"].startswith("His sister is 9 years old. Find $x$")  # one sentence: detail first
+    assert calls[0]["step"] == "detail"
 
-    agent, llm, _ = make("distraction_insertion", scripted, reply)
-    out = agent.run_chunk(SEEDS[:1])
-    assert "Answer: 7\nWith a distraction:" in llm.calls[0][0]  # the answer is part of the prompt
+
+def test_distraction_insertion_drops_bad_details_with_reasons(scripted):
+    replies = iter(["What is her age?", "The answer is 7.", "Tom has 3 apples and buys 4 more", ""])
+    agent, _, _ = make("distraction_insertion", scripted, lambda p, k: next(replies))
+    out = agent.run_chunk(SEEDS + [dict(SEEDS[0], id="s3"), dict(SEEDS[0], id="s4")])
+    assert out.problems == []
+    assert sorted(r for _, r in out.drops) == ["asks_a_question", "empty", "not_new", "solved_instead"]
+    assert {d["step"] for d, _ in out.drops} == {"detail"}
+
+
+def test_qft_fine_tunes_once_then_samples_without_seeds(scripted, tmp_path, monkeypatch):
+    from flames.agents.qft import QFT
+
+    tuned = []
+    monkeypatch.setattr(QFT, "_fine_tune", lambda self, seeds, workdir: tuned.append([s["id"] for s in seeds]) or "m")
+    replies = iter(["Ann has 5 cats and 2 dogs. How many pets does she have?", "What is 2 + 2? The answer is 4."])
+    llm = scripted(lambda p, k: next(replies))
+    monkeypatch.setattr(QFT, "_generator", lambda self, path: llm)
+    agent = build_agent(agent_config("qft", samples_per_seed=1), None, Sampling())
+    slots = agent.prepare(SEEDS, tmp_path)
+    assert tuned == [["s1", "s2"]] and [s["dataset"] for s in slots] == ["gsm8k", "math"]
+    out = agent.run_chunk(slots)
+    assert llm.calls == [["Write a new grade-school math word problem.\n",
+                          "Write a new competition mathematics problem.\n"]]  # no seed text in any prompt
     (prob,) = out.problems
-    assert "sister is 9" in prob["problem"] and prob["id"] == "distraction_insertion-s1"
+    assert prob["id"] == "qft-q000000" and prob["seed_ids"] == [] and prob["seed_dataset"] == "gsm8k"
+    assert prob["intermediate"]["generator"] == "m"
+    assert [r for _, r in out.drops] == ["solved_instead"]
 
 
-def test_distraction_insertion_drops_when_nothing_inserted(scripted):
-    agent, _, _ = make("distraction_insertion", scripted, lambda p, k: problem_from_prompt(p))
-    out = agent.run_chunk(SEEDS[:1])
-    assert [r for _, r in out.drops] == ["nothing_inserted"]
+def agent_config(name, **overrides):
+    from omegaconf import OmegaConf
+
+    from flames.agents import agent_class
+
+    return OmegaConf.structured(agent_class(name).Config(name=name, **overrides))

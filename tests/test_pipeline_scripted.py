@@ -14,8 +14,8 @@ from tests.helpers import compose_config
 def reply(prompt, k):
     if "Rephrase the above question:" in prompt:
         return "Rephrased problem: " + problem_from_prompt(prompt).replace(" has ", " owns ")
-    if "With a distraction:" in prompt:
-        return problem_from_prompt(prompt).replace(" How many", " It is sunny today. How many")
+    if "Irrelevant detail:" in prompt:
+        return "It is sunny today."
     nums = re.findall(r"\d+", prompt)
     ans = int(nums[0]) if nums else 0
     return f"We add things up. The answer is \\boxed{{{ans + (k == 2)}}}."  # the third sample disagrees
@@ -101,3 +101,16 @@ def test_fixed_size_subsamples_the_same_problems_across_strategies(fake_llm):
     ids = lambda art: [r["id"] for r in read_jsonl(art.artifact.data)]  # noqa: E731
     assert len(ids(first)) == 3 and ids(first) == ids(mfirst)
     assert first.manifest["dropped"] == {"fixed_size": first.manifest["records_in"] - 3}
+
+
+def test_agent_costs_count_calls_and_tokens_per_problem_after_qc(fake_llm):
+    from flames.agent_costs import agent_costs, cost_table
+
+    res = run(["stage=problem_qc"])
+    (row,) = agent_costs(res.results)
+    syn, pqc = (r.manifest for r in res.results)
+    assert row["agent"] == "paraphrase" and row["after_problem_qc"] == pqc["records_out"] >= 6
+    assert row["calls_per_problem"] == round(syn["llm_calls"] / pqc["records_out"], 2)
+    tokens = syn["prompt_tokens"] + syn["completion_tokens"]
+    assert row["tokens_per_problem"] == round(tokens / pqc["records_out"], 2) and tokens > 0
+    assert "paraphrase" in cost_table([row]).splitlines()[2]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+from flames.config import AgentConfig
 from flames.llm import LLM, Sampling
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
@@ -18,6 +19,12 @@ def load_prompt(name: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip() + "\n"
 
 
+def fill(template: str, **values: str) -> str:
+    """`template` with each `{name}` replaced in one pass; other braces (LaTeX in examples) stay."""
+    names = "|".join(re.escape(name) for name in values)
+    return re.sub(r"\{(%s)\}" % names, lambda m: str(values[m.group(1)]), template)
+
+
 @dataclass
 class ChunkResult:
     """What one chunk of seeds produced: problems, and dropped items with reasons."""
@@ -27,40 +34,89 @@ class ChunkResult:
 
 
 class Agent:
-    """Base class. A subclass implements `run_chunk(seeds)` in terms of `self.step(...)`."""
+    """Base class. A subclass implements `run_chunk(inputs)` in terms of `self.step(...)`.
+
+    Inputs are seed problems for seeded agents; an agent that starts elsewhere (a taxonomy,
+    a fine-tuned generator) makes its own in `prepare`.
+    """
 
     name = ""
+    Config: type = AgentConfig  # the schema of conf/agent/<name>.yaml (subclass it for agent knobs)
+    uses_llm = True  # False: rule-based, the pipeline loads no problem model for it
     # Prompts ask for one paragraph in a few-shot "Question: ... <label>: ..." format: stop there.
     stop: tuple[str, ...] = ("\n\n", "\nQuestion:")
 
-    def __init__(self, cfg: Any, llm: LLM, sampling: Sampling, log_call: Callable[..., None] | None = None):
+    def __init__(self, cfg: Any, llm: LLM, sampling: Sampling, log_call: Callable[..., None] | None = None,
+                 model_cfg: Any = None):
         self.cfg = cfg
         self.llm = llm
         self.sampling = sampling
-        self._log_call = log_call or (lambda **_: None)
+        self.model_cfg = model_cfg  # the problem model's config (agents that load or train a model need it)
+        self.log_call = log_call or (lambda **_: None)
 
-    def step(self, step: str, prompts: list[str]) -> list[str]:
-        """One batched LLM call: a user message per prompt, one completion each."""
-        sampling = replace(self.sampling, stop=self.stop) if self.stop else self.sampling
+    def prepare(self, seeds: list[dict], workdir: Path) -> list[dict]:
+        """The inputs `run_chunk` consumes, each with a unique `id`. Seeded agents: the seeds."""
+        return seeds
+
+    def run_chunk(self, inputs: list[dict]) -> ChunkResult:
+        raise NotImplementedError
+
+    # -- helpers for subclasses -------------------------------------------------------
+    def step(self, step: str, prompts: list[str], stop: tuple[str, ...] | None = None,
+             max_new_tokens: int | None = None) -> list[str]:
+        """One batched LLM call: a user message per prompt, one completion each.
+
+        `max_new_tokens` caps this step below the agent's budget (a short list needs fewer tokens).
+        """
+        stop = self.stop if stop is None else stop
+        sampling = replace(self.sampling, stop=stop)
+        if max_new_tokens is not None:
+            sampling = replace(sampling, max_new_tokens=min(max_new_tokens, sampling.max_new_tokens))
         gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling)
-        self._log_call(step=step, requests=len(prompts), prompt_tokens=sum(g.prompt_tokens for g in gens),
-                       completion_tokens=sum(sum(g.completion_tokens) for g in gens))
+        self.log_call(step=step, requests=len(prompts), prompt_tokens=sum(g.prompt_tokens for g in gens),
+                      completion_tokens=sum(sum(g.completion_tokens) for g in gens))
         return [g.texts[0] for g in gens]
 
-    def problem_record(self, seed: dict, problem: str, **intermediate) -> dict:
-        """A synthesized problem with its provenance."""
+    def step_items(self, step: str, items: list[dict], prompt_of: Callable[[dict], str],
+                   parse: Callable[[dict, str], tuple[Any, str | None]], out: ChunkResult,
+                   stop: tuple[str, ...] | None = None, max_new_tokens: int | None = None) -> list[tuple[dict, Any]]:
+        """One batched call over `items`; returns (item, parsed) for replies that parse, drops the rest.
+
+        `parse(item, reply)` returns (value, None) or (None, drop reason). Items are dicts with
+        a `seed` (the input they came from); a drop is recorded once, with the step's name.
+        """
+        if not items:
+            return []
+        replies = self.step(step, [prompt_of(it) for it in items], stop, max_new_tokens)
+        kept = []
+        for it, reply in zip(items, replies):
+            value, reason = parse(it, reply)
+            if reason:
+                self.drop(out, it["seed"], reason, step=step, raw=reply)
+            else:
+                kept.append((it, value))
+        return kept
+
+    def drop(self, out: ChunkResult, seed: dict, reason: str, suffix: str | None = None, **details) -> None:
+        """Record a dropped item (its id, what the model said) with a counted reason."""
+        out.drops.append(({"id": self.problem_id(seed, suffix), **details}, reason))
+
+    def problem_id(self, seed: dict, suffix: str | None = None) -> str:
+        return f"{self.name}-{seed['id']}" + (f"-{suffix}" if suffix is not None else "")
+
+    def problem_record(self, seed: dict, problem: str, suffix: str | None = None, **intermediate) -> dict:
+        """A synthesized problem with its provenance; `suffix` tells apart several problems from one input."""
         return {
-            "id": f"{self.name}-{seed['id']}",
+            "id": self.problem_id(seed, suffix),
             "problem": problem,
             "agent": self.name,
-            "seed_ids": [seed["id"]],
+            # inputs that are not seeds (taxonomy topics) say so with an empty `seed_ids`
+            "seed_ids": list(seed["seed_ids"] or []) if "seed_ids" in seed else [seed["id"]],
             "seed_dataset": seed.get("dataset"),
             "seed_answer": seed.get("answer"),
+            **({"taxonomy_path": seed["taxonomy_path"]} if seed.get("taxonomy_path") else {}),
             "intermediate": intermediate,
         }
-
-    def run_chunk(self, seeds: list[dict]) -> ChunkResult:
-        raise NotImplementedError
 
 
 _LABEL = re.compile(
@@ -96,3 +152,15 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 def numbers_in(text: str) -> list[str]:
     return _NUMBER.findall(text.replace(",", ""))
+
+
+def keeps_numbers(seed_problem: str, problem: str) -> bool:
+    """Every quantity of the seed appears in the new problem (rephrasings must not lose one)."""
+    return set(numbers_in(seed_problem)) <= set(numbers_in(problem))
+
+
+def first_labelled(text: str, labels: Iterable[str]) -> str | None:
+    """The text after the first line that starts with one of `labels` (e.g. "Problem:"), to the end."""
+    pattern = r"^\s*(\*\*)?\s*(?:%s)\s*:\s*(\*\*)?" % "|".join(re.escape(label) for label in labels)
+    m = re.search(pattern, text, re.IGNORECASE | re.MULTILINE)
+    return text[m.end():].strip() if m else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt, numbers_in
+from flames.agents.base import Agent, ChunkResult, clean_problem, keeps_numbers, load_prompt
 
 
 class Paraphrase(Agent):
@@ -16,10 +16,10 @@ class Paraphrase(Agent):
             problem, reason = clean_problem(reply)
             if problem and problem.strip() == seed["problem"].strip():
                 problem, reason = None, "unchanged"
-            if problem and not set(numbers_in(seed["problem"])) <= set(numbers_in(problem)):
+            if problem and not keeps_numbers(seed["problem"], problem):
                 problem, reason = None, "lost_numbers"  # a rephrasing must keep every quantity
             if problem:
                 out.problems.append(self.problem_record(seed, problem, raw=reply))
             else:
-                out.drops.append(({"id": f"{self.name}-{seed['id']}", "raw": reply}, reason))
+                self.drop(out, seed, reason, raw=reply)
         return out

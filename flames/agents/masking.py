@@ -1,0 +1,49 @@
+"""Hiding a number of a problem behind a variable: shared by FOBAR, Self-Verification and Ask Me Anything."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+# A maskable quantity is a whole whitespace token that is just a number, with at most a `$` before
+# it (currency, or an inline-math opening in MATH) and closing punctuation, `%` or `$` after it.
+# Tokens with letters or operators ("40-item", "3/4", "$2x^2", "(7,") are left alone, as in the
+# FOBAR code, which only masks plain numbers: masking inside a formula would change its meaning.
+_TOKEN = re.compile(r"(?<!\S)\$?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[%$.,;:?!'\"”)]*(?!\S)")
+
+
+@dataclass
+class NumberToken:
+    start: int  # span of the digits only (the surrounding `$`, `%`, punctuation stay)
+    end: int
+    text: str  # as written, e.g. "40,000"
+
+    @property
+    def value(self) -> str:
+        return self.text.replace(",", "")
+
+
+def number_tokens(text: str) -> list[NumberToken]:
+    """The maskable numbers of `text`, in order."""
+    return [NumberToken(m.start("num"), m.end("num"), m.group("num")) for m in _TOKEN.finditer(text)]
+
+
+def mask(text: str, token: NumberToken, variable: str) -> str:
+    return text[:token.start] + variable + text[token.end:]
+
+
+def uses_symbol(text: str, symbol: str) -> bool:
+    """`symbol` occurs as a variable in `text` ("2x" and "$x$" count; "\\max", "\\times" do not)."""
+    return re.search(rf"(?<![A-Za-z\\]){re.escape(symbol)}(?![A-Za-z])", text) is not None
+
+
+def pick_variable(text: str, dataset: str | None) -> str | None:
+    """MetaMathQA's unknown: x for GSM8K, X for MATH; the other one if taken; None if both are."""
+    preferred = ["X", "x"] if dataset == "math" else ["x", "X"]
+    return next((v for v in preferred if not uses_symbol(text, v)), None)
+
+
+def pick_number(tokens: list[NumberToken], seed: int, seed_id: str) -> NumberToken:
+    """A deterministic choice per (config seed, seed problem): reruns mask the same number."""
+    return random.Random(f"{seed}:{seed_id}").choice(tokens)

@@ -1,0 +1,45 @@
+"""`flames -m agent=<all twelve>` on the embedded model from real GSM8K and MATH seeds.
+
+One sweep (Hydra's basic launcher: the jobs share one process and one loaded model) up to
+problem QC. Every agent must produce well-formed problems, its manifest must show its counts,
+and the sweep must print (and each job log) the calls and tokens per problem of every agent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flames.agent_costs import FILE
+from flames.agents import REGISTRY
+from flames.agents.base import clean_problem
+from flames.jsonl import read_jsonl
+from tests.e2e import run_flames
+
+pytestmark = pytest.mark.slow
+
+
+def test_sweep_over_every_agent_counts_calls_and_tokens_per_problem(tmp_path, flames_data):
+    agents = sorted(REGISTRY)
+    assert len(agents) == 12
+    store = tmp_path / "store"
+    proc = run_flames(["-m", f"agent={','.join(agents)}", "stage=problem_qc", "seeds=gsm8k_math",
+                       "agent.num_problems=2", "agent.chunk_size=16", "logger=none"], tmp_path, store, timeout=2400)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    manifests = {}
+    for m in (store / "synthesize").glob("*/manifest.json"):
+        manifest = json.loads(m.read_text())
+        rows = list(read_jsonl(m.parent / "data.jsonl"))
+        manifests[rows[0]["agent"] if rows else m.parent.name] = (manifest, rows)
+    assert sorted(manifests) == agents, f"agents with no problem: {set(agents) - set(manifests)}"
+    for agent, (manifest, rows) in manifests.items():
+        assert manifest["records_out"] == len(rows) >= 1
+        assert all(clean_problem(r["problem"])[1] is None and r["agent"] == agent for r in rows), agent
+        assert manifest["metrics"]["inputs_used"] >= 1 and "dropped" in manifest
+    table = log[log.index("Agents over the sweep"):]
+    assert all(any(line.startswith(a + " ") for line in table.splitlines()) for a in agents), table
+    assert "calls/problem" in table and "tokens/problem" in table
+    jobs = sorted(tmp_path.glob(f"outputs/multirun/*/*/*/{FILE}"))
+    assert len(jobs) == 12 and all(json.loads(j.read_text())[0]["llm_calls"] >= 0 for j in jobs)
