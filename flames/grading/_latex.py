@@ -30,6 +30,24 @@ def closing_brace(text: str, open_idx: int) -> int | None:
     return None
 
 
+def brace_pairs(text: str) -> dict[int, int]:
+    """Every balanced ``{`` index -> its ``}`` index, in one pass (``closing_brace`` for all at once)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2  # escaped characters are not groups
+            continue
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
+
 def command_argument(text: str, cmd_end: int) -> tuple[str, int] | None:
     """The braced argument that starts at ``cmd_end`` (spaces allowed before it).
 
@@ -56,6 +74,7 @@ def unwrap_commands(text: str, names: tuple[str, ...]) -> str:
     """
     out: list[str] = []
     drop: set[int] = set()  # indices of closing braces that belong to unwrapped commands
+    pairs = brace_pairs(text)  # one pass: closing_brace per command is quadratic on deep nesting
     i = 0
     n = len(text)
     while i < n:
@@ -78,7 +97,7 @@ def unwrap_commands(text: str, names: tuple[str, ...]) -> str:
             j = k
             while j < n and text[j] == " ":
                 j += 1
-            close = closing_brace(text, j) if j < n and text[j] == "{" else None
+            close = pairs.get(j) if j < n and text[j] == "{" else None
             if close is not None:
                 drop.add(close)
                 i = j + 1

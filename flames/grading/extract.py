@@ -49,6 +49,11 @@ def answer_source(text: str | None) -> str | None:
     return found[0] if found else None
 
 
+def last_boxed(text: str | None) -> str | None:
+    """The raw content of the last complete ``\\boxed{...}``/``\\fbox{...}`` (gold answers from solutions)."""
+    return _last_boxed(text) if text else None
+
+
 def _locate(text: str | None) -> tuple[str, str] | None:
     if not text:
         return None

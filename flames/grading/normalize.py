@@ -48,7 +48,7 @@ _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\degree(?
 _CONNECTOR = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|,)\s*\}")
 _MATH_THOUSANDS = re.compile(r"(\d),\\!(?=\d{3})")
 _PLAIN_AND = re.compile(r"(?<=\d)\s+and\s+(?=[-\d\\])")
-_DOUBLE_COMMA = re.compile(r",\s*(?:,|and\s)\s*")
+_DOUBLE_COMMA = re.compile(r",(?:\s*(?:,|and\s))+\s*")  # a run of separators: one comma
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\\%)?")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _NUMBER_THEN_WORDS = re.compile(rf"({_NUMBER}(?:\\%)?)\s+([A-Za-z][A-Za-z.\- ]*)")
