@@ -54,6 +54,7 @@ class SeedsConfig:
     builtin_count: int = 64  # size of the built-in arithmetic seed set
     limit: Optional[int] = None  # use at most this many seeds
     shuffle_seed: int = 0  # seeds are shuffled with this before `limit`
+    shares: Optional[Dict[str, float]] = None  # target share of problems per seed dataset; None = equal
 
 
 @dataclass
@@ -65,17 +66,45 @@ class DedupConfig:
 @dataclass
 class DecontamConfig:
     enabled: bool = True
-    mode: str = "paper"  # paper (>=95% of a test problem's 8-grams) | ngram13 (any shared 13-gram)
+    # near_copy: the paper rule or <= 1 word edit per 20 tokens (docs/qc.md) | paper: >=95% of a test
+    # problem's 8-grams (misses one-word edits of most problems) | ngram13: any shared 13-gram
+    mode: str = "near_copy"
+
+
+@dataclass
+class SolvabilityConfig:
+    """How the solvability judge (qc.judge) is sampled."""
+
+    temperature: float = 0.0  # greedy: a verdict should not depend on the sampling seed
+    max_new_tokens: int = 128  # a one-sentence reason, then the verdict line
+    chunk_size: int = 256  # problems per batched judge call; verdicts are saved after each call
+
+
+@dataclass
+class RewardModelConfig:
+    """A reward model scoring (problem, solution) pairs: any AutoModelForSequenceClassification with one label."""
+
+    name: str = "embedded:tiny-reward"  # hub id, folder, or embedded:tiny-reward (random, built locally: tests)
+    dtype: str = "bfloat16"  # weights dtype
+    batch_size: int = 8  # pairs per forward pass (speed only)
+    max_length: int = 4096  # tokens per pair; longer pairs are truncated (counted in the metrics)
+    extra: Dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs, e.g. trust_remote_code: true
 
 
 @dataclass
 class QCConfig:
     """Solution QC strategy plus the problem-QC settings it runs with."""
 
-    strategy: str = MISSING  # first | majority | majority_first | strict
+    # first | majority | majority_first | strict | solvability | solvability_reward
+    strategy: str = MISSING
     fixed_size: Optional[int] = None  # subsample kept problems to this count (equal-size comparisons)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    # The solvability judge; name "" = the problem model, all its settings (the paper: "a Qwen model"). Not an
+    # interpolation: a command-line override of one of its fields would write through to problem_model.
+    judge: ModelConfig = field(default_factory=lambda: ModelConfig(name=""))
+    solvability: SolvabilityConfig = field(default_factory=SolvabilityConfig)
+    reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)  # solvability_reward only
 
 
 @dataclass
@@ -120,18 +149,37 @@ class StudentConfig:
 
 
 @dataclass
-class BenchmarksConfig:
-    """The evaluation suite."""
+class BenchmarkConfig:
+    """One benchmark of the suite (an entry of `benchmarks.suite`): where its items come from."""
 
-    names: List[str] = field(default_factory=lambda: ["builtin"])  # builtin | gsm8k | math | ...
+    source: str = "local"  # local: <data_dir>/benchmarks/<file> | hub: datasets.load_dataset(hub) | builtin
+    file: Optional[str] = None  # JSONL file under <data_dir>/benchmarks/ (source=local)
+    hub: Optional[str] = None  # Hugging Face dataset id, or a local dataset folder (source=hub)
+    hub_configs: List[str] = field(default_factory=list)  # hub config names, concatenated; [] = the default one
+    hub_split: str = "test"  # hub split to evaluate on
+    fields: Dict[str, str] = field(default_factory=dict)  # item field -> hub column (id, problem, answer, subsets)
+    answer_from: str = "field"  # how the hub answer column becomes the gold: field | after_hashes | boxed | first
+    where: Dict[str, List[str]] = field(default_factory=dict)  # keep only items whose field has one of these values
+    exclude: Dict[str, List[str]] = field(default_factory=dict)  # drop items whose field has one of these values
+    subsets: List[str] = field(default_factory=list)  # item fields whose values get their own accuracy rows
+
+
+@dataclass
+class BenchmarksConfig:
+    """The evaluation suite: one `suite` entry per benchmark (each conf/benchmarks file adds one)."""
+
+    suite: Dict[str, BenchmarkConfig] = field(default_factory=dict)  # benchmark name -> where its items come from
+    names: List[str] = "${oc.dict.keys:.suite}"  # type: ignore[assignment]  # which suite entries run; default all
+    source: Optional[str] = None  # local | hub: overrides every benchmark's own source (builtin stays builtin)
     backend: str = "hf"  # hf | vllm: how the student is run for evaluation
     dtype: str = "bfloat16"  # weights dtype for evaluation
     data_dir: Optional[str] = None  # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR
     limit: Optional[int] = None  # evaluate the first N items of each benchmark
     builtin_count: int = 32  # size of the built-in arithmetic test set
-    prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
-    max_new_tokens: int = 2048
-    batch_size: int = 32
+    prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."  # after the problem
+    max_new_tokens: int = 2048  # paper: greedy decoding, at most 2,048 new tokens
+    batch_size: int = 32  # sequences per generate() call (hf backend)
+    audit: bool = True  # also run math-verify on pairs the fast path decided; disagreements are logged
 
 
 @dataclass
@@ -191,7 +239,9 @@ def register_agent_schema(name: str, schema: type = AgentConfig) -> None:
 
 def register_configs() -> None:
     """Store every schema; YAML files name them in their defaults list."""
-    import flames.agents  # noqa: F401  (registers agent schemas)
+    from flames.agents import register_schemas
+
+    register_schemas()
 
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)

@@ -116,32 +116,41 @@ class Pipeline:
 
     # -- stages --------------------------------------------------------------------
     def synthesize(self, agent_cfg: Any) -> Artifact:
-        from flames.agents import build_agent
+        from flames.agents import agent_class, build_agent
         from flames.seeds import fingerprint, load_seeds
-        from flames.synthesize import synthesize
+        from flames.synthesize import ProblemGate, synthesize
 
-        cfg = self.cfg
+        cfg, qc = self.cfg, self.cfg.qc
         agent_slice = {k: v for k, v in plain(agent_cfg).items() if k != "chunk_size"}
         seeds_slice = {**plain(cfg.seeds), "fingerprint": fingerprint(cfg.seeds)}
-        config = {"agent": agent_slice, "problem_model": model_slice(cfg.problem_model), "seeds": seeds_slice}
+        # The target counts problems that pass problem QC, so its settings shape this artifact too.
+        config = {"agent": agent_slice, "problem_model": model_slice(cfg.problem_model), "seeds": seeds_slice,
+                  "problem_qc": self._problem_qc_slice()}
 
         def compute(out: Path) -> dict:
             seeds = load_seeds(cfg.seeds)
-            model = llm_mod.get_llm(cfg.problem_model)
+            model = llm_mod.get_llm(cfg.problem_model) if agent_class(agent_cfg.name).uses_llm else None
             sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
-            agent = build_agent(agent_cfg, model, sampling)
-            return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size)
+            agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model)
+            refs = [i["problem"] for items in self.references().values() for i in items] if qc.decontam.enabled else []
+            gate = ProblemGate(refs, qc.dedup.threshold, qc.dedup.backend, qc.decontam.enabled, qc.decontam.mode)
+            return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size, gate,
+                              plain(cfg.seeds.shares))
 
         return self._stage("synthesize", agent_cfg.name, config, {}, compute)
+
+    def _problem_qc_slice(self) -> dict:
+        qc = self.cfg.qc
+        refs = self.references() if qc.decontam.enabled else {}
+        return {"dedup": plain(qc.dedup), "decontam": plain(qc.decontam),
+                "references": {k: text_fingerprint([i["problem"] for i in v]) for k, v in refs.items()}}
 
     def problem_qc(self, problems: Artifact, label: str) -> Artifact:
         from flames.qc.stage import problem_qc
 
         qc = self.cfg.qc
         refs = self.references() if qc.decontam.enabled else {}
-        config = {"dedup": plain(qc.dedup), "decontam": plain(qc.decontam),
-                  "references": {k: text_fingerprint([i["problem"] for i in v]) for k, v in refs.items()}}
-        return self._stage("problem_qc", label, config, {"problems": problems}, lambda out: problem_qc(
+        return self._stage("problem_qc", label, self._problem_qc_slice(), {"problems": problems}, lambda out: problem_qc(
             problems.data, out, refs, qc.dedup.threshold, qc.dedup.backend, qc.decontam.enabled, qc.decontam.mode))
 
     def references(self) -> dict[str, list[dict]]:
@@ -167,12 +176,42 @@ class Pipeline:
         return self._stage("solve", label, config, {"problems": problems}, compute)
 
     def solution_qc(self, solved: Artifact, label: str) -> Artifact:
-        from flames.qc.stage import solution_qc
+        from flames.qc.stage import StudentFit, solution_qc
 
-        qc = self.cfg.qc
-        config = {"strategy": qc.strategy, "fixed_size": qc.fixed_size}
-        return self._stage("solution_qc", label, config, {"solved": solved},
-                           lambda out: solution_qc(solved.data, out, qc.strategy, qc.fixed_size))
+        cfg, qc = self.cfg, self.cfg.qc
+        student = StudentFit(cfg.student.name, cfg.student.max_length, cfg.solve.prompt)
+        config = {"strategy": qc.strategy, "fixed_size": qc.fixed_size,
+                  "student": {"name": student.tokenizer, "max_length": student.max_length}}
+        # Model settings enter the key only where they decide: first/majority/... keep their keys.
+        uses_judge, uses_reward = qc.strategy.startswith("solvability"), qc.strategy == "solvability_reward"
+        judge_cfg = qc.judge if qc.judge.name else cfg.problem_model  # "" = the problem model
+        if uses_judge:
+            config["judge"] = {**model_slice(judge_cfg), **{k: v for k, v in plain(qc.solvability).items()
+                                                            if k != "chunk_size"}}
+        if uses_reward:
+            config["reward_model"] = {k: v for k, v in plain(qc.reward_model).items() if k != "batch_size"}
+
+        def compute(out: Path) -> dict:
+            from flames.qc.judge import SolvabilityJudge
+            from flames.qc.reward import RewardScorer
+
+            judge = scorer = None
+            if uses_judge:
+                sampling = llm_mod.sampling_from(judge_cfg, temperature=qc.solvability.temperature,
+                                                 max_new_tokens=qc.solvability.max_new_tokens)
+                judge = SolvabilityJudge(llm_mod.get_llm(judge_cfg), sampling, qc.solvability.chunk_size)
+            if uses_reward:
+                rm = qc.reward_model
+                scorer = RewardScorer(rm.name, rm.dtype, rm.batch_size, rm.max_length, plain(rm.extra),
+                                      before_load=llm_mod.release_all)  # a vLLM judge holds the GPU memory
+            try:
+                return solution_qc(solved.data, out, qc.strategy, qc.fixed_size, judge=judge, scorer=scorer,
+                                   student=student)
+            finally:
+                if scorer:
+                    scorer.close()
+
+        return self._stage("solution_qc", label, config, {"solved": solved}, compute)
 
     def mix(self, per_agent: dict[str, Artifact]) -> Artifact:
         from flames.mix import mix
@@ -199,7 +238,7 @@ class Pipeline:
         return self._stage("train", "", config, {"mixture": mixed}, compute)
 
     def evaluate(self, trained: Artifact | None) -> Artifact:
-        from flames.benchmarks import load_suite
+        from flames.benchmarks import load_suite, subset_fields
         from flames.evaluate import evaluate
         from flames.llm.embedded import resolve_model_path
 
@@ -222,7 +261,7 @@ class Pipeline:
                                           "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "extra": {}})
             model = llm_mod.get_llm(model_cfg)
             sampling = llm_mod.Sampling(temperature=0.0, max_new_tokens=b.max_new_tokens)
-            metrics = evaluate(suite, out, model, sampling, b.prompt)
+            metrics = evaluate(suite, out, model, sampling, b.prompt, subsets=subset_fields(b), audit=b.audit)
             llm_mod.release_all()
             return metrics
 

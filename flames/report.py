@@ -22,15 +22,47 @@ def stage_table(results) -> str:
     return _fmt_table(["stage", "agent", "status", "out", "dropped", "llm calls", "tokens", "time"], rows)
 
 
-def eval_table(metrics: dict) -> str:
-    from flames.benchmarks import paper_average
+def eval_table(metrics: dict, model: str = "student") -> str:
+    """The paper-style table (one row for this model), then per-benchmark and per-subset details."""
+    return paper_table({model: metrics}) + "\n\n" + detail_table(metrics)
 
-    rows = [[name, m["n"], f"{m['accuracy']:.1f}", m["unparseable"], m["timeouts"]]
-            for name, m in metrics.items() if "/" not in name]
-    avg = paper_average(metrics)
-    if avg is not None:
-        rows.append(["Avg (paper: 5 benchmarks)", "", f"{avg:.1f}", "", ""])
-    return _fmt_table(["benchmark", "n", "accuracy %", "unparseable", "grader timeouts"], rows)
+
+def paper_table(runs: dict[str, dict]) -> str:
+    """Accuracy %, one row per model: the paper's columns in its order, then other benchmarks, then Avg.
+
+    The paper's six columns all show (with "-" where not evaluated) as soon as one of them was.
+    """
+    from flames.benchmarks import LABELS, PAPER_ORDER, paper_average
+
+    evaluated = list(dict.fromkeys(b for m in runs.values() for b in m if "/" not in b))
+    paper = any(b in PAPER_ORDER for b in evaluated)
+    columns = (list(PAPER_ORDER) if paper else []) + [b for b in evaluated if b not in PAPER_ORDER]
+    rows = []
+    for model, m in runs.items():
+        row = [model] + [f"{m[b]['accuracy']:.1f}" if b in m else "-" for b in columns]
+        if paper:
+            avg = paper_average(m)
+            row.append("-" if avg is None else f"{avg:.1f}")
+        rows.append(row)
+    header = ["model"] + [LABELS.get(b, b) for b in columns] + (["Avg"] if paper else [])
+    return _fmt_table(header, rows)
+
+
+def detail_table(metrics: dict) -> str:
+    """n, accuracy and grader counts per benchmark, with its subsets (level=3, ...) indented below."""
+    rows = [[name if "/" not in name else "  " + name.split("/", 1)[1], m["n"], f"{m['accuracy']:.1f}",
+             m["unparseable"], m["timeouts"], m.get("disagreements", "-")]
+            for name, m in _benchmark_first(metrics)]
+    return _fmt_table(["benchmark", "n", "accuracy %", "unparseable", "grader timeouts", "disagreements"], rows)
+
+
+def _benchmark_first(metrics: dict) -> list:
+    """Benchmarks in the paper's order, each followed by its subset rows."""
+    from flames.benchmarks import PAPER_ORDER
+
+    rank = {b: i for i, b in enumerate(PAPER_ORDER)}
+    bench = lambda k: k.split("/", 1)[0]  # noqa: E731
+    return sorted(metrics.items(), key=lambda kv: (rank.get(bench(kv[0]), len(rank)), bench(kv[0]), "/" in kv[0]))
 
 
 def format_report(run, store_root, run_dir: str) -> str:

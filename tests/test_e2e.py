@@ -151,3 +151,46 @@ def test_evaluate_an_existing_model_alone_and_regrade_offline(tmp_path):
     art = next((tmp_path / "store" / "evaluate").glob("*/"))
     saved = json.loads((art / "manifest.json").read_text())["metrics"]
     assert saved["builtin"]["n"] == 3 and regrade(art / "data.jsonl") == saved
+
+
+def test_paper_suite_on_smollm2_prints_the_paper_table_and_regrades(tmp_path, flames_data):
+    """`flames stage=evaluate benchmarks=paper` shrunk to 2 items x 32 tokens per benchmark.
+
+    About a minute on 2 idle cores; the timeout is for a machine shared with other jobs.
+    """
+    from flames.evaluate import DISAGREEMENTS, regrade
+
+    t0 = time.time()
+    proc = run_flames(["stage=evaluate", "student.path=embedded:smollm2-135m-instruct", "benchmarks=paper",
+                       "benchmarks.limit=2", "benchmarks.max_new_tokens=32", "logger=none"],
+                      tmp_path, tmp_path / "store", timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(f"paper suite, 2 items each: {time.time() - t0:.0f}s")
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("model "))
+    assert header.split() == ["model", "GSM8K", "MATH", "CollegeMath", "Distraction", "GSMPlus", "OlympiadBench",
+                              "Avg"]
+    assert "disagreements" in proc.stdout and "  level=" in proc.stdout and "  subfield=" in proc.stdout
+    art = next((tmp_path / "store" / "evaluate").glob("*/"))
+    saved = json.loads((art / "manifest.json").read_text())["metrics"]
+    assert {b for b in saved if "/" not in b} == {"gsm8k", "math", "college_math", "gsmplus",
+                                                  "gsmplus_distraction", "olympiadbench"}
+    assert all(saved[b]["n"] == 2 for b in saved if "/" not in b)
+    assert (art / DISAGREEMENTS).exists() and regrade(art / "data.jsonl") == saved
+
+
+def test_answer_strategies_on_the_quickstart_pool_make_no_new_generations(quickstart, monkeypatch):
+    """Issue 5, acceptance 1: the four answer strategies over the quickstart's solved problems (3 each)."""
+    monkeypatch.setenv("FLAMES_STORE", str(quickstart["store"]))
+    llm_mod.CALLS.clear()
+    kept = {}
+    for strategy in ("first", "majority", "majority_first", "strict"):
+        res = Pipeline(compose_config(["logger=none", "stage=solution_qc", f"qc={strategy}"])).run()
+        status = {r.stage: r.reused for r in res.results}
+        assert status["synthesize"] and status["problem_qc"] and status["solve"], status
+        (sqc,) = [r for r in res.results if r.stage == "solution_qc"]
+        kept[strategy] = sqc.manifest["records_out"]
+        assert sqc.manifest["records_in"] == kept[strategy] + sum(sqc.manifest["dropped"].values())
+    assert llm_mod.CALLS["synthesize"] == 0 and llm_mod.CALLS["solve"] == 0
+    print("kept per strategy:", kept)
+    assert kept["first"] == kept["majority_first"] >= kept["majority"] >= kept["strict"]
+    assert kept["first"] > 0
