@@ -35,23 +35,23 @@ def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sa
             chunk = todo[start:start + chunk_size]
             log.info("evaluate[%s]: %d-%d of %d", name, start, start + len(chunk), len(todo))
             gens = llm.chat([[{"role": "user", "content": f"{it['problem']}\n{prompt}"}] for it in chunk], sampling)
-            writer.log_call(len(chunk), sum(g.prompt_tokens for g in gens),
-                            sum(sum(g.completion_tokens) for g in gens), step=name)
+            writer.log_generations(gens, step=name)
             writer.write(prediction_records(name, chunk, [g.texts[0] for g in gens],
-                                            (subsets or {}).get(name, ()), audit))
+                                            (subsets or {}).get(name, ()), audit, [g.is_truncated() for g in gens]))
     predictions = list(read_jsonl(out_dir / "data.jsonl"))
     write_disagreements(out_dir / DISAGREEMENTS, predictions)
     return metrics(predictions)
 
 
-def prediction_records(benchmark: str, items: list[dict], outputs: list[str], subsets=(), audit: bool = True
-                       ) -> list[dict]:
-    """One graded record per item: the raw output, the extracted answer, the verdict."""
+def prediction_records(benchmark: str, items: list[dict], outputs: list[str], subsets=(), audit: bool = True,
+                       truncated: list[bool] | None = None) -> list[dict]:
+    """One graded record per item: the raw output (and whether it hit the token limit), the answer, the verdict."""
+    truncated = truncated or [False] * len(items)
     records = [
         {"id": f"{benchmark}/{it['id']}", "benchmark": benchmark, "item_id": it["id"], "problem": it["problem"],
-         "gold": str(it["answer"]), "output": out,
+         "gold": str(it["answer"]), "output": out, "truncated": cut,
          "subsets": {f: it[f] for f in subsets if it.get(f) is not None}}
-        for it, out in zip(items, outputs)
+        for it, out, cut in zip(items, outputs, truncated)
     ]
     return grade_records(records, audit)
 
@@ -83,8 +83,10 @@ def write_disagreements(path: Path, predictions: list[dict]) -> None:
 
 
 def metrics(predictions) -> dict:
-    """Accuracy per benchmark and per subset; unparseable answers, grader timeouts, grader disagreements."""
-    by = defaultdict(lambda: {"n": 0, "correct": 0, "unparseable": 0, "timeouts": 0, "disagreements": 0})
+    """Accuracy per benchmark and per subset; unparseable answers, outputs cut by the token limit,
+    grader timeouts, grader disagreements."""
+    by = defaultdict(lambda: {"n": 0, "correct": 0, "unparseable": 0, "truncated": 0, "timeouts": 0,
+                              "disagreements": 0})
     for p in predictions:
         subsets = p.get("subsets")
         if subsets is None:
@@ -94,6 +96,7 @@ def metrics(predictions) -> dict:
             m["n"] += 1
             m["correct"] += bool(p["correct"])
             m["unparseable"] += p["pred"] is None
+            m["truncated"] += bool(p.get("truncated"))
             m["timeouts"] += bool(p["timed_out"])
             m["disagreements"] += bool(p.get("disagreement"))
     return {k: {**m, "accuracy": round(100 * m["correct"] / m["n"], 2)} for k, m in sorted(by.items())}

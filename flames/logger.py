@@ -2,7 +2,7 @@
 
 Logged: the resolved config, every stage's manifest counts namespaced by stage
 (`synthesize/paraphrase/records_out`, `eval/gsm8k/accuracy`, ...), the training loss curve,
-and a table of sample records per stage.
+a table of sample records per stage, and the grader disagreements of an evaluation.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_tokens", "completion_tokens",
-              "wall_time_s")
-SAMPLE_FIELDS = ("id", "agent", "problem", "solution", "answer", "pred", "gold", "correct")
+              "truncated", "wall_time_s")
+SAMPLE_FIELDS = ("id", "agent", "problem", "solution", "answer", "pred", "gold", "correct", "graders")
 
 
 class NoLogger:
@@ -56,14 +56,20 @@ class WandbLogger(NoLogger):
 
     def log_eval(self, metrics: dict, artifact) -> None:
         from flames.benchmarks import paper_average
+        from flames.evaluate import DISAGREEMENTS
+        from flames.jsonl import read_jsonl
 
         row = {} if paper_average(metrics) is None else {"eval/avg": paper_average(metrics)}
         for name, m in metrics.items():
-            for k in ("accuracy", "n", "unparseable", "timeouts"):
-                row[f"eval/{name}/{k}"] = m[k]
+            for k in ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements"):
+                if k in m:  # artifacts written before disagreements were counted lack the key
+                    row[f"eval/{name}/{k}"] = m[k]
         self.run.log(row)
         self.run.summary.update(row)
         self._table("eval/predictions", artifact.records())
+        disagreements = artifact.path / DISAGREEMENTS
+        if disagreements.exists():  # the items a grader auditor should look at first
+            self._table("eval/disagreements", read_jsonl(disagreements))
 
     def log_train(self, history: list[dict]) -> None:
         for h in history:

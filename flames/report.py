@@ -18,8 +18,10 @@ def stage_table(results) -> str:
         tokens = (m.get("prompt_tokens") or 0) + (m.get("completion_tokens") or 0)
         out = m["metrics"].get("examples", m.get("records_out")) if r.stage == "train" else m.get("records_out", "-")
         rows.append([r.stage, r.label or "-", "reused" if r.reused else "computed", out,
-                     drops, m.get("llm_calls", 0), tokens, f"{m.get('wall_time_s', 0):.1f}s"])
-    return _fmt_table(["stage", "agent", "status", "out", "dropped", "llm calls", "tokens", "time"], rows)
+                     drops, m.get("llm_calls", 0), tokens, m.get("truncated", "-"),
+                     f"{m.get('wall_time_s', 0):.1f}s"])
+    return _fmt_table(["stage", "agent", "status", "out", "dropped", "llm calls", "tokens", "hit token limit", "time"],
+                      rows)
 
 
 def eval_table(metrics: dict, model: str = "student") -> str:
@@ -51,9 +53,10 @@ def paper_table(runs: dict[str, dict]) -> str:
 def detail_table(metrics: dict) -> str:
     """n, accuracy and grader counts per benchmark, with its subsets (level=3, ...) indented below."""
     rows = [[name if "/" not in name else "  " + name.split("/", 1)[1], m["n"], f"{m['accuracy']:.1f}",
-             m["unparseable"], m["timeouts"], m.get("disagreements", "-")]
-            for name, m in _benchmark_first(metrics)]
-    return _fmt_table(["benchmark", "n", "accuracy %", "unparseable", "grader timeouts", "disagreements"], rows)
+             m["unparseable"], m.get("truncated", "-"), m["timeouts"], m.get("disagreements", "-")]
+            for name, m in _benchmark_first(metrics)]  # .get: artifacts from before these counts existed
+    return _fmt_table(["benchmark", "n", "accuracy %", "unparseable", "hit token limit", "grader timeouts",
+                       "disagreements"], rows)
 
 
 def _benchmark_first(metrics: dict) -> list:

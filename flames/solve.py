@@ -25,13 +25,12 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
         chunk = todo[start:start + chunk_size]
         convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
         gens = llm.chat(convs, sampling)
-        writer.log_call(len(chunk), sum(g.prompt_tokens for g in gens),
-                        sum(sum(g.completion_tokens) for g in gens), step="solve")
+        writer.log_generations(gens, step="solve")
         writer.write(_record(p, g) for p, g in zip(chunk, gens))
     return {"num_samples": sampling.n}
 
 
 def _record(problem: dict, gen) -> dict:
-    sols = [{"text": t, "answer": extract_answer(t), "completion_tokens": n}
-            for t, n in zip(gen.texts, gen.completion_tokens)]
+    sols = [{"text": t, "answer": extract_answer(t), "completion_tokens": n, "truncated": gen.is_truncated(i)}
+            for i, (t, n) in enumerate(zip(gen.texts, gen.completion_tokens))]
     return {**problem, "solutions": sols, "prompt_tokens": gen.prompt_tokens}

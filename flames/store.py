@@ -117,10 +117,17 @@ class RecordWriter:
         _append(self.progress_path, ({"id": i} for i in new), None)
         self.inputs_done.update(new)
 
-    def log_call(self, requests: int, prompt_tokens: int, completion_tokens: int, step: str = "") -> None:
+    def log_call(self, requests: int, prompt_tokens: int, completion_tokens: int, step: str = "",
+                 truncated: int = 0) -> None:
+        """One batched backend call; `truncated`: completions in it that hit the token limit."""
         row = {"step": step, "requests": requests, "prompt_tokens": prompt_tokens,
-               "completion_tokens": completion_tokens, "time": time.time()}
+               "completion_tokens": completion_tokens, "truncated": truncated, "time": time.time()}
         _append(self.calls_path, [row], None)
+
+    def log_generations(self, gens: list, step: str = "") -> None:
+        """log_call for a batch of `flames.llm.Generation`s (requests, tokens, truncations)."""
+        self.log_call(len(gens), sum(g.prompt_tokens for g in gens), sum(sum(g.completion_tokens) for g in gens),
+                      step=step, truncated=sum(sum(g.truncated) for g in gens))
 
     def stats(self) -> dict:
         return folder_stats(self.folder)
@@ -139,6 +146,7 @@ def folder_stats(folder: Path) -> dict:
         "requests": sum(c["requests"] for c in calls),
         "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
         "completion_tokens": sum(c["completion_tokens"] for c in calls),
+        "truncated": sum(c.get("truncated", 0) for c in calls),  # completions cut by max_new_tokens
     }
 
 

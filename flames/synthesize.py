@@ -128,15 +128,20 @@ class ProblemGate:
                  decontam: bool = True, mode: str = "paper"):
         self.references = references if decontam else []
         self.threshold, self.backend, self.mode = threshold, backend, mode
+        self._indexes = None  # the suite's n-gram (and anchor) index, built at the first batch
         self.seen: set[str] = set()  # normalized texts admitted (exact dedup)
         self.texts: list[str] = []  # every text offered, in order (near-dup compares against all)
 
     def __call__(self, texts: list[str]) -> list[bool]:
         from flames.qc import find_contamination, find_duplicates, normalize_text
+        from flames.qc.decontam import contamination_indexes
 
         if not texts:
             return []
-        clean = ([h is None for h in find_contamination(texts, self.references, mode=self.mode)]
+        if self.references and self._indexes is None:
+            self._indexes = contamination_indexes(self.references, self.mode)
+        clean = ([h is None for h in find_contamination(texts, self.references, mode=self.mode,
+                                                        index=self._indexes[0], anchors=self._indexes[1])]
                  if self.references else [True] * len(texts))
         if self.threshold is None:
             new = []

@@ -41,17 +41,23 @@ def _isolated(tmp_path, monkeypatch):
 
 
 class ScriptedLLM(LLM):
-    """A test double: answers each request with `reply(prompt_text, k)` and records every call."""
+    """A test double: answers each request with `reply(prompt_text, k)` and records every call.
 
-    def __init__(self, reply):
+    `truncated(prompt_text, k)`, when given, says which completions hit the token limit.
+    """
+
+    def __init__(self, reply, truncated=None):
         self.reply = reply
+        self.truncated = truncated
         self.calls: list[list[str]] = []
 
     def _chat(self, conversations, sampling):
         prompts = [c[-1]["content"] for c in conversations]
         self.calls.append(prompts)
-        return [Generation(texts=[self.reply(p, k) for k in range(sampling.n)], prompt_tokens=len(p.split()),
-                           completion_tokens=[3] * sampling.n) for p in prompts]
+        ks = range(sampling.n)
+        return [Generation(texts=[self.reply(p, k) for k in ks], prompt_tokens=len(p.split()),
+                           completion_tokens=[3] * sampling.n,
+                           truncated=[bool(self.truncated and self.truncated(p, k)) for k in ks]) for p in prompts]
 
 
 def problem_from_prompt(prompt: str) -> str:

@@ -33,8 +33,11 @@ def test_default_is_the_embedded_quickstart():
 
 def test_paper_preset_has_the_papers_settings(monkeypatch):
     monkeypatch.setenv("FLAMES_DATA_DIR", "/data")
-    cfg = compose_config(["experiment=paper"])
+    cfg = compose_config(["experiment=paper", "agent=suggester_editor"])
+    assert cfg.experiment == "paper"  # the W&B group and run folder say so
     assert cfg.problem_model.name == "Qwen/Qwen2.5-32B-Instruct"
+    # the agents' short CPU budgets do not cap the 32B model: it gets the paper's 2,048 tokens
+    assert cfg.agent.max_new_tokens is None and cfg.problem_model.max_new_tokens == 2048
     assert cfg.solution_model.name == "Qwen/Qwen2.5-Math-7B-Instruct"
     sm = cfg.solution_model
     assert (sm.temperature, sm.top_p, sm.top_k, sm.max_new_tokens) == (0.7, 0.9, 50, 2048)

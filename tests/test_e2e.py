@@ -66,7 +66,8 @@ def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
     config, summary = data["config"], data["summary"]
     assert config["agent"]["name"] == "paraphrase" and config["qc"]["strategy"] == "first"
     for key in ("synthesize/paraphrase/records_out", "solve/paraphrase/completion_tokens",
-                "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy"):
+                "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy",
+                "eval/builtin/disagreements"):
         assert key in summary, key
     assert "synthesize/paraphrase/samples" in summary and "eval/predictions" in summary
     assert "train/loss" in summary
@@ -176,6 +177,11 @@ def test_paper_suite_on_smollm2_prints_the_paper_table_and_regrades(tmp_path, fl
                                                   "gsmplus_distraction", "olympiadbench"}
     assert all(saved[b]["n"] == 2 for b in saved if "/" not in b)
     assert (art / DISAGREEMENTS).exists() and regrade(art / "data.jsonl") == saved
+    # 32 tokens cut most step-by-step answers short: flagged per prediction, counted per benchmark and call
+    preds = [json.loads(line) for line in (art / "data.jsonl").read_text().splitlines()]
+    cut = sum(p["truncated"] for p in preds)
+    assert cut >= 6 and sum(saved[b]["truncated"] for b in saved if "/" not in b) == cut
+    assert json.loads((art / "manifest.json").read_text())["truncated"] == cut and "hit token limit" in proc.stdout
 
 
 def test_answer_strategies_on_the_quickstart_pool_make_no_new_generations(quickstart, monkeypatch):

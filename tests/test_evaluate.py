@@ -28,7 +28,9 @@ SUBSETS = {"math": ["level", "type"], "gsm8k": []}
 
 
 def run(tmp_path, scripted, audit=True):
-    llm = scripted(lambda prompt, k: OUTPUTS[prompt.split("\n")[0]])
+    # p5's output ran out of tokens (the model rambled): flagged, not otherwise treated differently
+    llm = scripted(lambda prompt, k: OUTPUTS[prompt.split("\n")[0]],
+                   truncated=lambda prompt, k: prompt.startswith("p5"))
     out = tmp_path / "eval"
     return out, evaluate(SUITE, out, llm, Sampling(temperature=0.0, max_new_tokens=16), "Box it.",
                          subsets=SUBSETS, audit=audit)
@@ -45,7 +47,18 @@ def test_disagreements_are_logged_per_item_and_counted(tmp_path, scripted):
     logged = [r["id"] for r in read_jsonl(out / DISAGREEMENTS)]
     assert logged == ["math/a", "math/b", "math/c"]
     assert m["math"]["disagreements"] == 3 and m["gsm8k"]["disagreements"] == 0
-    assert m["gsm8k"] == {"n": 2, "correct": 1, "unparseable": 1, "timeouts": 0, "disagreements": 0, "accuracy": 50.0}
+    assert m["gsm8k"] == {"n": 2, "correct": 1, "unparseable": 1, "truncated": 1, "timeouts": 0, "disagreements": 0,
+                          "accuracy": 50.0}
+
+
+def test_outputs_cut_by_the_token_limit_are_flagged_and_counted(tmp_path, scripted):
+    from flames.store import folder_stats
+
+    out, m = run(tmp_path, scripted)
+    assert [p["id"] for p in read_jsonl(out / "data.jsonl") if p["truncated"]] == ["gsm8k/e"]
+    assert m["gsm8k"]["truncated"] == 1 and m["math"]["truncated"] == 0
+    assert folder_stats(out)["truncated"] == 1  # the calls log says the same: the manifest's count
+    assert regrade(out / "data.jsonl") == m
 
 
 def test_subset_metrics_come_from_the_record(tmp_path, scripted):
@@ -79,3 +92,31 @@ def test_printed_table_has_the_disagreement_column(tmp_path, scripted):
     _, m = run(tmp_path, scripted)
     table = eval_table(m)
     assert "disagreements" in table and "  level=2" in table and "MATH" in table.splitlines()[0]
+
+
+def test_wandb_logs_disagreement_counts_and_table(tmp_path, scripted):
+    """Offline W&B run read back: each benchmark's disagreement count and the disagreeing rows."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from flames.config import LoggerConfig
+    from flames.logger import WandbLogger
+    from flames.store import Artifact
+
+    out, m = run(tmp_path, scripted)
+    cfg = OmegaConf.structured(LoggerConfig(name="wandb", dir=str(tmp_path)))
+    logger = WandbLogger(cfg, {"stage": "evaluate"}, str(tmp_path), "test")
+    logger.log_eval(m, Artifact("evaluate", "k", out))
+    logger.finish()
+    (run_dir,) = tmp_path.glob("wandb/offline-run-*")
+    wandb_cli = str(Path(sys.executable).parent / "wandb")
+    proc = subprocess.run([wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["eval/math/disagreements"] == m["math"]["disagreements"] == 3
+    assert summary["eval/gsm8k/disagreements"] == 0
+    assert summary["eval/disagreements"]["nrows"] == 3

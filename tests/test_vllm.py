@@ -28,3 +28,5 @@ def test_synthesize_and_solve_with_vllm_backend(tmp_path):
     assert all(len(r["solutions"]) == 2 and all(s["text"] for s in r["solutions"]) for r in rows)
     solve = json.loads((solve_dir / "manifest.json").read_text())
     assert solve["records_out"] == len(rows)
+    # vLLM's finish_reason says which solutions 64 tokens cut short; the manifest counts the same ones
+    assert solve["truncated"] == sum(s["truncated"] for r in rows for s in r["solutions"])

@@ -40,6 +40,16 @@ class Generation:
     texts: list[str]
     prompt_tokens: int
     completion_tokens: list[int] = field(default_factory=list)
+    # per completion: it ran to max_new_tokens without an end (empty when a backend cannot say)
+    truncated: list[bool] = field(default_factory=list)
+
+    def is_truncated(self, i: int = 0) -> bool:
+        return i < len(self.truncated) and self.truncated[i]
+
+
+def count_truncated(gens: list[Generation]) -> int:
+    """Completions that hit the token limit, over a batch's generations."""
+    return sum(sum(g.truncated) for g in gens)
 
 
 class LLM:

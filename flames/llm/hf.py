@@ -63,10 +63,15 @@ class HFModel(LLM):
         gens = []
         for j in range(len(prompts)):
             rows = new[j * sampling.n:(j + 1) * sampling.n]
-            texts = [_cut(t, sampling.stop) for t in self.tok.batch_decode(rows, skip_special_tokens=True)]
-            counts = [_count_generated(r.tolist(), self.tok.pad_token_id, self.tok.eos_token_id) for r in rows]
+            raw = self.tok.batch_decode(rows, skip_special_tokens=True)
+            texts = [_cut(t, sampling.stop) for t in raw]
+            ids = [r.tolist() for r in rows]
+            counts = [_count_generated(r, self.tok.pad_token_id, self.tok.eos_token_id) for r in ids]
+            # generate() does not say why it stopped: no EOS, no stop string and the whole budget used
+            truncated = [n >= sampling.max_new_tokens and self.tok.eos_token_id not in r and t == c
+                         for n, r, t, c in zip(counts, ids, raw, texts)]
             gens.append(Generation(texts=[t.strip() for t in texts], prompt_tokens=int(n_prompt[j]),
-                                   completion_tokens=counts))
+                                   completion_tokens=counts, truncated=truncated))
         return gens
 
 

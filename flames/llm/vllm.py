@@ -56,7 +56,8 @@ class VLLMModel(LLM):
             outs = self.engine.generate([raw_prompt(c) for c in conversations], params, use_tqdm=True)
         return [
             Generation(texts=[c.text.strip() for c in o.outputs], prompt_tokens=len(o.prompt_token_ids or []),
-                       completion_tokens=[len(c.token_ids) for c in o.outputs])
+                       completion_tokens=[len(c.token_ids) for c in o.outputs],
+                       truncated=[c.finish_reason == "length" for c in o.outputs])
             for o in outs
         ]
 

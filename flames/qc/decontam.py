@@ -79,6 +79,7 @@ def find_contamination(
     *,
     stoplist: Stoplist | None = DEFAULT_STOPLIST,
     index: NgramIndex | None = None,
+    anchors: AnchorIndex | None = None,
     workers: int | None = None,
     stats: dict | None = None,
 ) -> list[int | None]:
@@ -89,16 +90,20 @@ def find_contamination(
     (``flames.qc.near_copy``); "ngram13": shares a counted 13-gram. When several
     references qualify, the one with the highest coverage wins (ties: lowest index);
     near_copy's edit rule only speaks for texts the paper rule left clean, and there the
-    fewest edits win. Pass a prebuilt `index` (``NgramIndex.cached``) to skip the build;
-    it must have been built from the same references and stoplist. `workers` processes
-    scan the texts (default: the idle CPUs for large inputs).
+    fewest edits win. Pass a prebuilt `index` (``NgramIndex.cached``) and, for near_copy,
+    `anchors` (``contamination_indexes``) to skip the builds; they must come from the same
+    references and stoplist. `workers` processes scan the texts (default: the idle CPUs
+    for large inputs).
     """
     n, min_share = _mode(mode)
     if index is None:
         index = NgramIndex.build(references, n, stoplist=stoplist)
     elif index.n != n or index.content_hash != NgramIndex.cache_key(references, n, stoplist, index.min_short_tokens):
         raise ValueError("index was built from other references, another n or another stoplist")
-    anchors = AnchorIndex.build(references) if mode == "near_copy" and len(references) else None
+    if anchors is None and mode == "near_copy" and len(references):
+        anchors = AnchorIndex.build(references)
+    elif anchors is not None and mode != "near_copy":
+        anchors = None  # the edit rule is near_copy's only
     w = resolve_workers(workers, len(texts))
     best = np.full(len(texts), -1, np.int64)
     by_edit = 0
@@ -110,6 +115,14 @@ def find_contamination(
         if anchors is not None:
             stats["flagged_by_edit_rule"] = by_edit
     return [None if b < 0 else int(b) for b in best.tolist()]
+
+
+def contamination_indexes(
+    references: Sequence[str], mode: str = "paper", stoplist: Stoplist | None = DEFAULT_STOPLIST
+) -> tuple[NgramIndex, AnchorIndex | None]:
+    """The indexes `find_contamination` builds, for callers that scan many batches against one suite."""
+    index = NgramIndex.build(references, _mode(mode)[0], stoplist=stoplist)
+    return index, (AnchorIndex.build(references) if mode == "near_copy" and len(references) else None)
 
 
 def _mode(mode: str) -> tuple[int, float]:

@@ -66,8 +66,7 @@ class SolvabilityJudge:
             # str.replace, not format: problems are full of LaTeX braces.
             convs = [[{"role": "user", "content": template.replace("{problem}", p["problem"])}] for p in chunk]
             gens = self.llm.chat(convs, self.sampling)
-            writer.log_call(len(chunk), sum(g.prompt_tokens for g in gens),
-                            sum(sum(g.completion_tokens) for g in gens), step="judge")
+            writer.log_generations(gens, step="judge")
             rows = [{"id": p["id"], "verdict": parse_verdict(g.texts[0]), "raw": g.texts[0]}
                     for p, g in zip(chunk, gens)]
             _append(path, rows, None)

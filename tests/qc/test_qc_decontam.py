@@ -255,3 +255,18 @@ def test_workers_give_the_same_answer(planted):
     refs, texts, _ = planted
     many = texts * 8
     assert find_contamination(many, refs, workers=2) == find_contamination(many, refs, workers=1)
+
+
+@pytest.mark.parametrize("mode", ["paper", "near_copy", "ngram13"])
+def test_prebuilt_indexes_give_the_same_answer(planted, mode):
+    """What synthesize's gate does: build the suite's indexes once, scan batch after batch."""
+    from flames.qc.decontam import contamination_indexes
+
+    refs, texts, _ = planted
+    index, anchors = contamination_indexes(refs, mode)
+    assert (anchors is not None) == (mode == "near_copy")
+    batches = [find_contamination(texts[i:i + 50], refs, mode, index=index, anchors=anchors)
+               for i in range(0, len(texts), 50)]
+    assert sum(batches, []) == find_contamination(texts, refs, mode)
+    with pytest.raises(ValueError, match="other references"):
+        find_contamination(texts[:2], refs[:-1], mode, index=index)
