@@ -10,6 +10,7 @@ local testmini), and a number must say which set it was measured on. See docs/ev
 from __future__ import annotations
 
 import os
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,12 @@ def source_of(spec: Any, cfg: Any) -> str:
     return source
 
 
-def load_benchmark(name: str, cfg: Any, limit: int | None = None) -> list[dict]:
-    """Items of one benchmark (id, problem, answer, metadata); `limit` keeps the first N."""
+def load_benchmark(name: str, cfg: Any, limit: int | None = None, limit_seed: int | None = None) -> list[dict]:
+    """Items of one benchmark (id, problem, answer, metadata).
+
+    `limit` keeps the first N, or with `limit_seed` a seeded random N (in file order): the first
+    items of a file are often one subject or level (MATH's first 10 are all algebra).
+    """
     spec = spec_of(name, cfg)
     source = source_of(spec, cfg)
     if source == "builtin":
@@ -64,11 +69,15 @@ def load_benchmark(name: str, cfg: Any, limit: int | None = None) -> list[dict]:
     else:
         items = list(read_jsonl(_local_file(name, spec, cfg)))
     items = [it for it in items if _keep(spec, it)]
-    return items[:limit] if limit else items
+    if not limit or limit >= len(items):
+        return items
+    if limit_seed is None:
+        return items[:limit]
+    return [items[i] for i in sorted(random.Random(limit_seed).sample(range(len(items)), limit))]
 
 
-def load_suite(cfg: Any, limit: int | None = None) -> dict[str, list[dict]]:
-    return {name: load_benchmark(name, cfg, limit) for name in cfg.names}
+def load_suite(cfg: Any, limit: int | None = None, limit_seed: int | None = None) -> dict[str, list[dict]]:
+    return {name: load_benchmark(name, cfg, limit, limit_seed) for name in cfg.names}
 
 
 def _local_file(name: str, spec: Any, cfg: Any) -> Path:

@@ -175,6 +175,7 @@ class BenchmarksConfig:
     dtype: str = "bfloat16"  # weights dtype for evaluation
     data_dir: Optional[str] = None  # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR
     limit: Optional[int] = None  # evaluate the first N items of each benchmark
+    limit_seed: Optional[int] = None  # with limit: a random N items drawn with this seed, not the first N
     builtin_count: int = 32  # size of the built-in arithmetic test set
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."  # after the problem
     max_new_tokens: int = 2048  # paper: greedy decoding, at most 2,048 new tokens

@@ -250,8 +250,10 @@ class Pipeline:
         else:
             model_path = resolve_model_path(cfg.student.path)
             model_id = {"path": os.path.abspath(model_path), "mtime": _mtime(model_path)}
-        suite = load_suite(b, b.limit)
-        config = {"benchmarks": {k: v for k, v in plain(b).items() if k not in ("batch_size", "data_dir")},
+        suite = load_suite(b, b.limit, b.limit_seed)
+        # limit_seed stays out of the key (as data_dir): the items' fingerprint says which were drawn
+        unkeyed = ("batch_size", "data_dir", "limit_seed")
+        config = {"benchmarks": {k: v for k, v in plain(b).items() if k not in unkeyed},
                   "model": model_id, "items": {k: text_fingerprint([i["problem"] for i in v]) for k, v in suite.items()}}
 
         def compute(out: Path) -> dict:

@@ -72,6 +72,19 @@ def test_sizes_of_the_local_benchmarks(flames_data):
     assert len(load_suite(bench("benchmarks=paper"), limit=10)["math"]) == 10
 
 
+def test_limit_seed_draws_a_reproducible_sample_in_file_order(flames_data):
+    b = bench("benchmarks=math")
+    full = load_benchmark("math", b)
+    first = load_benchmark("math", b, limit=10)
+    drawn = load_benchmark("math", b, limit=10, limit_seed=1)
+    assert first == full[:10] and {it["type"] for it in first} == {"Algebra"}  # why the option exists
+    assert len(drawn) == 10 and drawn == load_benchmark("math", b, limit=10, limit_seed=1)
+    assert drawn != load_benchmark("math", b, limit=10, limit_seed=2) and len({it["type"] for it in drawn}) > 1
+    pos = [full.index(it) for it in drawn]
+    assert pos == sorted(pos)
+    assert load_benchmark("math", b, limit=10**6, limit_seed=1) == full  # a limit past the end keeps all
+
+
 def test_subset_fields_exist_in_the_local_files(flames_data):
     b = bench("benchmarks=[paper,math500]")
     suite = load_suite(b, limit=50)
