@@ -133,7 +133,7 @@ class Pipeline:
             sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
             agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model)
             refs = [i["problem"] for items in self.references().values() for i in items] if qc.decontam.enabled else []
-            gate = ProblemGate(refs, qc.dedup.threshold, qc.dedup.backend, qc.decontam.enabled, qc.decontam.mode)
+            gate = ProblemGate(refs, qc.dedup.threshold, qc.dedup.backend, qc.decontam.mode)
             return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size, gate,
                               plain(cfg.seeds.shares))
 

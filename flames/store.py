@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from flames.jsonl import read_jsonl
+from flames.llm import usage
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,7 @@ class RecordWriter:
 
     def log_generations(self, gens: list, step: str = "") -> None:
         """log_call for a batch of `flames.llm.Generation`s (requests, tokens, truncations)."""
-        self.log_call(len(gens), sum(g.prompt_tokens for g in gens), sum(sum(g.completion_tokens) for g in gens),
-                      step=step, truncated=sum(sum(g.truncated) for g in gens))
+        self.log_call(step=step, **usage(gens))
 
     def stats(self) -> dict:
         return folder_stats(self.folder)

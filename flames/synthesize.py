@@ -125,8 +125,8 @@ class ProblemGate:
     far, decontamination against the benchmark suite. Same functions as the problem_qc stage."""
 
     def __init__(self, references: list[str], threshold: float | None = None, backend: str = "auto",
-                 decontam: bool = True, mode: str = "paper"):
-        self.references = references if decontam else []
+                 mode: str = "paper"):
+        self.references = references  # none: no decontamination
         self.threshold, self.backend, self.mode = threshold, backend, mode
         self._indexes = None  # the suite's n-gram (and anchor) index, built at the first batch
         self.seen: set[str] = set()  # normalized texts admitted (exact dedup)

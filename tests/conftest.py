@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import flames.llm as llm_mod
 from flames.llm import LLM, Generation
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,6 +70,18 @@ def problem_from_prompt(prompt: str) -> str:
 @pytest.fixture
 def scripted():
     return ScriptedLLM
+
+
+@pytest.fixture
+def scripted_backend(monkeypatch):
+    """`install(reply)`: every stage's model becomes one ScriptedLLM (returned); backend call counts reset."""
+    def install(reply):
+        llm = ScriptedLLM(reply)
+        monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: llm)
+        llm_mod.CALLS.clear()
+        return llm
+
+    return install
 
 
 def require(feature: str, available: bool, why: str) -> None:

@@ -1,14 +1,33 @@
-"""Compose the real config tree without the CLI (as a notebook would)."""
+"""Test helpers: the real config tree without the CLI (as a notebook would), agents on a scripted LLM."""
 
 from __future__ import annotations
 
+import re
+
 from hydra import compose, initialize_config_dir
+
+from flames.agents import agent_class, build_agent
 
 from flames.cli import CONF_DIR
 from flames.config import register_configs
+from flames.llm import Sampling
 
 
 def compose_config(overrides: list[str] | None = None):
     register_configs()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("config", overrides=list(overrides or []))
+
+
+def make_agent(name, scripted, reply, **knobs):
+    """Agent `name` (its own Config with `knobs`) on `scripted(reply)`: (agent, llm, the calls it logged)."""
+    llm = scripted(reply)
+    calls = []
+    cfg = agent_class(name).Config(name=name, **knobs)
+    agent = build_agent(cfg, llm, Sampling(), log_call=lambda **kw: calls.append(kw))
+    return agent, llm, calls
+
+
+def last_slot(prompt: str, label: str) -> str:
+    """The value of the last `label:` line of a prompt (the slot the agent filled)."""
+    return re.findall(rf"^{label}: (.*)$", prompt, re.M)[-1]

@@ -1,9 +1,9 @@
 """Agents driven by a scripted LLM: call sequence, prompt filling, parsing, provenance."""
 
 from flames.agents import build_agent
-from flames.config import AgentConfig
 from flames.llm import Sampling
 from tests.conftest import problem_from_prompt
+from tests.helpers import make_agent
 
 SEEDS = [
     {"id": "s1", "dataset": "gsm8k", "problem": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -12,15 +12,8 @@ SEEDS = [
 ]
 
 
-def make(name, scripted, reply):
-    llm = scripted(reply)
-    calls = []
-    agent = build_agent(AgentConfig(name=name), llm, Sampling(), log_call=lambda **kw: calls.append(kw))
-    return agent, llm, calls
-
-
 def test_paraphrase_one_batched_call_with_filled_prompt(scripted):
-    agent, llm, calls = make("paraphrase", scripted,
+    agent, llm, calls = make_agent("paraphrase", scripted,
                              lambda p, k: "Rephrased problem: " + problem_from_prompt(p).replace("has", "owns"))
     out = agent.run_chunk(SEEDS)
     assert len(llm.calls) == 1 and len(llm.calls[0]) == 2  # one call for the whole chunk
@@ -34,20 +27,20 @@ def test_paraphrase_one_batched_call_with_filled_prompt(scripted):
 
 def test_paraphrase_drops_malformed_replies_with_reasons(scripted):
     replies = iter(["", "Tom has 3 apples. The answer is 7."])
-    agent, _, _ = make("paraphrase", scripted, lambda p, k: next(replies))
+    agent, _, _ = make_agent("paraphrase", scripted, lambda p, k: next(replies))
     out = agent.run_chunk(SEEDS)
     assert out.problems == []
     assert sorted(r for _, r in out.drops) == ["empty", "solved_instead"]
 
 
 def test_paraphrase_drops_a_rewrite_that_loses_a_number(scripted):
-    agent, _, _ = make("paraphrase", scripted, lambda p, k: "Tom has some apples and buys 4 more. How many now?")
+    agent, _, _ = make_agent("paraphrase", scripted, lambda p, k: "Tom has some apples and buys 4 more. How many now?")
     out = agent.run_chunk(SEEDS[:1])
     assert [r for _, r in out.drops] == ["lost_numbers"]
 
 
 def test_distraction_insertion_inserts_the_detail_before_the_question(scripted):
-    agent, llm, calls = make("distraction_insertion", scripted, lambda p, k: " His sister is 9 years old.\n")
+    agent, llm, calls = make_agent("distraction_insertion", scripted, lambda p, k: " His sister is 9 years old.\n")
     out = agent.run_chunk(SEEDS)
     assert len(llm.calls) == 1 and "Answer: 7\nIrrelevant detail:" in llm.calls[0][0]  # answer in the prompt
     first, second = out.problems
@@ -60,7 +53,7 @@ def test_distraction_insertion_inserts_the_detail_before_the_question(scripted):
 
 def test_distraction_insertion_drops_bad_details_with_reasons(scripted):
     replies = iter(["What is her age?", "The answer is 7.", "Tom has 3 apples and buys 4 more", ""])
-    agent, _, _ = make("distraction_insertion", scripted, lambda p, k: next(replies))
+    agent, _, _ = make_agent("distraction_insertion", scripted, lambda p, k: next(replies))
     out = agent.run_chunk(SEEDS + [dict(SEEDS[0], id="s3"), dict(SEEDS[0], id="s4")])
     assert out.problems == []
     assert sorted(r for _, r in out.drops) == ["asks_a_question", "empty", "not_new", "solved_instead"]

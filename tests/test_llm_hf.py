@@ -2,7 +2,7 @@
 
 import pytest
 
-from flames.llm import Sampling, count_truncated
+from flames.llm import Sampling, usage
 
 pytestmark = pytest.mark.slow  # loads SmolLM2-135M (seconds; the conversion once per cache)
 
@@ -22,7 +22,7 @@ def chat(text):
 def test_a_completion_cut_by_max_new_tokens_is_flagged(smollm2):
     long_task = chat("Write a long story about a dragon who learns arithmetic. Use at least ten paragraphs.")
     (gen,) = smollm2.chat([long_task], Sampling(temperature=0.0, max_new_tokens=6))
-    assert gen.completion_tokens == [6] and gen.truncated == [True] and count_truncated([gen]) == 1
+    assert gen.completion_tokens == [6] and gen.truncated == [True] and usage([gen])["truncated"] == 1
 
 
 def test_a_completion_that_ends_or_stops_is_not_flagged(smollm2):

@@ -22,11 +22,8 @@ def reply(prompt, k):
 
 
 @pytest.fixture
-def fake_llm(monkeypatch, scripted):
-    llm = scripted(reply)
-    monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: llm)
-    llm_mod.CALLS.clear()
-    return llm
+def fake_llm(scripted_backend):
+    return scripted_backend(reply)
 
 
 def run(overrides):

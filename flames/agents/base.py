@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from flames.config import AgentConfig
-from flames.llm import LLM, Sampling, count_truncated
+from flames.llm import LLM, Sampling, usage
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
 
@@ -73,8 +73,7 @@ class Agent:
         if max_new_tokens is not None:
             sampling = replace(sampling, max_new_tokens=min(max_new_tokens, sampling.max_new_tokens))
         gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling)
-        self.log_call(step=step, requests=len(prompts), prompt_tokens=sum(g.prompt_tokens for g in gens),
-                      completion_tokens=sum(sum(g.completion_tokens) for g in gens), truncated=count_truncated(gens))
+        self.log_call(step=step, **usage(gens))
         return [g.texts[0] for g in gens]
 
     def step_items(self, step: str, items: list[dict], prompt_of: Callable[[dict], str],

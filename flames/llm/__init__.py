@@ -47,9 +47,11 @@ class Generation:
         return i < len(self.truncated) and self.truncated[i]
 
 
-def count_truncated(gens: list[Generation]) -> int:
-    """Completions that hit the token limit, over a batch's generations."""
-    return sum(sum(g.truncated) for g in gens)
+def usage(gens: list[Generation]) -> dict[str, int]:
+    """What one batched call cost: requests, prompt and completion tokens, completions cut by the token limit."""
+    return {"requests": len(gens), "prompt_tokens": sum(g.prompt_tokens for g in gens),
+            "completion_tokens": sum(sum(g.completion_tokens) for g in gens),
+            "truncated": sum(sum(g.truncated) for g in gens)}
 
 
 class LLM:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flames.jsonl import read_jsonl
-from flames.qc.solution import select, subsample_fixed_size
+from flames.qc.solution import ALL_STRATEGIES, MODEL_STRATEGIES, select, subsample_fixed_size
 from flames.store import RecordWriter
 
 if TYPE_CHECKING:
@@ -66,8 +66,6 @@ def solution_qc(solved: Path, out_dir: Path, strategy: str, fixed_size: int | No
     `judge` is needed by solvability strategies, `scorer` by solvability_reward; `student`
     turns on the length filter (drop reason too_long_for_student).
     """
-    from flames.qc.solution import ALL_STRATEGIES, MODEL_STRATEGIES
-
     if strategy not in ALL_STRATEGIES:
         raise ValueError(f"strategy must be one of {ALL_STRATEGIES}, got {strategy!r}")
     writer = RecordWriter(out_dir)

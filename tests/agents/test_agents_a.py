@@ -7,10 +7,9 @@ import re
 
 import pytest
 
-from flames.agents import agent_class, build_agent
 from flames.agents.key_concepts import GSM8K_TOPIC, parse_concepts
 from flames.agents.taxonomy import leaf_paths, load_taxonomy, sample_paths
-from flames.llm import Sampling
+from tests.helpers import last_slot, make_agent
 
 SEEDS = [
     {"id": "s1", "dataset": "gsm8k", "problem": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -18,19 +17,6 @@ SEEDS = [
     {"id": "s2", "dataset": "math", "type": "Algebra", "problem": "Find $x$ if $2x + 5 = 11$.", "answer": "3"},
 ]
 UNFILLED = re.compile(r"\{(problem|topic|concepts|suggestions)\}")
-
-
-def make(name, scripted, reply, **knobs):
-    llm = scripted(reply)
-    calls = []
-    cfg = agent_class(name).Config(name=name, **knobs)
-    agent = build_agent(cfg, llm, Sampling(), log_call=lambda **kw: calls.append(kw))
-    return agent, llm, calls
-
-
-def last(prompt: str, label: str) -> str:
-    """The value of the last `label:` line of a prompt (the slot the agent filled)."""
-    return re.findall(rf"^{label}: (.*)$", prompt, re.M)[-1]
 
 
 def asked_for(prompt: str) -> str:
@@ -48,7 +34,7 @@ def drops(out):
 
 # -- few_shot ------------------------------------------------------------------------------
 def test_few_shot_one_call_with_exemplars_per_dataset(scripted):
-    agent, llm, calls = make("few_shot", scripted, lambda p, k: "Ana has 5 pears and buys 2 more. How many pears now?")
+    agent, llm, calls = make_agent("few_shot", scripted, lambda p, k: "Ana has 5 pears and buys 2 more. How many pears now?")
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("write", 2)] and len(llm.calls) == 1
     gsm_prompt, math_prompt = llm.calls[0]
@@ -67,7 +53,7 @@ def test_few_shot_drops_malformed_replies_with_reasons(scripted):
     seeds = [dict(SEEDS[0], id=f"s{i}") for i in range(4)]
     replies = iter(["", "Tom has 7 apples. The answer is 7.", SEEDS[0]["problem"],
                     "Ken has 40 dollars. He buys three notebooks for 7 dollars each. How much money does he have left?"])
-    agent, _, _ = make("few_shot", scripted, lambda p, k: next(replies))
+    agent, _, _ = make_agent("few_shot", scripted, lambda p, k: next(replies))
     out = agent.run_chunk(seeds)
     assert out.problems == []
     assert drops(out) == [("write", "few_shot-s0", "empty"), ("write", "few_shot-s1", "solved_instead"),
@@ -82,14 +68,14 @@ def concepts_then_problem(concepts="unit price; multiplication", problem="Pears 
 
 
 def test_key_concepts_two_batched_calls_from_the_seed_topic(scripted):
-    agent, llm, calls = make("key_concepts", scripted, concepts_then_problem())
+    agent, llm, calls = make_agent("key_concepts", scripted, concepts_then_problem())
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("concepts", 2), ("problem", 2)]
     concept_prompts, problem_prompts = llm.calls
-    assert [last(p, "Topic") for p in concept_prompts] == [GSM8K_TOPIC, "Algebra"]
+    assert [last_slot(p, "Topic") for p in concept_prompts] == [GSM8K_TOPIC, "Algebra"]
     assert not any(s["problem"] in p for s, p in zip(SEEDS, concept_prompts))  # the topic only, never the text
-    assert last(problem_prompts[1], "Key concepts") == "unit price; multiplication"
-    assert last(problem_prompts[1], "Topic") == "Algebra"
+    assert last_slot(problem_prompts[1], "Key concepts") == "unit price; multiplication"
+    assert last_slot(problem_prompts[1], "Topic") == "Algebra"
     assert not UNFILLED.search("".join(concept_prompts + problem_prompts))
     rec = out.problems[1]
     assert rec["id"] == "key_concepts-s2" and rec["seed_ids"] == ["s2"] and rec["seed_dataset"] == "math"
@@ -100,10 +86,10 @@ def test_key_concepts_two_batched_calls_from_the_seed_topic(scripted):
 def test_key_concepts_drops_at_each_step_and_only_survivors_go_on(scripted):
     def reply(prompt, k):
         if asked_for(prompt) == "Key concepts":
-            return "" if last(prompt, "Topic") == GSM8K_TOPIC else " linear equations"
+            return "" if last_slot(prompt, "Topic") == GSM8K_TOPIC else " linear equations"
         return " So x = 3 and the answer is 3."
 
-    agent, llm, calls = make("key_concepts", scripted, reply)
+    agent, llm, calls = make_agent("key_concepts", scripted, reply)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("concepts", 2), ("problem", 1)]
     assert drops(out) == [("concepts", "key_concepts-s1", "no_concepts"),
@@ -113,7 +99,7 @@ def test_key_concepts_drops_at_each_step_and_only_survivors_go_on(scripted):
 
 def test_key_concepts_problem_that_repeats_an_exemplar_is_dropped(scripted):
     copied = "Two fair dice are rolled. What is the probability that the sum is not 7?"
-    agent, _, _ = make("key_concepts", scripted, concepts_then_problem(problem=copied))
+    agent, _, _ = make_agent("key_concepts", scripted, concepts_then_problem(problem=copied))
     out = agent.run_chunk(SEEDS[:1])
     assert [r for _, r in out.drops] == ["copied_example"]
 
@@ -127,13 +113,13 @@ def test_parse_concepts_splits_dedupes_and_caps():
 
 # -- seeded_key_concepts ----------------------------------------------------------------------
 def test_seeded_key_concepts_extracts_from_the_seed_then_writes_without_it(scripted):
-    agent, llm, calls = make("seeded_key_concepts", scripted, concepts_then_problem("addition; counting"))
+    agent, llm, calls = make_agent("seeded_key_concepts", scripted, concepts_then_problem("addition; counting"))
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("extract", 2), ("problem", 2)]
     extract_prompts, problem_prompts = llm.calls
-    assert [last(p, "Problem") for p in extract_prompts] == [s["problem"] for s in SEEDS]
+    assert [last_slot(p, "Problem") for p in extract_prompts] == [s["problem"] for s in SEEDS]
     assert not any(s["problem"] in p for s, p in zip(SEEDS, problem_prompts))  # only the concepts go on
-    assert last(problem_prompts[0], "Key concepts") == "addition; counting"
+    assert last_slot(problem_prompts[0], "Key concepts") == "addition; counting"
     assert not UNFILLED.search("".join(extract_prompts + problem_prompts))
     rec = out.problems[0]
     assert rec["id"] == "seeded_key_concepts-s1" and rec["seed_ids"] == ["s1"]
@@ -146,7 +132,7 @@ def test_seeded_key_concepts_extract_drop_is_counted_at_its_step(scripted):
             return " \\boxed{7}" if "Tom" in prompt.splitlines()[-2] else " solving linear equations"
         return " A number doubled plus 5 is 17. What is the number?"
 
-    agent, llm, calls = make("seeded_key_concepts", scripted, reply)
+    agent, llm, calls = make_agent("seeded_key_concepts", scripted, reply)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("extract", 2), ("problem", 1)]
     assert drops(out) == [("extract", "seeded_key_concepts-s1", "solved_instead")]
@@ -155,7 +141,7 @@ def test_seeded_key_concepts_extract_drop_is_counted_at_its_step(scripted):
 
 # -- taxonomy_key_concepts ----------------------------------------------------------------------
 def test_taxonomy_prepare_samples_topic_inputs_deterministically(scripted, tmp_path):
-    agent, _, _ = make("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=7)
+    agent, _, _ = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=7)
     inputs = agent.prepare(SEEDS, tmp_path)
     assert len(inputs) == 12  # max(len(seeds), inputs_per_problem (4) * num_problems)
     assert inputs == agent.prepare(SEEDS, tmp_path)  # a function of the config
@@ -163,19 +149,19 @@ def test_taxonomy_prepare_samples_topic_inputs_deterministically(scripted, tmp_p
     assert all(i["seed_ids"] == [] and i["dataset"] is None for i in inputs)
     builtin = leaf_paths(load_taxonomy("builtin"))
     assert all(i["taxonomy_path"] in builtin for i in inputs)
-    other, _, _ = make("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=8)
+    other, _, _ = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=8)
     assert [i["taxonomy_path"] for i in other.prepare(SEEDS, tmp_path)] != [i["taxonomy_path"] for i in inputs]
     many = [dict(SEEDS[0], id=str(i)) for i in range(100)]
     assert len(agent.prepare(many, tmp_path)) == 100
 
 
 def test_taxonomy_key_concepts_runs_from_topics_with_provenance(scripted, tmp_path):
-    agent, llm, calls = make("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=1)
+    agent, llm, calls = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=1)
     inputs = agent.prepare([], tmp_path)[:2]
     out = agent.run_chunk(inputs)
     assert steps(calls) == [("concepts", 2), ("problem", 2)]
     topic = " > ".join(inputs[0]["taxonomy_path"])
-    assert last(llm.calls[0][0], "Topic") == topic and last(llm.calls[1][0], "Topic") == topic
+    assert last_slot(llm.calls[0][0], "Topic") == topic and last_slot(llm.calls[1][0], "Topic") == topic
     assert not UNFILLED.search("".join(llm.calls[0] + llm.calls[1]))
     rec = out.problems[0]
     assert rec["id"] == "taxonomy_key_concepts-topic000000" and rec["seed_ids"] == []
@@ -233,18 +219,18 @@ def test_taxonomy_real_files_load(flames_data):
 def suggest_then_edit(prompt, k):
     if asked_for(prompt) == "Suggestions":
         return " 1. Add a second step."
-    return f" {last(prompt, 'Problem').rstrip('?.')} and then twice as many. What is the result?"
+    return f" {last_slot(prompt, 'Problem').rstrip('?.')} and then twice as many. What is the result?"
 
 
 def test_suggester_editor_two_rounds_is_four_batched_calls(scripted):
-    agent, llm, calls = make("suggester_editor", scripted, suggest_then_edit)
+    agent, llm, calls = make_agent("suggester_editor", scripted, suggest_then_edit)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("suggest", 2), ("edit", 2), ("suggest", 2), ("edit", 2)]
     suggest1, edit1, suggest2, edit2 = llm.calls
-    assert last(suggest1[0], "Problem") == SEEDS[0]["problem"]
-    assert last(edit1[0], "Suggestions") == "1. Add a second step." and last(edit1[0], "Problem") == SEEDS[0]["problem"]
+    assert last_slot(suggest1[0], "Problem") == SEEDS[0]["problem"]
+    assert last_slot(edit1[0], "Suggestions") == "1. Add a second step." and last_slot(edit1[0], "Problem") == SEEDS[0]["problem"]
     round1 = SEEDS[0]["problem"].rstrip("?.") + " and then twice as many. What is the result?"
-    assert last(suggest2[0], "Problem") == round1  # round 2 works on round 1's problem
+    assert last_slot(suggest2[0], "Problem") == round1  # round 2 works on round 1's problem
     assert not UNFILLED.search("".join(suggest1 + edit1 + suggest2 + edit2))
     rec = out.problems[0]
     assert rec["id"] == "suggester_editor-s1" and rec["seed_ids"] == ["s1"]
@@ -254,7 +240,7 @@ def test_suggester_editor_two_rounds_is_four_batched_calls(scripted):
 
 
 def test_suggester_editor_rounds_knob(scripted):
-    agent, _, calls = make("suggester_editor", scripted, suggest_then_edit, rounds=1)
+    agent, _, calls = make_agent("suggester_editor", scripted, suggest_then_edit, rounds=1)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("suggest", 2), ("edit", 2)] and len(out.problems[0]["intermediate"]["rounds"]) == 1
 
@@ -263,18 +249,18 @@ def test_suggester_editor_drops_at_each_step_and_round(scripted):
     seeds = [dict(SEEDS[0], id=f"s{i}", problem=f"Box {i} has 3 eggs. How many eggs in 2 boxes?") for i in range(4)]
 
     def reply(prompt, k):
-        box = last(prompt, "Problem").split()[1]
+        box = last_slot(prompt, "Problem").split()[1]
         if asked_for(prompt) == "Suggestions":
             return " So the answer is 6." if box == "0" else " 1. Add a box."
         if box == "1":
-            return " " + last(prompt, "Problem")  # the Editor changed nothing
+            return " " + last_slot(prompt, "Problem")  # the Editor changed nothing
         if box == "2":
             return " Box 2 has 3 eggs. " + "Add more. " * 200 + "How many?"  # over Orca-Math's 1,800 chars
         if "round two" in prompt:
             return " x"  # too short in round 2
         return " Box 3 has 3 eggs and 4 more, in round two. How many eggs in 2 boxes?"
 
-    agent, _, calls = make("suggester_editor", scripted, reply)
+    agent, _, calls = make_agent("suggester_editor", scripted, reply)
     out = agent.run_chunk(seeds)
     assert steps(calls) == [("suggest", 4), ("edit", 3), ("suggest", 1), ("edit", 1)]
     assert drops(out) == [("edit", "suggester_editor-s1", "unchanged"), ("edit", "suggester_editor-s2", "too_long"),

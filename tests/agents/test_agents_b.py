@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from flames.agents import agent_class, build_agent
 from flames.agents.base import clean_problem
 from flames.agents.masking import number_tokens, pick_variable
 from flames.agents.iqc import prompt_solution
 from flames.agents.self_verification import split_question
-from flames.llm import Sampling
+from tests.helpers import last_slot, make_agent
 
 SEEDS = [
     {"id": "s1", "dataset": "gsm8k", "problem": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -22,19 +21,6 @@ NO_NUMBER = {"id": "s3", "dataset": "gsm8k", "problem": "Ann has some pears. How
 NO_ANSWER = {"id": "s4", "dataset": "gsm8k", "problem": "Bo has 2 cats and 5 dogs. How many pets does he have?"}
 UNFILLED = re.compile(r"\{(problem|solution|question|answer|statement|variable)\}")
 FOBAR_TAIL = "If we know the answer to the above question is {}, what is the value of unknown variable {}?"
-
-
-def make(name, scripted, reply, **knobs):
-    llm = scripted(reply)
-    calls = []
-    cfg = agent_class(name).Config(name=name, **knobs)
-    agent = build_agent(cfg, llm, Sampling(), log_call=lambda **kw: calls.append(kw))
-    return agent, llm, calls
-
-
-def last(prompt: str, label: str) -> str:
-    """The value of the last `label:` line of a prompt (the slot the agent filled)."""
-    return re.findall(rf"^{label}: (.*)$", prompt, re.M)[-1]
 
 
 def steps(calls):
@@ -73,7 +59,7 @@ def test_split_question_keeps_a_trailing_format_note_with_the_question():
 
 # -- fobar ------------------------------------------------------------------------------------------
 def test_fobar_makes_no_llm_call_and_appends_the_metamath_template(scripted):
-    agent, llm, calls = make("fobar", scripted, lambda p, k: "unused")
+    agent, llm, calls = make_agent("fobar", scripted, lambda p, k: "unused")
     out = agent.run_chunk(SEEDS)
     assert llm.calls == [] and calls == [] and not agent.uses_llm  # rule-based: nothing sent, nothing logged
     gsm, math = out.problems
@@ -92,7 +78,7 @@ def test_fobar_choice_is_deterministic_and_follows_the_config_seed(scripted):
             "problem": "A has 2 red, 3 blue, 5 green, 7 pink and 11 gray balls. How many balls are there?"}
     picks = {}
     for config_seed in range(8):
-        agent, _, _ = make("fobar", scripted, lambda p, k: "", seed=config_seed)
+        agent, _, _ = make_agent("fobar", scripted, lambda p, k: "", seed=config_seed)
         first, again = agent.run_chunk([seed]), agent.run_chunk([seed])
         assert first.problems == again.problems
         picks[config_seed] = first.problems[0]["intermediate"]["masked_number"]
@@ -101,7 +87,7 @@ def test_fobar_choice_is_deterministic_and_follows_the_config_seed(scripted):
 
 def test_fobar_drops_seeds_without_number_answer_or_free_variable(scripted):
     clash = {"id": "s5", "dataset": "math", "problem": "If $x = 2X$ and $X = 3$, find $x$.", "answer": "6"}
-    agent, _, _ = make("fobar", scripted, lambda p, k: "")
+    agent, _, _ = make_agent("fobar", scripted, lambda p, k: "")
     out = agent.run_chunk([NO_NUMBER, NO_ANSWER, clash])
     assert out.problems == []
     assert drops(out) == [("mask", "fobar-s3", "no_number"), ("mask", "fobar-s4", "no_answer"),
@@ -110,19 +96,19 @@ def test_fobar_drops_seeds_without_number_answer_or_free_variable(scripted):
 
 # -- self_verification ------------------------------------------------------------------------------
 def sv_reply(prompt, k):
-    question = last(prompt, "Question")
+    question = last_slot(prompt, "Question")
     return {"How many apples does he have?": "He has 7 apples.",
             "Find $x$ if $2x + X = 11$.": "If $2x + X = 11$, then $x$ is 3.",
             "Find $x$ if $2x + 5 = X$.": "If $2x + 5 = X$, then $x$ is 3."}[question]
 
 
 def test_self_verification_one_call_masks_then_states_the_answer(scripted):
-    agent, llm, calls = make("self_verification", scripted, sv_reply)
+    agent, llm, calls = make_agent("self_verification", scripted, sv_reply)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("declare", 2)] and len(llm.calls) == 1
     gsm_prompt, math_prompt = llm.calls[0]
-    assert last(gsm_prompt, "Question") == "How many apples does he have?" and last(gsm_prompt, "Answer") == "7"
-    assert last(math_prompt, "Answer") == "3" and "$2x + " in last(math_prompt, "Question")
+    assert last_slot(gsm_prompt, "Question") == "How many apples does he have?" and last_slot(gsm_prompt, "Answer") == "7"
+    assert last_slot(math_prompt, "Answer") == "3" and "$2x + " in last_slot(math_prompt, "Question")
     assert gsm_prompt.rstrip().endswith("Statement:") and not UNFILLED.search(gsm_prompt + math_prompt)
     gsm, math = out.problems
     n = gsm["intermediate"]["masked_number"]
@@ -138,7 +124,7 @@ def test_self_verification_drops_unparsable_statements_at_declare(scripted):
     replies = iter(["", "How many apples?", "He has many apples.", "He has 7 apples. The answer is 7.",
                     "He has 7 apples in 2 bags.", "He has 7 apples\nQuestion: How many pears?"])
     seeds = [dict(SEEDS[0], id=f"g{i}") for i in range(6)]
-    agent, _, calls = make("self_verification", scripted, lambda p, k: next(replies))
+    agent, _, calls = make_agent("self_verification", scripted, lambda p, k: next(replies))
     out = agent.run_chunk(seeds)
     assert steps(calls) == [("declare", 6)]
     assert drops(out) == [("declare", "self_verification-g0", "empty"),
@@ -153,17 +139,17 @@ def test_self_verification_drops_unparsable_statements_at_declare(scripted):
 def test_self_verification_keeps_the_unknown_when_it_is_in_the_question_sentence(scripted):
     seed = {"id": "c1", "dataset": "gsm8k", "answer": "12",
             "problem": "A third of the singers are female. If there are 18 singers, how many are male?"}
-    agent, llm, _ = make("self_verification", scripted, lambda p, k: "12 are male.")
+    agent, llm, _ = make_agent("self_verification", scripted, lambda p, k: "12 are male.")
     out = agent.run_chunk([seed])
-    assert last(llm.calls[0][0], "Question") == "If there are x singers, how many are male?"
+    assert last_slot(llm.calls[0][0], "Question") == "If there are x singers, how many are male?"
     assert drops(out) == [("declare", "self_verification-c1", "lost_variable")]
-    agent, _, _ = make("self_verification", scripted, lambda p, k: "If there are x singers, 12 are male.")
+    agent, _, _ = make_agent("self_verification", scripted, lambda p, k: "If there are x singers, 12 are male.")
     (prob,) = agent.run_chunk([seed]).problems
     assert prob["intermediate"]["expected_answer"] == "18" and "there are x singers, 12 are male." in prob["problem"]
 
 
 def test_self_verification_drops_before_the_call_what_it_cannot_mask(scripted):
-    agent, llm, calls = make("self_verification", scripted, sv_reply)
+    agent, llm, calls = make_agent("self_verification", scripted, sv_reply)
     out = agent.run_chunk([NO_NUMBER, SEEDS[0], NO_ANSWER])
     assert steps(calls) == [("declare", 1)] and len(out.problems) == 1  # only the usable seed is sent
     assert drops(out) == [("mask", "self_verification-s3", "no_number"), ("mask", "self_verification-s4", "no_answer")]
@@ -172,15 +158,15 @@ def test_self_verification_drops_before_the_call_what_it_cannot_mask(scripted):
 # -- ask_me_anything -----------------------------------------------------------------------------
 def ama_reply(prompt, k):
     return {"How many apples does he have?": "He has 7 apples.",
-            "Find $x$ if $2x + 5 = 11$.": "If $2x + 5 = 11$, then $x$ is 3."}[last(prompt, "Question")]
+            "Find $x$ if $2x + 5 = 11$.": "If $2x + 5 = 11$, then $x$ is 3."}[last_slot(prompt, "Question")]
 
 
 def test_ask_me_anything_one_call_then_a_problem_per_number(scripted):
-    agent, llm, calls = make("ask_me_anything", scripted, ama_reply)
+    agent, llm, calls = make_agent("ask_me_anything", scripted, ama_reply)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("statement", 2)] and len(llm.calls) == 1  # asking is rule-based
     prompt = llm.calls[0][0]
-    assert last(prompt, "Question") == "How many apples does he have?" and last(prompt, "Answer") == "7"
+    assert last_slot(prompt, "Question") == "How many apples does he have?" and last_slot(prompt, "Answer") == "7"
     assert prompt.rstrip().endswith("Statement:") and not UNFILLED.search(prompt + llm.calls[0][1])
     by_id = {p["id"]: p for p in out.problems}
     assert sorted(by_id) == ["ask_me_anything-s1-n1", "ask_me_anything-s1-n2",
@@ -196,7 +182,7 @@ def test_ask_me_anything_one_call_then_a_problem_per_number(scripted):
 
 
 def test_ask_me_anything_max_questions_caps_problems_per_seed(scripted):
-    agent, _, _ = make("ask_me_anything", scripted, ama_reply, max_questions=1)
+    agent, _, _ = make_agent("ask_me_anything", scripted, ama_reply, max_questions=1)
     out = agent.run_chunk(SEEDS)
     assert [p["id"] for p in out.problems] == ["ask_me_anything-s1-n1", "ask_me_anything-s2-n1"]
 
@@ -207,7 +193,7 @@ def test_ask_me_anything_drops_at_the_right_step(scripted):
     replies = {"How many apples does he have?": "He has many apples.",  # s1
                "Find $x$ if $2x + 5 = 11$.": "The value of $x$ is 3.",  # s2
                "How many pens does he have?": "He has 7 pens."}  # s6
-    agent, _, calls = make("ask_me_anything", scripted, lambda p, k: replies[last(p, "Question")])
+    agent, _, calls = make_agent("ask_me_anything", scripted, lambda p, k: replies[last_slot(p, "Question")])
     out = agent.run_chunk([NO_ANSWER, SEEDS[0], SEEDS[1], NO_NUMBER, only_answer])
     assert steps(calls) == [("statement", 3)] and out.problems == []
     assert drops(out) == [("hide", "ask_me_anything-s6", "no_number"),  # only the answer's number: nothing to ask
@@ -218,24 +204,24 @@ def test_ask_me_anything_drops_at_the_right_step(scripted):
 
 # -- iqc ------------------------------------------------------------------------------------------
 def follow_up(prompt, k):
-    question, solution = last(prompt, "Question"), last(prompt, "Solution")
+    question, solution = last_slot(prompt, "Question"), last_slot(prompt, "Solution")
     if "$" in question:
         return "Then compute the value of $x^2 + 1$." if solution != "Not given." else "Then compute twice this value."
     return "He eats 2 of them. How many are left?" if solution != "Not given." else "He gives 1 away. How many remain?"
 
 
 def test_iqc_one_call_per_iteration_each_on_the_previous_question(scripted):
-    agent, llm, calls = make("iqc", scripted, follow_up, iterations=2)
+    agent, llm, calls = make_agent("iqc", scripted, follow_up, iterations=2)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("compose1", 2), ("compose2", 2)] and len(llm.calls) == 2
     first_prompt, second_prompt = llm.calls[0][0], llm.calls[1][0]
-    assert last(first_prompt, "Question") == SEEDS[0]["problem"]
-    assert last(first_prompt, "Solution") == "Tom has 3+4=7 apples. So the result is 7."  # GSM8K markup removed
+    assert last_slot(first_prompt, "Question") == SEEDS[0]["problem"]
+    assert last_slot(first_prompt, "Solution") == "Tom has 3+4=7 apples. So the result is 7."  # GSM8K markup removed
     assert first_prompt.rstrip().endswith("Follow-up question:") and not UNFILLED.search(first_prompt + llm.calls[0][1])
     gsm, math = out.problems
     q1, q2 = gsm["intermediate"]["questions"]
     assert q1 == "Tom has 3 apples and buys 4 more. He eats 2 of them. How many are left?"  # the seed's ask replaced
-    assert last(second_prompt, "Question") == q1 and last(second_prompt, "Solution") == "Not given."
+    assert last_slot(second_prompt, "Question") == q1 and last_slot(second_prompt, "Solution") == "Not given."
     assert gsm["problem"] == q2 == ("Tom has 3 apples and buys 4 more. He eats 2 of them. "
                                     "He gives 1 away. How many remain?")
     assert gsm["intermediate"]["follow_ups"] == ["He eats 2 of them. How many are left?",
@@ -246,7 +232,7 @@ def test_iqc_one_call_per_iteration_each_on_the_previous_question(scripted):
 
 def test_iqc_default_is_one_iteration_and_takes_a_full_restatement_as_is(scripted):
     full = "Tom has 3 apples and buys 4 more, then eats 2 of them. How many apples are left?"
-    agent, _, calls = make("iqc", scripted, lambda p, k: full)
+    agent, _, calls = make_agent("iqc", scripted, lambda p, k: full)
     out = agent.run_chunk(SEEDS[:1])
     assert steps(calls) == [("compose1", 1)] and out.problems[0]["problem"] == full
 
@@ -258,10 +244,10 @@ def test_iqc_drops_at_the_failing_iteration_and_stops_sending_it(scripted):
                   "So he has 9 apples, which we find by adding 2.", "He eats 2 of them. How many are left?"])
 
     def reply(prompt, k):
-        return next(first) if last(prompt, "Solution") != "Not given." else ""
+        return next(first) if last_slot(prompt, "Solution") != "Not given." else ""
 
     seeds = [dict(SEEDS[0], id=f"g{i}") for i in range(6)]
-    agent, _, calls = make("iqc", scripted, reply, iterations=2)
+    agent, _, calls = make_agent("iqc", scripted, reply, iterations=2)
     out = agent.run_chunk(seeds)
     assert steps(calls) == [("compose1", 6), ("compose2", 1)]  # only the survivor goes on
     assert out.problems == []
