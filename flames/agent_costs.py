@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from flames.report import format_table
+
 FILE = "agent_costs.json"  # written into each job's run folder
 COLUMNS = ["agent", "inputs", "candidates", "after problem QC", "LLM calls", "calls/problem",
            "tokens/problem", "problems/input", "top drops"]
@@ -39,15 +41,13 @@ def _per(x: float, n: int) -> float | None:
 
 
 def cost_table(rows: list[dict]) -> str:
-    from flames.report import _fmt_table
-
     def top(drops: dict) -> str:
         return ", ".join(f"{k}={v}" for k, v in sorted(drops.items(), key=lambda kv: -kv[1])[:3]) or "-"
 
     table = [[r["agent"], r["inputs"], r["candidates"], r["after_problem_qc"], r["llm_calls"],
               _dash(r["calls_per_problem"]), _dash(r["tokens_per_problem"]), _dash(r["problems_per_input"]),
               top(r["dropped"])] for r in rows]
-    return _fmt_table(COLUMNS, table)
+    return format_table(COLUMNS, table)
 
 
 def _dash(v) -> str:

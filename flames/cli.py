@@ -4,46 +4,58 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from flames.config import register_configs
+from flames import agent_costs
+from flames.config import ConfigError, register_configs
+from flames.jsonl import JSONLError
+from flames.logger import make_logger
+from flames.pipeline import Pipeline
+from flames.report import format_report
 
 log = logging.getLogger("flames")
-# The config root is the repository's conf/ (an editable install keeps it next to the package).
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# The config root ships inside the package (flames/conf), so wheels and non-editable installs have it.
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
+# A user's mistake: one line naming the key or file:line, exit code 2 (no traceback).
+USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError)
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def app(cfg: DictConfig) -> float | None:
     """Run the pipeline up to `stage`; return the mean evaluation accuracy (for sweepers)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from flames import agent_costs
-    from flames.logger import make_logger
-    from flames.pipeline import Pipeline
-    from flames.report import format_report
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     run_dir = HydraConfig.get().runtime.output_dir
+    try:
+        return run(cfg, run_dir)
+    except USER_ERRORS as e:
+        print(f"flames: error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def run(cfg: DictConfig, run_dir: str) -> float | None:
+    """One job: the pipeline, its tracking, and the printed report."""
     logger = make_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True), run_dir, cfg.experiment)
     pipeline = Pipeline(cfg, logger)
     try:
-        run = pipeline.run()
-        costs = agent_costs.agent_costs(run.results)
+        result = pipeline.run()
+        costs = agent_costs.agent_costs(result.results)
         agent_costs.save(costs, run_dir)  # the sweep summary gathers these
-        logger.log_train(run.train_history)
+        logger.log_train(result.train_history)
         logger.log_agent_costs(costs)
     except BaseException:
         logger.finish(exit_code=1)
         raise
     logger.finish()
-    print(format_report(run, pipeline.store.root, run_dir), flush=True)
+    print(format_report(result, pipeline.store.root, run_dir), flush=True)
     if costs:
         print(f"Agents\n{agent_costs.cost_table(costs)}\n", flush=True)
-    accs = [m["accuracy"] for name, m in run.eval_metrics.items() if "/" not in name]
+    accs = [m["accuracy"] for name, m in result.eval_metrics.items() if "/" not in name]
     return sum(accs) / len(accs) if accs else None
 
 

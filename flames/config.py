@@ -2,6 +2,12 @@
 
 Each config group's YAML files extend a schema stored here, so a misspelled key fails at
 compose time with Hydra's error naming the key. Field names match the arguments they feed.
+Agents and QC strategies are classes named by `_target_`; their own schema (the class's `Config`)
+is checked when the pipeline starts, before any model loads.
+
+A field marked `runtime(...)` changes only speed or memory (batch sizes, GPUs per model): it stays
+out of artifact keys, so changing it reuses what was computed (`flames.keys.key_slice`). A field
+marked `unkeyed(...)` is left out because the key records its effect another way (see its comment).
 """
 
 from __future__ import annotations
@@ -13,13 +19,29 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+KEYED = "keyed"  # dataclass field metadata: False = stays out of artifact keys
+
+
+class ConfigError(ValueError):
+    """A user's mistake in the configuration: printed as one line, exit code 2."""
+
+
+def runtime(default: Any = None, **kwargs: Any) -> Any:
+    """A field that changes only speed or memory: left out of artifact keys."""
+    return field(default=default, metadata={KEYED: False}, **kwargs)
+
+
+def unkeyed(default: Any = None, **kwargs: Any) -> Any:
+    """A field whose effect the stage's key records another way (a content fingerprint): left out."""
+    return runtime(default, **kwargs)
+
 
 @dataclass
 class ModelConfig:
     """An LLM and how to sample from it (problem_model, solution_model)."""
 
     name: str = MISSING  # hub id, local folder, or embedded:smollm2-135m-instruct
-    backend: str = "hf"  # hf | vllm
+    backend: str = "hf"  # hf | vllm, or a flames.llm.LLM subclass as module.Class
     dtype: str = "bfloat16"  # weights dtype for generation
     chat_template: bool = True  # False: send the prompt text as-is, for few-shot completion (base/tiny models)
     temperature: float = 0.7
@@ -27,11 +49,11 @@ class ModelConfig:
     top_k: int = 50  # -1 disables
     repetition_penalty: float = 1.0
     max_new_tokens: int = 2048
-    batch_size: int = 32  # hf backend: sequences per generate() call
+    batch_size: int = runtime(32)  # hf backend: sequences per generate() call
     seed: int = 0
     max_model_len: Optional[int] = None  # vllm: context length to reserve KV cache for
-    tensor_parallel_size: int = 1  # vllm: GPUs per model
-    gpu_memory_utilization: float = 0.9  # vllm
+    tensor_parallel_size: int = runtime(1)  # vllm: GPUs per model
+    gpu_memory_utilization: float = runtime(0.9)  # vllm
     extra: Dict[str, Any] = field(default_factory=dict)  # passed through to the backend constructor
 
 
@@ -39,10 +61,11 @@ class ModelConfig:
 class AgentConfig:
     """A data-synthesis agent. Subclasses add the agent's own knobs."""
 
-    name: str = MISSING  # registry name, equal to the config file name
+    _target_: str = MISSING  # the agent class, e.g. flames.agents.paraphrase.Paraphrase
+    name: str = MISSING  # the agent's label (problem ids, mixture weights, tables, W&B)
     num_problems: int = 16  # target number of problems; at most one per seed for 1:1 agents
     max_new_tokens: Optional[int] = None  # override problem_model.max_new_tokens for this agent
-    chunk_size: int = 64  # seeds per resumable chunk (each step is one batched call per chunk)
+    chunk_size: int = runtime(64)  # seeds per resumable chunk (each step is one batched call per chunk)
 
 
 @dataclass
@@ -77,7 +100,7 @@ class SolvabilityConfig:
 
     temperature: float = 0.0  # greedy: a verdict should not depend on the sampling seed
     max_new_tokens: int = 128  # a one-sentence reason, then the verdict line
-    chunk_size: int = 256  # problems per batched judge call; verdicts are saved after each call
+    chunk_size: int = runtime(256)  # problems per batched judge call; verdicts are saved after each call
 
 
 @dataclass
@@ -86,7 +109,7 @@ class RewardModelConfig:
 
     name: str = "embedded:tiny-reward"  # hub id, folder, or embedded:tiny-reward (random, built locally: tests)
     dtype: str = "bfloat16"  # weights dtype
-    batch_size: int = 8  # pairs per forward pass (speed only)
+    batch_size: int = runtime(8)  # pairs per forward pass (speed only)
     max_length: int = 4096  # tokens per pair; longer pairs are truncated (counted in the metrics)
     extra: Dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs, e.g. trust_remote_code: true
 
@@ -95,8 +118,9 @@ class RewardModelConfig:
 class QCConfig:
     """Solution QC strategy plus the problem-QC settings it runs with."""
 
-    # first | majority | majority_first | strict | solvability | solvability_reward
-    strategy: str = MISSING
+    # {_target_: a flames.qc.strategies.Strategy class}: first | majority | majority_first | strict |
+    # solvability | solvability_reward (conf/qc/)
+    strategy: Any = MISSING
     fixed_size: Optional[int] = None  # subsample kept problems to this count (equal-size comparisons)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
@@ -111,7 +135,7 @@ class QCConfig:
 class SolveConfig:
     num_samples: int = 3  # solutions sampled per problem (the paper's QC study: 3; main recipe: 1)
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
-    chunk_size: int = 64  # problems per batched call; each chunk is written before the next starts
+    chunk_size: int = runtime(64)  # problems per batched call; each chunk is written before the next starts
 
 
 @dataclass
@@ -130,7 +154,8 @@ class StudentConfig:
     """The base model fine-tuned on the mixture, and its SFT hyperparameters."""
 
     name: str = MISSING  # base model (hub id, folder, or embedded:smollm2-135m-instruct)
-    path: Optional[str] = None  # an already trained model folder: skip training, evaluate this
+    # an already trained model folder: skip training, evaluate this (evaluate keys it by path and mtime)
+    path: Optional[str] = unkeyed(None)
     learning_rate: float = 1e-5
     num_train_epochs: float = 5.0
     per_device_train_batch_size: int = 4
@@ -171,15 +196,17 @@ class BenchmarksConfig:
     suite: Dict[str, BenchmarkConfig] = field(default_factory=dict)  # benchmark name -> where its items come from
     names: List[str] = "${oc.dict.keys:.suite}"  # type: ignore[assignment]  # which suite entries run; default all
     source: Optional[str] = None  # local | hub: overrides every benchmark's own source (builtin stays builtin)
-    backend: str = "hf"  # hf | vllm: how the student is run for evaluation
+    backend: str = "hf"  # hf | vllm, or a flames.llm.LLM subclass as module.Class: how the student is run for evaluation
     dtype: str = "bfloat16"  # weights dtype for evaluation
-    data_dir: Optional[str] = None  # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR
+    # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR (the items' fingerprint is in the key)
+    data_dir: Optional[str] = unkeyed(None)
     limit: Optional[int] = None  # evaluate the first N items of each benchmark
-    limit_seed: Optional[int] = None  # with limit: a random N items drawn with this seed, not the first N
+    # with limit: a random N items drawn with this seed, not the first N (the items' fingerprint is in the key)
+    limit_seed: Optional[int] = unkeyed(None)
     builtin_count: int = 32  # size of the built-in arithmetic test set
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."  # after the problem
     max_new_tokens: int = 2048  # paper: greedy decoding, at most 2,048 new tokens
-    batch_size: int = 32  # sequences per generate() call (hf backend)
+    batch_size: int = runtime(32)  # sequences per generate() call (hf backend)
     audit: bool = True  # also run math-verify on pairs the fast path decided; disagreements are logged
 
 
@@ -201,6 +228,29 @@ class PathsConfig:
     store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
 
 
+@dataclass
+class Resources:
+    """What one stage's job asks a cluster for (read by launchers; never part of a key)."""
+
+    cpus: int = 4  # CPU cores
+    gpus: int = 0  # GPUs (experiment=paper sets them per stage)
+    mem_gb: int = 32  # host memory
+    time_min: int = 240  # wall-clock limit
+
+
+@dataclass
+class ResourcesConfig:
+    """Resources per stage (conf/config.yaml defaults, experiment overlays for clusters)."""
+
+    synthesize: Resources = field(default_factory=Resources)
+    problem_qc: Resources = field(default_factory=lambda: Resources(cpus=8, time_min=120))
+    solve: Resources = field(default_factory=Resources)
+    solution_qc: Resources = field(default_factory=Resources)
+    mix: Resources = field(default_factory=lambda: Resources(cpus=1, mem_gb=8, time_min=30))
+    train: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
+    evaluate: Resources = field(default_factory=Resources)
+
+
 class Stage(str, Enum):
     """What `flames stage=...` runs: the pipeline up to and including that stage."""
 
@@ -216,7 +266,7 @@ class Stage(str, Enum):
 
 @dataclass
 class Config:
-    agent: AgentConfig = MISSING
+    agent: Any = MISSING  # an agent config (conf/agent/); its class's Config is checked at start
     qc: QCConfig = MISSING
     problem_model: ModelConfig = MISSING
     solution_model: ModelConfig = MISSING
@@ -227,23 +277,13 @@ class Config:
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
     stage: Stage = Stage.all  # all | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
 
 
-AGENT_SCHEMAS: dict[str, type] = {}
-
-
-def register_agent_schema(name: str, schema: type = AgentConfig) -> None:
-    AGENT_SCHEMAS[name] = schema
-
-
 def register_configs() -> None:
     """Store every schema; YAML files name them in their defaults list."""
-    from flames.agents import register_schemas
-
-    register_schemas()
-
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="schema/qc", name="qc", node=QCConfig)
@@ -253,5 +293,3 @@ def register_configs() -> None:
     cs.store(group="schema/seeds", name="seeds", node=SeedsConfig)
     cs.store(group="schema/benchmarks", name="benchmarks", node=BenchmarksConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
-    for name, schema in AGENT_SCHEMAS.items():
-        cs.store(group="schema/agent", name=name, node=schema)

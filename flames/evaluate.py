@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flames.grading import extract_answer, grade_batch
 from flames.jsonl import read_jsonl
-from flames.llm import LLM, Sampling
+from flames.llm import LLM, Sampling, usage
 from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sa
             chunk = todo[start:start + chunk_size]
             log.info("evaluate[%s]: %d-%d of %d", name, start, start + len(chunk), len(todo))
             gens = llm.chat([[{"role": "user", "content": f"{it['problem']}\n{prompt}"}] for it in chunk], sampling)
-            writer.log_generations(gens, step=name)
+            writer.log_call(step=name, **usage(gens))
             writer.write(prediction_records(name, chunk, [g.texts[0] for g in gens],
                                             (subsets or {}).get(name, ()), audit, [g.is_truncated() for g in gens]))
     predictions = list(read_jsonl(out_dir / "data.jsonl"))

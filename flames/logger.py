@@ -12,6 +12,11 @@ import logging
 import os
 from typing import Any
 
+from flames.benchmarks import paper_average
+from flames.evaluate import DISAGREEMENTS
+from flames.jsonl import read_jsonl
+from flames.parts import find_class
+
 log = logging.getLogger(__name__)
 
 COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_tokens", "completion_tokens",
@@ -20,6 +25,8 @@ SAMPLE_FIELDS = ("id", "agent", "problem", "solution", "answer", "pred", "gold",
 
 
 class NoLogger:
+    def __init__(self, *args: Any) -> None: ...
+
     def log_stage(self, result) -> None: ...
 
     def log_eval(self, metrics: dict, artifact) -> None: ...
@@ -51,14 +58,12 @@ class WandbLogger(NoLogger):
         row[f"{prefix}/reused"] = int(result.reused)
         self.run.log(row)
         self.run.summary.update(row)
-        if result.artifact.data.exists() and result.stage != "evaluate":
+        if result.stage == "evaluate":
+            self.log_eval(m["metrics"], result.artifact)
+        elif result.artifact.data.exists():
             self._table(f"{prefix}/samples", result.artifact.records())
 
     def log_eval(self, metrics: dict, artifact) -> None:
-        from flames.benchmarks import paper_average
-        from flames.evaluate import DISAGREEMENTS
-        from flames.jsonl import read_jsonl
-
         row = {} if paper_average(metrics) is None else {"eval/avg": paper_average(metrics)}
         for name, m in metrics.items():
             for k in ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements"):
@@ -101,9 +106,11 @@ def _cell(v: Any) -> Any:
     return v if isinstance(v, (int, float, bool)) or v is None else str(v)[:2000]
 
 
+# Loggers by short name (logger.name); a module.Class path names one of your own.
+LOGGERS = {"none": "flames.logger.NoLogger", "wandb": "flames.logger.WandbLogger"}
+
+
 def make_logger(cfg: Any, config: dict, run_dir: str, experiment: str) -> NoLogger:
-    if cfg.name == "none" or cfg.get("mode") == "disabled":
+    if cfg.get("mode") == "disabled":
         return NoLogger()
-    if cfg.name == "wandb":
-        return WandbLogger(cfg, config, run_dir, experiment)
-    raise ValueError(f"unknown logger {cfg.name!r} (expected wandb or none)")
+    return find_class(cfg.name, LOGGERS, what="logger")(cfg, config, run_dir, experiment)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def _fmt_table(header: list[str], rows: list[list]) -> str:
+def format_table(header: list[str], rows: list[list]) -> str:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
@@ -20,7 +20,7 @@ def stage_table(results) -> str:
         rows.append([r.stage, r.label or "-", "reused" if r.reused else "computed", out,
                      drops, m.get("llm_calls", 0), tokens, m.get("truncated", "-"),
                      f"{m.get('wall_time_s', 0):.1f}s"])
-    return _fmt_table(["stage", "agent", "status", "out", "dropped", "llm calls", "tokens", "hit token limit", "time"],
+    return format_table(["stage", "agent", "status", "out", "dropped", "llm calls", "tokens", "hit token limit", "time"],
                       rows)
 
 
@@ -47,7 +47,7 @@ def paper_table(runs: dict[str, dict]) -> str:
             row.append("-" if avg is None else f"{avg:.1f}")
         rows.append(row)
     header = ["model"] + [LABELS.get(b, b) for b in columns] + (["Avg"] if paper else [])
-    return _fmt_table(header, rows)
+    return format_table(header, rows)
 
 
 def detail_table(metrics: dict) -> str:
@@ -55,7 +55,7 @@ def detail_table(metrics: dict) -> str:
     rows = [[name if "/" not in name else "  " + name.split("/", 1)[1], m["n"], f"{m['accuracy']:.1f}",
              m["unparseable"], m.get("truncated", "-"), m["timeouts"], m.get("disagreements", "-")]
             for name, m in _benchmark_first(metrics)]  # .get: artifacts from before these counts existed
-    return _fmt_table(["benchmark", "n", "accuracy %", "unparseable", "hit token limit", "grader timeouts",
+    return format_table(["benchmark", "n", "accuracy %", "unparseable", "hit token limit", "grader timeouts",
                        "disagreements"], rows)
 
 

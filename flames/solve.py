@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from flames.grading import extract_answer
 from flames.jsonl import read_jsonl
-from flames.llm import LLM, Sampling
+from flames.llm import LLM, Sampling, usage
 from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
         chunk = todo[start:start + chunk_size]
         convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
         gens = llm.chat(convs, sampling)
-        writer.log_generations(gens, step="solve")
+        writer.log_call(step="solve", **usage(gens))
         writer.write(_record(p, g) for p, g in zip(chunk, gens))
     return {"num_samples": sampling.n}
 

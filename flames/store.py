@@ -14,21 +14,17 @@ stage reuses every earlier artifact. A file lock keeps two processes from comput
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
-import os
-import shutil
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from flames.files import append_jsonl, file_lock, repair_tail, write_json_atomic
 from flames.jsonl import read_jsonl
-from flames.llm import usage
 
 log = logging.getLogger(__name__)
 
@@ -39,43 +35,6 @@ def stage_key(stage: str, config: Any, inputs: dict[str, str]) -> str:
     """Content hash of what determines a stage's output."""
     blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, what: str = "") -> Iterator[None]:
-    """Exclusive advisory lock (flock) on `path`; waits, with a log line, while another holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("Waiting for another process computing %s", what or path)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder that is renamed to `final` only if the block succeeds."""
-    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 class RecordWriter:
@@ -94,7 +53,7 @@ class RecordWriter:
         self.progress_path = self.folder / "progress.jsonl"
         self.done_ids: set[str] = set()
         for path in (self.data_path, self.drop_path, self.calls_path, self.progress_path):
-            _repair_tail(path)
+            repair_tail(path)
         for path in (self.data_path, self.drop_path):
             if path.exists():
                 self.done_ids.update(r["id"] for r in read_jsonl(path))
@@ -107,15 +66,15 @@ class RecordWriter:
             log.info("Resuming %s: %d records already there", self.folder, self.resumed)
 
     def write(self, records: Iterable[dict]) -> None:
-        _append(self.data_path, records, self.done_ids)
+        append_jsonl(self.data_path, records, self.done_ids)
 
     def drop(self, records: Iterable[dict], reason: str) -> None:
-        _append(self.drop_path, ({**r, "reason": reason} for r in records), self.done_ids)
+        append_jsonl(self.drop_path, ({**r, "reason": reason} for r in records), self.done_ids)
 
     def mark_done(self, input_ids: Iterable[str]) -> None:
         """Record that these inputs are fully processed (written after their outputs)."""
         new = [i for i in input_ids if i not in self.inputs_done]
-        _append(self.progress_path, ({"id": i} for i in new), None)
+        append_jsonl(self.progress_path, ({"id": i} for i in new), None)
         self.inputs_done.update(new)
 
     def log_call(self, requests: int, prompt_tokens: int, completion_tokens: int, step: str = "",
@@ -123,11 +82,7 @@ class RecordWriter:
         """One batched backend call; `truncated`: completions in it that hit the token limit."""
         row = {"step": step, "requests": requests, "prompt_tokens": prompt_tokens,
                "completion_tokens": completion_tokens, "truncated": truncated, "time": time.time()}
-        _append(self.calls_path, [row], None)
-
-    def log_generations(self, gens: list, step: str = "") -> None:
-        """log_call for a batch of `flames.llm.Generation`s (requests, tokens, truncations)."""
-        self.log_call(step=step, **usage(gens))
+        append_jsonl(self.calls_path, [row], None)
 
     def stats(self) -> dict:
         return folder_stats(self.folder)
@@ -148,36 +103,6 @@ def folder_stats(folder: Path) -> dict:
         "completion_tokens": sum(c["completion_tokens"] for c in calls),
         "truncated": sum(c.get("truncated", 0) for c in calls),  # completions cut by max_new_tokens
     }
-
-
-def _append(path: Path, records: Iterable[dict], seen: set[str] | None) -> None:
-    lines = []
-    for r in records:
-        if seen is not None:
-            if r["id"] in seen:  # redone after a kill: the first copy stands
-                continue
-            seen.add(r["id"])
-        lines.append(json.dumps(r, ensure_ascii=False) + "\n")
-    if not lines:
-        return
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write("".join(lines))
-        fh.flush()
-        os.fsync(fh.fileno())  # a kill after this returns loses nothing
-
-
-def _repair_tail(path: Path) -> None:
-    """Cut a last line that a killed writer left without its newline."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return
-        data = fh.seek(0) or fh.read()
-        cut = data.rfind(b"\n") + 1
-        log.warning("Dropping a torn last line in %s (%d bytes)", path, len(data) - cut)
-        fh.truncate(cut)
 
 
 @dataclass(frozen=True)
@@ -248,7 +173,7 @@ class Store:
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "versions": package_versions(),
             }
-            _append(art.path / "attempts.jsonl", [{"seconds": round(time.time() - t0, 3), "done": True}], None)
+            append_jsonl(art.path / "attempts.jsonl", [{"seconds": round(time.time() - t0, 3), "done": True}], None)
             (art.path / ".attempt").unlink(missing_ok=True)
             write_json_atomic(art.path / "manifest.json", manifest)
             write_json_atomic(art.path / MARKER, {"key": art.key, "finished_at": manifest["created_at"]})
@@ -264,7 +189,7 @@ def _attempts(folder: Path) -> list[dict]:
         started = float(marker.read_text() or 0)
         last = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=started)
         out.append({"seconds": round(max(0.0, last - started), 3), "done": False})
-        _append(path, [out[-1]], None)
+        append_jsonl(path, [out[-1]], None)
     marker.write_text(str(time.time()))
     return out
 

@@ -13,7 +13,7 @@ import logging
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Protocol
 
 from flames.agents.base import Agent
 from flames.jsonl import read_jsonl
@@ -21,8 +21,25 @@ from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
 
-# Admits a batch of new problem texts: True where the text passes problem QC given all earlier ones.
-Gate = Callable[[list[str]], list[bool]]
+
+class Gate(Protocol):
+    """Problem QC as problems arrive (`flames.qc.ProblemFilter`, passed in by the synthesize stage)."""
+
+    def admit(self, texts: list[str]) -> list[bool]:
+        """True where the text passes problem QC given all texts admitted before."""
+
+    def forget(self, text: str) -> None:
+        """Undo the admission of `text`."""
+
+
+class AdmitAll:
+    """The gate when problem QC is not applied while synthesizing."""
+
+    def admit(self, texts: list[str]) -> list[bool]:
+        return [True] * len(texts)
+
+    def forget(self, text: str) -> None:
+        pass
 
 
 def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int, chunk_size: int = 64,
@@ -35,20 +52,19 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     writer = RecordWriter(out_dir)
     agent.log_call = writer.log_call
     inputs = agent.prepare(seeds, out_dir / "agent")
-    gate = gate or (lambda texts: [True] * len(texts))
-    gate_forget = getattr(gate, "forget", lambda text: None)
+    gate = gate or AdmitAll()
     targets = dataset_targets(inputs, num_problems, shares)
     accepted = _readmit(writer, gate)
     used = Counter(_dataset(i) for i in inputs if i["id"] in writer.inputs_done)
     pending = {d: [i for i in inputs if _dataset(i) == d and i["id"] not in writer.inputs_done] for d in targets}
     while chunk := _next_chunk(pending, targets, accepted, used, chunk_size):
         result = agent.run_chunk(chunk)
-        admitted = gate([p["problem"] for p in result.problems])
+        admitted = gate.admit([p["problem"] for p in result.problems])
         for problem, ok in zip(result.problems, admitted):
             d = _dataset_of_problem(problem)
             if ok and accepted[d] >= targets.get(d, 0):
                 writer.drop([problem], "over_target")  # kept for inspection, not passed on
-                gate_forget(problem["problem"])  # it never reaches problem_qc, so later copies are firsts
+                gate.forget(problem["problem"])  # it never reaches problem_qc, so later copies are firsts
                 continue
             writer.write([problem])  # rejected candidates too: problem_qc drops them with reasons
             accepted[d] += ok
@@ -103,7 +119,7 @@ def _readmit(writer: RecordWriter, gate: Gate) -> Counter:
     """Problems a previous (killed) run wrote: pass them through the gate again, in order."""
     rows = list(read_jsonl(writer.data_path))
     accepted = Counter()
-    for row, ok in zip(rows, gate([r["problem"] for r in rows]) if rows else []):
+    for row, ok in zip(rows, gate.admit([r["problem"] for r in rows]) if rows else []):
         accepted[_dataset_of_problem(row)] += ok
     return accepted
 
@@ -118,47 +134,3 @@ def _dataset_of_problem(problem: dict) -> str:
 
 def _fmt(accepted: Counter, targets: dict) -> str:
     return ", ".join(f"{d} {accepted[d]}/{t}" for d, t in targets.items())
-
-
-class ProblemGate:
-    """The problem-QC checks, applied incrementally: exact/near dedup against every problem admitted so
-    far, decontamination against the benchmark suite. Same functions as the problem_qc stage."""
-
-    def __init__(self, references: list[str], threshold: float | None = None, backend: str = "auto",
-                 mode: str = "paper"):
-        self.references = references  # none: no decontamination
-        self.threshold, self.backend, self.mode = threshold, backend, mode
-        self._indexes = None  # the suite's n-gram (and anchor) index, built at the first batch
-        self.seen: set[str] = set()  # normalized texts admitted (exact dedup)
-        self.texts: list[str] = []  # every text offered, in order (near-dup compares against all)
-
-    def __call__(self, texts: list[str]) -> list[bool]:
-        from flames.qc import find_contamination, find_duplicates, normalize_text
-        from flames.qc.decontam import contamination_indexes
-
-        if not texts:
-            return []
-        if self.references and self._indexes is None:
-            self._indexes = contamination_indexes(self.references, self.mode)
-        clean = ([h is None for h in find_contamination(texts, self.references, mode=self.mode,
-                                                        index=self._indexes[0], anchors=self._indexes[1])]
-                 if self.references else [True] * len(texts))
-        if self.threshold is None:
-            new = []
-            for t in texts:
-                key = normalize_text(t)
-                new.append(key not in self.seen)
-                self.seen.add(key)
-        else:  # MinHash over everything so far: costlier, and only used when near-dup QC is on
-            dup_of = find_duplicates(self.texts + texts, threshold=self.threshold, backend=self.backend)
-            new = [d is None for d in dup_of[len(self.texts):]]
-        self.texts += texts
-        return [a and b for a, b in zip(clean, new)]
-
-    def forget(self, text: str) -> None:
-        """Undo the admission of `text` (it was accepted, then not written)."""
-        from flames.qc import normalize_text
-
-        self.seen.discard(normalize_text(text))
-        if text in self.texts:
-            self.texts.remove(text)

@@ -11,16 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
+from flames.config import StudentConfig
+from flames.examples import fit_examples
+from flames.files import atomic_dir
 from flames.jsonl import read_jsonl
-from flames.store import RecordWriter, atomic_dir
+from flames.llm.embedded import resolve_model_path
+from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
-
-
-def to_example(row: dict, prompt: str) -> dict:
-    """One training example in TRL's conversational prompt/completion format."""
-    return {"prompt": [{"role": "user", "content": f"{row['problem']}\n{prompt}"}],
-            "completion": [{"role": "assistant", "content": row["solution"]}]}
 
 
 def train(mixture: Path, out_dir: Path, base_model: str, cfg: Any, prompt: str, history: list | None = None) -> dict:
@@ -33,7 +33,7 @@ def train(mixture: Path, out_dir: Path, base_model: str, cfg: Any, prompt: str, 
 
     tok = AutoTokenizer.from_pretrained(base_model)
     rows = list(read_jsonl(mixture))
-    examples, too_long = _fit(rows, tok, prompt, cfg.max_length)
+    examples, too_long = fit_examples(rows, tok, prompt, cfg.max_length)
     writer = RecordWriter(out_dir)
     writer.drop([{"id": r["id"]} for r in too_long], "too_long")
     if not examples:
@@ -68,20 +68,17 @@ def train(mixture: Path, out_dir: Path, base_model: str, cfg: Any, prompt: str, 
             "model": str(out_dir / "model"), "runtime_s": result.metrics.get("train_runtime")}
 
 
-def _fit(rows: list[dict], tok, prompt: str, max_length: int) -> tuple[list[dict], list[dict]]:
-    """Split rows into examples that fit max_length tokens and rows that do not."""
-    examples, too_long = [], []
-    for r in rows:
-        ex = to_example(r, prompt)
-        text = tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=False)
-        if len(tok(text, add_special_tokens=False)["input_ids"]) <= max_length:
-            examples.append(ex)
-        else:
-            too_long.append(r)
-    return examples, too_long
-
-
 def trained_model(artifact_path: Path, metrics: dict) -> str:
     """The model a train artifact stands for: its saved folder, or the base model if it skipped."""
     folder = artifact_path / "model"
     return os.fspath(folder) if folder.exists() else metrics["model"]
+
+
+def fine_tune(data: Path, out_dir: Path, base_model: str, overrides: dict, prompt: str = "") -> str:
+    """Fine-tune `base_model` (a config name) with StudentConfig defaults plus `overrides`; the model folder.
+
+    What agents that train their own generator (QFT) are handed by the synthesize stage.
+    """
+    cfg = OmegaConf.merge(OmegaConf.structured(StudentConfig(name=base_model)), overrides)
+    metrics = train(data, out_dir, resolve_model_path(base_model), cfg, prompt=prompt)
+    return trained_model(out_dir, metrics)

@@ -6,7 +6,7 @@ import re
 
 from hydra import compose, initialize_config_dir
 
-from flames.agents import agent_class, build_agent
+from flames.agents import agent_class
 
 from flames.cli import CONF_DIR
 from flames.config import register_configs
@@ -23,8 +23,8 @@ def make_agent(name, scripted, reply, **knobs):
     """Agent `name` (its own Config with `knobs`) on `scripted(reply)`: (agent, llm, the calls it logged)."""
     llm = scripted(reply)
     calls = []
-    cfg = agent_class(name).Config(name=name, **knobs)
-    agent = build_agent(cfg, llm, Sampling(), log_call=lambda **kw: calls.append(kw))
+    cls = agent_class(name)
+    agent = cls(cls.Config(name=name, **knobs), llm, Sampling(), log_call=lambda **kw: calls.append(kw))
     return agent, llm, calls
 
 

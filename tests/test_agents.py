@@ -85,4 +85,5 @@ def agent_config(name, **overrides):
 
     from flames.agents import agent_class
 
-    return OmegaConf.structured(agent_class(name).Config(name=name, **overrides))
+    cls = agent_class(name)
+    return OmegaConf.structured(cls.Config(_target_=f"{cls.__module__}.{cls.__name__}", name=name, **overrides))

@@ -42,7 +42,7 @@ def test_paper_preset_has_the_papers_settings(monkeypatch):
     sm = cfg.solution_model
     assert (sm.temperature, sm.top_p, sm.top_k, sm.max_new_tokens) == (0.7, 0.9, 50, 2048)
     assert cfg.student.name == "deepseek-ai/deepseek-math-7b-base" and cfg.student.num_train_epochs == 5
-    assert cfg.agent.num_problems == 150000 and cfg.qc.strategy == "first"
+    assert cfg.agent.num_problems == 150000 and cfg.qc.strategy._target_ == "flames.qc.solution.First"
     assert cfg.seeds.files == ["/data/seeds/gsm8k_train.jsonl", "/data/seeds/math_train.jsonl"]
 
 
@@ -60,4 +60,16 @@ def test_misspelled_key_fails_naming_it(override, key):
 
 def test_wrong_type_fails():
     with pytest.raises(ConfigCompositionException):
-        compose_config(["agent.num_problems=many"])
+        compose_config(["student.learning_rate=fast"])
+
+
+def test_agent_knobs_are_checked_against_the_agent_class_before_any_stage(tmp_path):
+    """Agent configs are typed by their class's Config when the pipeline starts (no model loads)."""
+    from flames.agents import typed_config
+    from flames.config import ConfigError
+
+    with pytest.raises(ConfigError, match="num_problems"):
+        typed_config(compose_config(["agent.num_problems=many"]).agent)
+    with pytest.raises(ConfigError, match="roundz"):
+        typed_config(compose_config(["agent=suggester_editor", "+agent.roundz=3"]).agent)
+    assert typed_config(compose_config(["agent=suggester_editor", "agent.rounds=3"]).agent).rounds == 3

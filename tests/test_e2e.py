@@ -14,7 +14,7 @@ import pytest
 
 import flames.llm as llm_mod
 from flames.jsonl import read_jsonl
-from flames.pipeline import STAGES, Pipeline
+from flames.pipeline import STAGE_NAMES as STAGES, Pipeline
 from tests.e2e import TINY, run_flames, stage_lines, start_flames
 from tests.helpers import compose_config
 

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from flames.agent_costs import FILE
-from flames.agents import REGISTRY
+from flames.agents import shipped_agents
 from flames.agents.base import clean_problem
 from flames.jsonl import read_jsonl
 from tests.e2e import run_flames
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_sweep_over_every_agent_counts_calls_and_tokens_per_problem(tmp_path, flames_data):
-    agents = sorted(REGISTRY)
+    agents = shipped_agents()
     assert len(agents) == 12
     store = tmp_path / "store"
     proc = run_flames(["-m", f"agent={','.join(agents)}", "stage=problem_qc", "seeds=gsm8k_math",

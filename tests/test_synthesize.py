@@ -6,7 +6,8 @@ from flames.agents.base import Agent, ChunkResult
 from flames.config import AgentConfig
 from flames.jsonl import read_jsonl
 from flames.llm import Sampling
-from flames.synthesize import ProblemGate, dataset_targets, synthesize
+from flames.qc import ProblemFilter
+from flames.synthesize import dataset_targets, synthesize
 
 
 class EchoAgent(Agent):
@@ -61,7 +62,7 @@ def test_stops_at_the_target_per_dataset(tmp_path):
 def test_over_generates_past_qc_rejections_and_keeps_them_for_problem_qc(tmp_path):
     # Every GSM8K problem is the same text: only the first passes dedup, so GSM8K runs out of seeds.
     script = lambda s: "How many pens are there in all?" if s["dataset"] == "gsm8k" else unique(s)  # noqa: E731
-    stats = synthesize(seeds(5, 10), EchoAgent(script), tmp_path, 4, chunk_size=4, gate=ProblemGate([]))
+    stats = synthesize(seeds(5, 10), EchoAgent(script), tmp_path, 4, chunk_size=4, gate=ProblemFilter())
     rows = list(read_jsonl(tmp_path / "data.jsonl"))
     assert stats["accepted_by_dataset"] == {"gsm8k": 1, "math": 2}
     assert sum(r["seed_dataset"] == "gsm8k" for r in rows) == 5  # duplicates written: problem_qc drops them
@@ -70,15 +71,15 @@ def test_over_generates_past_qc_rejections_and_keeps_them_for_problem_qc(tmp_pat
 def test_decontaminated_problems_do_not_count(tmp_path):
     bench = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
     script = lambda s: bench if s["id"] == "m0" else unique(s)  # noqa: E731
-    stats = synthesize(seeds(0, 5), EchoAgent(script), tmp_path, 2, chunk_size=2, gate=ProblemGate([bench]))
+    stats = synthesize(seeds(0, 5), EchoAgent(script), tmp_path, 2, chunk_size=2, gate=ProblemFilter([("bench", {"id": "b0", "problem": bench})]))
     assert stats["accepted"] == 2 and stats["inputs_used"] == 4  # m0 was not counted: a second chunk ran
     assert bench in [r["problem"] for r in read_jsonl(tmp_path / "data.jsonl")]  # problem_qc drops it
 
 
 def test_a_resumed_run_readmits_what_is_written(tmp_path):
-    synthesize(seeds(0, 10), EchoAgent(unique), tmp_path, 2, chunk_size=2, gate=ProblemGate([]))
+    synthesize(seeds(0, 10), EchoAgent(unique), tmp_path, 2, chunk_size=2, gate=ProblemFilter())
     agent = EchoAgent(unique)
-    stats = synthesize(seeds(0, 10), agent, tmp_path, 3, chunk_size=2, gate=ProblemGate([]))
+    stats = synthesize(seeds(0, 10), agent, tmp_path, 3, chunk_size=2, gate=ProblemFilter())
     ids = [r["id"] for r in read_jsonl(tmp_path / "data.jsonl")]
     assert stats["accepted"] == 3 and len(ids) == len(set(ids)) == 3
     assert all(i not in ("m0", "m1") for chunk in agent.chunks for i in chunk)  # done seeds not rerun

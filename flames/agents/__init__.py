@@ -1,45 +1,48 @@
 """Data agents: programs over an LLM that turn seed problems into new problems.
 
-Each agent has a module here (a subclass of `flames.agents.base.Agent`), prompt files under
-prompts/, and a config in conf/agent/. The agent class's `Config` is its config schema.
+An agent is three files: its module here (a subclass of `flames.agents.base.Agent`, whose
+`Config` dataclass is its schema), its prompt file(s) under prompts/, and its yaml under
+flames/conf/agent/ naming the class in `_target_`. Nothing else lists agents.
 """
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
+from typing import Any
 
-# name -> module:class. Modules are light (no model code), so registering schemas imports them.
-REGISTRY = {
-    "paraphrase": "flames.agents.paraphrase:Paraphrase",
-    "distraction_insertion": "flames.agents.distraction_insertion:DistractionInsertion",
-    "qft": "flames.agents.qft:QFT",
-    "few_shot": "flames.agents.few_shot:FewShot",
-    "key_concepts": "flames.agents.key_concepts:KeyConcepts",
-    "seeded_key_concepts": "flames.agents.seeded_key_concepts:SeededKeyConcepts",
-    "taxonomy_key_concepts": "flames.agents.taxonomy_key_concepts:TaxonomyKeyConcepts",
-    "suggester_editor": "flames.agents.suggester_editor:SuggesterEditor",
-    "iqc": "flames.agents.iqc:IQC",
-    "ask_me_anything": "flames.agents.ask_me_anything:AskMeAnything",
-    "self_verification": "flames.agents.self_verification:SelfVerification",
-    "fobar": "flames.agents.fobar:Fobar",
-}
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from flames.config import ConfigError
+from flames.parts import find_class
+
+CONF_AGENTS = Path(__file__).resolve().parent.parent / "conf" / "agent"  # the shipped agent configs
 
 
-def agent_class(name: str) -> type:
-    if name not in REGISTRY:
-        raise ValueError(f"unknown agent {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    module, cls = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+def shipped_agents() -> list[str]:
+    """The agents that ship with flames (their conf/agent/<name>.yaml), sorted."""
+    return sorted(p.stem for p in CONF_AGENTS.glob("*.yaml"))
 
 
-def register_schemas() -> None:
-    """Give Hydra every agent's config schema (conf/agent/<name>.yaml validates against it)."""
-    from flames.config import register_agent_schema
+def agent_class(target: str) -> type:
+    """The agent class a `_target_` path names; a bare name means the shipped conf/agent/<name>.yaml."""
+    if "." not in target:
+        path = CONF_AGENTS / f"{target}.yaml"
+        if not path.exists():
+            raise ConfigError(f"unknown agent {target!r}; known: {', '.join(shipped_agents())}")
+        target = OmegaConf.load(path)["_target_"]
+    return find_class(target, what="agent")
 
-    for name in REGISTRY:
-        register_agent_schema(name, agent_class(name).Config)
+
+def typed_config(cfg: Any) -> DictConfig:
+    """An agent config checked against its class's schema: unknown keys and bad values fail here."""
+    cls = agent_class(cfg["_target_"])
+    try:
+        return OmegaConf.merge(OmegaConf.structured(cls.Config), cfg)
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"agent {cfg.get('name', '?')} ({cls.__module__}.{cls.__name__}): {e.msg}") from None
 
 
-def build_agent(cfg, llm, sampling, log_call=None, model_cfg=None):
-    """Instantiate the agent a config names."""
-    return agent_class(cfg.name)(cfg, llm, sampling, log_call, model_cfg)
+def build_agent(cfg, llm, sampling, log_call=None, model_cfg=None, fine_tune=None):
+    """Instantiate the agent a config names (`fine_tune`: how agents that train a generator train it)."""
+    return agent_class(cfg._target_)(cfg, llm, sampling, log_call, model_cfg, fine_tune)

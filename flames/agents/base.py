@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from flames.config import AgentConfig
+from flames.files import read_prompt
 from flames.llm import LLM, Sampling, usage
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
@@ -15,8 +16,7 @@ PROMPT_DIR = Path(__file__).parent / "prompts"
 
 def load_prompt(name: str) -> str:
     """The prompt file `prompts/<name>.txt`, without its header comment lines (starting with '#')."""
-    text = (PROMPT_DIR / f"{name}.txt").read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip() + "\n"
+    return read_prompt(PROMPT_DIR / f"{name}.txt")
 
 
 def fill(template: str, **values: str) -> str:
@@ -41,18 +41,22 @@ class Agent:
     """
 
     name = ""
-    Config: type = AgentConfig  # the schema of conf/agent/<name>.yaml (subclass it for agent knobs)
+    Config: type = AgentConfig  # the schema of its conf/agent/<name>.yaml (subclass it for agent knobs)
     uses_llm = True  # False: rule-based, the pipeline loads no problem model for it
     # Prompts ask for one paragraph in a few-shot "Question: ... <label>: ..." format: stop there.
     stop: tuple[str, ...] = ("\n\n", "\nQuestion:")
 
     def __init__(self, cfg: Any, llm: LLM, sampling: Sampling, log_call: Callable[..., None] | None = None,
-                 model_cfg: Any = None):
+                 model_cfg: Any = None, fine_tune: Callable[..., str] | None = None):
         self.cfg = cfg
+        self.name = getattr(cfg, "name", None) or type(self).name  # the config's label (a variant's own)
         self.llm = llm
         self.sampling = sampling
         self.model_cfg = model_cfg  # the problem model's config (agents that load or train a model need it)
         self.log_call = log_call or (lambda **_: None)
+        # fine_tune(data.jsonl, out_dir, base_model, train_overrides) -> model folder (the train stage's
+        # function, handed down by the synthesize stage so that agents do not import stages)
+        self.fine_tune = fine_tune
 
     def prepare(self, seeds: list[dict], workdir: Path) -> list[dict]:
         """The inputs `run_chunk` consumes, each with a unique `id`. Seeded agents: the seeds."""

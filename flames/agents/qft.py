@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict
 
+from omegaconf import OmegaConf
+
+from flames import llm
 from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt
 from flames.config import AgentConfig
+from flames.examples import to_example
 from flames.jsonl import write_jsonl
 
 log = logging.getLogger(__name__)
@@ -58,18 +62,12 @@ class QFT(Agent):
         return self.instructions.get(dataset or "-", self.instructions["default"])
 
     def prompt(self, dataset: str | None) -> str:
-        """The user message exactly as the generator saw it in training (flames.train.to_example)."""
-        from flames.train import to_example
-
+        """The user message exactly as the generator saw it in training (flames.examples.to_example)."""
         return to_example({"problem": self.instruction(dataset), "solution": ""}, "")["prompt"][0]["content"]
 
     def _fine_tune(self, seeds: list[dict], workdir: Path) -> str:
-        from omegaconf import OmegaConf
-
-        from flames.config import StudentConfig
-        from flames.llm.embedded import resolve_model_path
-        from flames.train import train, trained_model
-
+        if self.fine_tune is None:
+            raise RuntimeError("qft needs a fine_tune function (the synthesize stage passes the train stage's)")
         model_dir = workdir / "train" / "model"
         if model_dir.exists():  # a resumed run: the generator was fine-tuned already
             return str(model_dir)
@@ -77,16 +75,10 @@ class QFT(Agent):
         data = workdir / "questions.jsonl"
         write_jsonl(data, [{"id": s["id"], "problem": self.instruction(s.get("dataset")), "solution": s["problem"]}
                            for s in seeds])
-        cfg = OmegaConf.merge(OmegaConf.structured(StudentConfig(name=self.model_cfg.name)), dict(self.cfg.train))
         log.info("qft: fine-tuning %s on %d seed questions", self.model_cfg.name, len(seeds))
-        metrics = train(data, workdir / "train", resolve_model_path(self.model_cfg.name), cfg, prompt="")
-        return trained_model(workdir / "train", metrics)
+        return self.fine_tune(data, workdir / "train", self.model_cfg.name, dict(self.cfg.train))
 
     def _generator(self, model_path: str):
-        from omegaconf import OmegaConf
-
-        from flames import llm
-
         # The fine-tuned model learned the chat format (TRL renders conversations with the template).
         cfg = OmegaConf.merge(self.model_cfg, {"name": model_path, "chat_template": True})
         return llm.get_llm(cfg)

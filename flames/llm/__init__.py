@@ -12,6 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from flames.llm.embedded import resolve_model_path
+from flames.parts import find_class
+
 log = logging.getLogger(__name__)
 
 # Backend calls per stage in this process; tests use it to prove what a rerun did not recompute.
@@ -59,6 +62,11 @@ class LLM:
 
     name: str = ""
 
+    @classmethod
+    def from_config(cls, path: str, cfg: Any) -> "LLM":
+        """Load the model at `path` with a ModelConfig's settings (each backend reads the ones it uses)."""
+        raise NotImplementedError
+
     def chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
         """Generate for every conversation (a list of {role, content} messages)."""
         if not conversations:
@@ -103,24 +111,12 @@ def get_llm(cfg: Any) -> LLM:
     return _CACHE[key]
 
 
+# Backends by short name (a ModelConfig's `backend`); a module.Class path names one of your own.
+BACKENDS = {"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel"}
+
+
 def _build(cfg: Any) -> LLM:
-    from flames.llm.embedded import resolve_model_path
-
-    path = resolve_model_path(cfg.name)
-    if cfg.backend == "hf":
-        from flames.llm.hf import HFModel
-
-        return HFModel(path, dtype=cfg.dtype, batch_size=cfg.batch_size, chat_template=cfg.get("chat_template", True),
-                       **dict(cfg.get("extra", {}) or {}))
-    if cfg.backend == "vllm":
-        from flames.llm.vllm import VLLMModel
-
-        return VLLMModel(path, dtype=cfg.dtype, max_model_len=cfg.max_model_len,
-                         tensor_parallel_size=cfg.tensor_parallel_size,
-                         gpu_memory_utilization=cfg.gpu_memory_utilization, seed=cfg.seed,
-                         chat_template=cfg.get("chat_template", True),
-                         **dict(cfg.get("extra", {}) or {}))
-    raise ValueError(f"unknown backend {cfg.backend!r} (expected hf or vllm)")
+    return find_class(cfg.backend, BACKENDS, what="backend").from_config(resolve_model_path(cfg.name), cfg)
 
 
 def release_all() -> None:

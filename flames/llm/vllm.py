@@ -17,6 +17,12 @@ def _on_cpu() -> bool:
 
 
 class VLLMModel(LLM):
+    @classmethod
+    def from_config(cls, path: str, cfg) -> VLLMModel:
+        return cls(path, dtype=cfg.dtype, max_model_len=cfg.max_model_len, tensor_parallel_size=cfg.tensor_parallel_size,
+                   gpu_memory_utilization=cfg.gpu_memory_utilization, seed=cfg.seed,
+                   chat_template=cfg.get("chat_template", True), **dict(cfg.get("extra", {}) or {}))
+
     def __init__(self, path: str, dtype: str = "bfloat16", max_model_len: int | None = None,
                  tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, seed: int = 0,
                  chat_template: bool = True, **extra):

@@ -6,9 +6,10 @@ Problem level (pure functions over lists of texts):
 - ``find_contamination``: benchmark overlap, the FLAMES 95%-of-8-grams rule, that rule
   plus near copies up to a few word edits (the pipeline default), or any shared 13-gram,
   over a cacheable ``NgramIndex``.
-Solution level: ``select`` applies first / majority / majority_first / strict to the
-answers of one problem's sampled solutions; the solvability strategies use an LLM judge
-(``judge``) and a reward model (``reward``) in the stage (``stage.solution_qc``);
+``ProblemFilter`` applies both, incrementally, for the synthesize and problem_qc stages alike.
+Solution level: ``Strategy`` objects (conf/qc/ names one by ``_target_``); ``select`` applies
+first / majority / majority_first / strict to the answers of one problem's sampled solutions; the
+solvability strategies (``solvability``) use an LLM judge (``judge``) and a reward model (``reward``);
 ``subsample_fixed_size`` draws the equal-size subsamples of the paper's comparison.
 See docs/qc.md.
 """
@@ -16,24 +17,27 @@ See docs/qc.md.
 from .decontam import DEFAULT_STOPLIST, MODES, NgramIndex, Stoplist, find_contamination
 from .dedup import find_duplicates, lsh_params
 from .normalize import normalize_text, tokenize
+from .problems import ProblemFilter, Verdict
 from .solution import (
-    ALL_STRATEGIES,
-    MODEL_STRATEGIES,
     STRATEGIES,
+    AnswerStrategy,
     Decision,
+    Strategy,
     cluster_answers,
     select,
     subsample_fixed_size,
 )
 
 __all__ = [
-    "ALL_STRATEGIES",
     "DEFAULT_STOPLIST",
-    "MODEL_STRATEGIES",
     "MODES",
     "STRATEGIES",
+    "AnswerStrategy",
     "Decision",
     "NgramIndex",
+    "ProblemFilter",
+    "Strategy",
+    "Verdict",
     "Stoplist",
     "cluster_answers",
     "find_contamination",

@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from flames.jsonl import read_jsonl
-from flames.llm import LLM, Sampling
-from flames.store import RecordWriter, _append  # _append: the store's fsync'd JSONL append
+from flames.files import append_jsonl, read_prompt
+from flames.llm import LLM, Sampling, usage
+from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,7 @@ STOP = ("\nProblem:",)
 
 def load_prompt() -> str:
     """The judge prompt without its header comment lines."""
-    text = PROMPT_FILE.read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip() + "\n"
+    return read_prompt(PROMPT_FILE)
 
 
 def parse_verdict(reply: str) -> str | None:
@@ -66,9 +66,9 @@ class SolvabilityJudge:
             # str.replace, not format: problems are full of LaTeX braces.
             convs = [[{"role": "user", "content": template.replace("{problem}", p["problem"])}] for p in chunk]
             gens = self.llm.chat(convs, self.sampling)
-            writer.log_generations(gens, step="judge")
+            writer.log_call(step="judge", **usage(gens))
             rows = [{"id": p["id"], "verdict": parse_verdict(g.texts[0]), "raw": g.texts[0]}
                     for p, g in zip(chunk, gens)]
-            _append(path, rows, None)
+            append_jsonl(path, rows)
             done.update((r["id"], r) for r in rows)
         return {p["id"]: {"verdict": done[p["id"]]["verdict"], "raw": done[p["id"]]["raw"]} for p in problems}

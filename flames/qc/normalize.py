@@ -27,10 +27,10 @@ _END_PUNCT = " .,;:!?'\"`"
 # single arithmetic operator. Two spellings of the same pattern: the ASCII one is ~40%
 # faster and, on lower-cased ASCII text, matches exactly the same tokens.
 _ASCII_TOKEN = re.compile(r"\\?[a-z0-9]+|[+\-*/=<>^]")
-_UNICODE_TOKEN = re.compile(r"\\?[^\W_]+|[+\-*/=<>^]")
+UNICODE_TOKEN = re.compile(r"\\?[^\W_]+|[+\-*/=<>^]")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """NFKC + operator folding + lower case (NFKC only when the text is not ASCII)."""
     if text.isascii():
         return text.lower()
@@ -44,15 +44,15 @@ def normalize_text(text: str) -> str:
     ASCII), whitespace runs collapsed to one space, sentence punctuation and quotes
     stripped from both ends. Digits and LaTeX are kept verbatim.
     """
-    return " ".join(_fold(text).split()).strip(_END_PUNCT)
+    return " ".join(fold(text).split()).strip(_END_PUNCT)
 
 
 def tokenize(text: str) -> list[str]:
     """Word tokens of ``text`` (see the module docstring for what counts as a token)."""
-    folded = _fold(text)
+    folded = fold(text)
     if folded.isascii():
         return _ASCII_TOKEN.findall(folded)
-    return _UNICODE_TOKEN.findall(folded)
+    return UNICODE_TOKEN.findall(folded)
 
 
 _OPERATORS = frozenset("+-*/=<>^")

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flames.store import atomic_dir, file_lock
+from flames.files import cached_folder
+from flames.llm.embedded import cache_root, embedded_model_dir, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +28,12 @@ _TINY_VERSION = 1
 
 def tiny_reward_dir():
     """The tiny reward model folder, built on first use (seeded, so every machine builds the same one)."""
-    from flames.llm.embedded import cache_root
-
-    out = cache_root() / "models" / f"tiny-reward-v{_TINY_VERSION}"
-    if (out / "config.json").exists():
-        return out
-    with file_lock(out.parent / f"{out.name}.lock"):
-        if not (out / "config.json").exists():
-            _build_tiny(out)
-    return out
+    return cached_folder(cache_root() / "models" / f"tiny-reward-v{_TINY_VERSION}", _build_tiny)
 
 
 def _build_tiny(out) -> None:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
-
-    from flames.llm.embedded import embedded_model_dir
 
     tok = AutoTokenizer.from_pretrained(embedded_model_dir())
     config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -50,15 +41,12 @@ def _build_tiny(out) -> None:
                          pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
     torch.manual_seed(0)
     model = LlamaForSequenceClassification(config)
-    with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
 
 
 def resolve_reward_model(name: str) -> str:
     """Map a reward-model name from config to something from_pretrained accepts."""
-    from flames.llm.embedded import resolve_model_path
-
     return str(tiny_reward_dir()) if name == TINY_REWARD else resolve_model_path(name)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normalize import _UNICODE_TOKEN, _fold
+from .normalize import UNICODE_TOKEN, fold
 
 _M64 = (1 << 64) - 1
 
@@ -130,10 +130,10 @@ def token_hash(token: str) -> int:
 
 
 def _prepared(text: str) -> bytes:
-    folded = _fold(text)
+    folded = fold(text)
     if folded.isascii():
         return folded.encode("ascii")
-    return " ".join(_UNICODE_TOKEN.findall(folded)).encode("utf-8")
+    return " ".join(UNICODE_TOKEN.findall(folded)).encode("utf-8")
 
 
 def segment(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

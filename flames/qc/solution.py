@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-STRATEGIES = ("first", "majority", "majority_first", "strict")  # decided by `select` from the answers
-# Decided by models in the solution_qc stage (flames.qc.judge, flames.qc.reward), not by `select`.
-MODEL_STRATEGIES = ("solvability", "solvability_reward")
-ALL_STRATEGIES = STRATEGIES + MODEL_STRATEGIES
 
 R = TypeVar("R")
 
@@ -90,14 +87,125 @@ def cluster_answers(
     return clusters
 
 
+class Strategy:
+    """A solution-QC strategy: which problems to keep, each with one of its sampled solutions.
+
+    A strategy that needs models declares them: `model_configs` (their config nodes, which enter
+    the solution_qc key) and `load_models` (the objects `keep` receives as keyword arguments).
+    The conf/qc/ yaml names the class in `strategy._target_`; other keys there are its arguments.
+    """
+
+    name = ""
+
+    def model_configs(self, qc: Any, problem_model: Any) -> dict[str, Any]:
+        return {}
+
+    def load_models(self, qc: Any, problem_model: Any) -> dict[str, Any]:
+        return {}
+
+    def keep(self, rows: list[dict], writer: Any, **models: Any) -> tuple[list[dict], dict]:
+        """(kept records, metrics); drops go to `writer.drop` with their reasons."""
+        raise NotImplementedError
+
+
+def kept_record(row: dict, index: int, qc: dict) -> dict:
+    """The output record: the problem with one chosen solution and how it was chosen."""
+    sol = row["solutions"][index]
+    rest = {k: v for k, v in row.items() if k != "solutions"}
+    return {**rest, "solution": sol["text"], "answer": sol["answer"],
+            "qc": {"chosen": index, "num_samples": len(row["solutions"]), **qc}}
+
+
+class AnswerStrategy(Strategy):
+    """Decides one problem from its samples' answers (`decide`); a new rule is one subclass and one yaml.
+
+    `clusters` are the agreeing answers' sample indices (``cluster_answers``), or None when
+    `uses_clusters` is False (no answer comparison needed).
+    """
+
+    uses_clusters = True
+
+    def decide(self, answers: Sequence[str | None], clusters: list[list[int]] | None) -> Decision:
+        raise NotImplementedError
+
+    def keep(self, rows: list[dict], writer: Any, **models: Any) -> tuple[list[dict], dict]:
+        kept, vote_hist = [], Counter()
+        for row in rows:
+            d = select(self, [s["answer"] for s in row["solutions"]])
+            vote_hist[max(d.votes.values(), default=0)] += 1
+            if not d.keep:
+                writer.drop([{"id": row["id"], "votes": d.votes}], d.reason or "rejected")
+                continue
+            kept.append(kept_record(row, d.index, {"strategy": self.name, "votes": d.votes}))
+        return kept, {"largest_vote_histogram": {str(k): v for k, v in sorted(vote_hist.items())}}
+
+
+class First(AnswerStrategy):
+    """Every problem, with solution 0 (no verification)."""
+
+    name, uses_clusters = "first", False
+
+    def decide(self, answers, clusters):
+        return Decision(True, 0, None)
+
+
+def _majority(answers, clusters) -> tuple[list[int] | None, bool, dict[str, int]]:
+    """The largest cluster (the first of equal ones), whether it is a strict majority, the votes."""
+    votes = {answers[c[0]]: len(c) for c in clusters}
+    top = max(clusters, key=len, default=None)
+    return top, top is not None and 2 * len(top) > len(answers), votes
+
+
+class Majority(AnswerStrategy):
+    """Problems whose answer a strict majority of samples give, with the first sample giving it."""
+
+    name = "majority"
+
+    def decide(self, answers, clusters):
+        top, has_majority, votes = _majority(answers, clusters)
+        if has_majority:
+            return Decision(True, top[0], None, votes)
+        return Decision(False, None, "no_answer" if not clusters else "no_majority", votes)
+
+
+class MajorityFirst(AnswerStrategy):
+    """Every problem: the majority solution where there is one, else solution 0."""
+
+    name = "majority_first"
+
+    def decide(self, answers, clusters):
+        top, has_majority, votes = _majority(answers, clusters)
+        return Decision(True, top[0] if has_majority else 0, None, votes)
+
+
+class Strict(AnswerStrategy):
+    """Problems whose n answers all parse and agree."""
+
+    name = "strict"
+
+    def decide(self, answers, clusters):
+        votes = _majority(answers, clusters)[2]
+        if not clusters:
+            return Decision(False, None, "no_answer", votes)
+        if any(a is None for a in answers):
+            return Decision(False, None, "unparseable", votes)
+        if len(clusters) > 1:
+            return Decision(False, None, "disagreement", votes)
+        return Decision(True, 0, None, votes)
+
+
+ANSWER_STRATEGIES: dict[str, type[AnswerStrategy]] = {c.name: c for c in (First, Majority, MajorityFirst, Strict)}
+STRATEGIES = tuple(ANSWER_STRATEGIES)  # decided by `select` from the answers
+
+
 def select(
-    strategy: str,
+    strategy: str | AnswerStrategy,
     answers: Sequence[str | None],
     *,
     equivalent: Callable[[str, str], bool] | None = None,
     key: Callable[[str], str | None] | None = None,
 ) -> Decision:
-    """Apply one QC strategy to the extracted final answers of one problem's samples.
+    """Apply one QC strategy (a name of ``ANSWER_STRATEGIES`` or an instance) to one problem's answers.
 
     `answers[i]` is the answer of sampled solution i (None = unparseable).
     `equivalent(a, b)` decides agreement (default ``flames.grading.is_equivalent``);
@@ -105,34 +213,18 @@ def select(
     call (default ``flames.grading.answer_key`` with the default equivalence, the
     stripped text with a custom one).
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    n = len(answers)
-    if n == 0:
+    if isinstance(strategy, str):
+        if strategy not in ANSWER_STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        strategy = ANSWER_STRATEGIES[strategy]()
+    if not answers:
         return Decision(False, None, "no_samples")
-    if strategy == "first":  # no verification, so no need to compare answers at all
-        return Decision(True, 0, None)
+    if not strategy.uses_clusters:  # no verification, so no need to compare answers at all
+        return strategy.decide(answers, None)
     if equivalent is None:
         equivalent, default_key = _default_equivalence()
         key = key or default_key
-    clusters = cluster_answers(answers, equivalent, key or _strip_key)
-    votes = {answers[c[0]]: len(c) for c in clusters}
-    top = max(clusters, key=len, default=None)  # max keeps the first of equal-size clusters
-    has_majority = top is not None and 2 * len(top) > n
-    if strategy == "majority_first":
-        return Decision(True, top[0] if has_majority else 0, None, votes)
-    if strategy == "majority":
-        if has_majority:
-            return Decision(True, top[0], None, votes)
-        return Decision(False, None, "no_answer" if not clusters else "no_majority", votes)
-    # strict
-    if not clusters:
-        return Decision(False, None, "no_answer", votes)
-    if any(a is None for a in answers):
-        return Decision(False, None, "unparseable", votes)
-    if len(clusters) > 1:
-        return Decision(False, None, "disagreement", votes)
-    return Decision(True, 0, None, votes)
+    return strategy.decide(answers, cluster_answers(answers, equivalent, key or _strip_key))
 
 
 def subsample_fixed_size(

@@ -145,7 +145,7 @@ def test_length_filter_drops_what_train_would_drop(tmp_path):
     from transformers import AutoTokenizer
 
     from flames.llm.embedded import EMBEDDED_NAME, resolve_model_path
-    from flames.train import _fit
+    from flames.examples import fit_examples
 
     prompt = "Please reason step by step."
     rows = [_row("short", "What is 1+1?", ["2"]), _row("long", "What is 1+1?", ["one plus one " * 40 + "2"])]
@@ -156,7 +156,7 @@ def test_length_filter_drops_what_train_would_drop(tmp_path):
     assert [r["id"] for r in kept] == ["short"]
     assert _drops(out)["long"] == {"id": "long", "max_length": 80, "reason": "too_long_for_student"}
     tok = AutoTokenizer.from_pretrained(resolve_model_path(EMBEDDED_NAME))
-    assert _fit(kept, tok, prompt, 80)[1] == []  # train keeps every row QC kept
+    assert fit_examples(kept, tok, prompt, 80)[1] == []  # train keeps every row QC kept
 
 
 def test_length_filter_runs_before_fixed_size(tmp_path):

@@ -1,0 +1,39 @@
+"""Artifact keys: what of the config decides a stage's output.
+
+A stage declares the config nodes it reads; `key_slice` turns each into plain data without the
+fields its schema marks as not keyed (`flames.config.runtime` / `unkeyed`); the store hashes the
+slice with the stage name and the input artifacts' keys (`flames.store.stage_key`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from flames.config import KEYED
+
+
+def key_slice(node: Any) -> Any:
+    """`node` as plain data, recursively without the fields its structured schema leaves out of keys."""
+    if isinstance(node, DictConfig):
+        schema = OmegaConf.get_type(node)
+        skip = unkeyed_fields(schema) if dataclasses.is_dataclass(schema) else set()
+        return {k: key_slice(node[k]) for k in node if k not in skip}
+    if isinstance(node, ListConfig):
+        return [key_slice(v) for v in node]
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return key_slice(OmegaConf.structured(node))
+    return node
+
+
+def unkeyed_fields(schema: type) -> set[str]:
+    """Names of a schema's fields that stay out of keys (runtime-only or fingerprinted)."""
+    return {f.name for f in dataclasses.fields(schema) if f.metadata.get(KEYED) is False}
+
+
+def text_fingerprint(texts: list[str]) -> str:
+    """A short content hash of a list of texts (benchmark items, references)."""
+    return hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
