@@ -8,6 +8,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
+from flames import agent_costs
+
 log = logging.getLogger(__name__)
 
 
@@ -15,8 +17,6 @@ class SweepSummary(Callback):
     """After `flames -m ...`: the agents' calls and tokens per problem over every job, printed and saved."""
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        from flames import agent_costs
-
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = agent_costs.gather(sweep_dir)
         if not rows:

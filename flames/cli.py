@@ -40,8 +40,9 @@ def app(cfg: DictConfig) -> float | None:
 
 def run(cfg: DictConfig, run_dir: str) -> float | None:
     """One job: the pipeline, its tracking, and the printed report."""
-    logger = make_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True), run_dir, cfg.experiment)
-    pipeline = Pipeline(cfg, logger)
+    pipeline = Pipeline(cfg)  # checks the agents' configs before a W&B run or a model starts
+    logger = pipeline.logger = make_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True), run_dir,
+                                           cfg.experiment)
     try:
         result = pipeline.run()
         costs = agent_costs.agent_costs(result.results)

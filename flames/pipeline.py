@@ -58,9 +58,10 @@ class Pipeline:
         self.shared = Shared(cfg)
         self.run_info = PipelineRun(train_history=self.shared.train_history)
         self.produced: dict[tuple[str, str], Artifact] = {}
+        self.agent_cfgs = self.agents()  # checked against their classes' schemas before anything runs
 
     def run(self) -> PipelineRun:
-        agents = self.agents()  # checked against their classes' schemas before any stage runs
+        agents = self.agent_cfgs
         for stage in self.stages():
             for label, agent in (agents.items() if stage.per_agent else [("", None)]):
                 inputs = self.inputs_of(stage, label, agents)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flames.benchmarks import LABELS, PAPER_ORDER, paper_average
+
 
 def format_table(header: list[str], rows: list[list]) -> str:
     cells = [header] + [[str(c) for c in r] for r in rows]
@@ -34,8 +36,6 @@ def paper_table(runs: dict[str, dict]) -> str:
 
     The paper's six columns all show (with "-" where not evaluated) as soon as one of them was.
     """
-    from flames.benchmarks import LABELS, PAPER_ORDER, paper_average
-
     evaluated = list(dict.fromkeys(b for m in runs.values() for b in m if "/" not in b))
     paper = any(b in PAPER_ORDER for b in evaluated)
     columns = (list(PAPER_ORDER) if paper else []) + [b for b in evaluated if b not in PAPER_ORDER]
@@ -61,8 +61,6 @@ def detail_table(metrics: dict) -> str:
 
 def _benchmark_first(metrics: dict) -> list:
     """Benchmarks in the paper's order, each followed by its subset rows."""
-    from flames.benchmarks import PAPER_ORDER
-
     rank = {b: i for i, b in enumerate(PAPER_ORDER)}
     bench = lambda k: k.split("/", 1)[0]  # noqa: E731
     return sorted(metrics.items(), key=lambda kv: (rank.get(bench(kv[0]), len(rank)), bench(kv[0]), "/" in kv[0]))

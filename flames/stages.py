@@ -125,10 +125,11 @@ class Synthesize(Stage):
 
     def run(self, job, inputs, out):
         cfg, agent_cfg = job.cfg, job.agent
+        seeds = load_seeds(cfg.seeds)  # a missing or malformed seed file fails before a model loads
         model = llm_mod.get_llm(cfg.problem_model) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
         agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, fine_tune=fine_tune)
-        return synthesize(load_seeds(cfg.seeds), agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
+        return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
                           problem_filter(job), key_slice(cfg.seeds.shares))
 
 

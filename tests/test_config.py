@@ -73,3 +73,16 @@ def test_agent_knobs_are_checked_against_the_agent_class_before_any_stage(tmp_pa
     with pytest.raises(ConfigError, match="roundz"):
         typed_config(compose_config(["agent=suggester_editor", "+agent.roundz=3"]).agent)
     assert typed_config(compose_config(["agent=suggester_editor", "agent.rounds=3"]).agent).rounds == 3
+
+
+def test_a_bad_agent_knob_ends_in_one_line_and_exit_code_2(tmp_path):
+    """Checked before a W&B run or a model starts; no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "flames", "agent=suggester_editor", "+agent.roundz=2"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "agent.roundz" in lines[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "outputs" / "store").exists()  # nothing ran

@@ -40,7 +40,9 @@ def typed_config(cfg: Any) -> DictConfig:
     try:
         return OmegaConf.merge(OmegaConf.structured(cls.Config), cfg)
     except OmegaConfBaseException as e:
-        raise ConfigError(f"agent {cfg.get('name', '?')} ({cls.__module__}.{cls.__name__}): {e.msg}") from None
+        first = str(e.msg).splitlines()[0]  # OmegaConf appends full_key/object_type lines
+        raise ConfigError(f"agent.{e.full_key}: {first} (agent {cfg.get('name', '?')}: "
+                          f"{cls.__module__}.{cls.__name__})") from None
 
 
 def build_agent(cfg, llm, sampling, log_call=None, model_cfg=None, fine_tune=None):

@@ -1,0 +1,1 @@
+"""The config root (Hydra loads it as pkg://flames.conf): one folder per config group."""

@@ -1,0 +1,111 @@
+"""Every artifact key comes from its stage's declared slice: runtime-only fields reuse, any other field recomputes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf.errors import ValidationError
+
+from flames.agents import typed_config
+from flames.config import KEYED
+from flames.pipeline import Pipeline
+from flames.stages import STAGES, Job, Shared
+from flames.store import Artifact
+from tests.helpers import compose_config
+
+# Fields whose change the slice cannot be computed for in isolation (they must name a suite entry).
+UNCHECKABLE = {"benchmarks.names", "benchmarks.suite.builtin.source", "benchmarks.source"}
+# A class path changes to another real class (the slice imports it).
+OTHER_CLASS = {"agent._target_": "flames.agents.few_shot.FewShot", "qc.strategy._target_": "flames.qc.solution.Strict"}
+
+
+def leaves(node, prefix: str):
+    """(dotted path, value, keyed) for every leaf under a config node; keyed per the node's schema."""
+    schema = OmegaConf.get_type(node)
+    unkeyed = {f.name for f in dataclasses.fields(schema) if f.metadata.get(KEYED) is False} \
+        if dataclasses.is_dataclass(schema) else set()
+    for k in node:
+        path, value = f"{prefix}.{k}", node._get_node(k)
+        if isinstance(value, DictConfig) and len(value) and k not in unkeyed:
+            yield from leaves(node[k], path)
+        else:
+            yield path, OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) \
+                else node[k], k not in unkeyed
+
+
+def changes(value):
+    """Different values of the same kind, to try in order (the schema takes the first that fits)."""
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, (int, float)):
+        return [value + 1]
+    if isinstance(value, str):
+        return [value + "x"]
+    if isinstance(value, list):
+        return [[*value, "x"]]
+    if isinstance(value, dict):
+        return [{**value, "x": 1}, {**value, "x": ["y"]}]
+    return [1, {"x": 1.0}, "x"]  # None: an Optional number, mapping or string
+
+
+def slice_of(stage, cfg):
+    agent = typed_config(cfg.agent) if stage.per_agent else None
+    inputs = {"model": Artifact("train", "k", None)} if stage.name == "evaluate" else {}
+    return stage.slice(Job(cfg, Shared(cfg), agent), inputs)
+
+
+def with_change(cfg, path, value):
+    """A copy of cfg with `path` changed to the first different value its schema accepts."""
+    for new in [OTHER_CLASS[path]] if path in OTHER_CLASS else changes(value):
+        try:
+            copy = cfg.copy()
+            with open_dict(copy):
+                OmegaConf.update(copy, path, new, merge=False, force_add=True)
+            return copy
+        except ValidationError:
+            continue
+    raise AssertionError(f"no value of the right type found for {path}")
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
+def test_runtime_fields_keep_the_key_and_every_other_field_changes_it(stage):
+    cfg = compose_config(["logger=none"])
+    base = slice_of(stage, cfg)
+    checked = {True: 0, False: 0}
+    for read in stage.reads:
+        node = typed_config(cfg.agent) if read == "agent" else OmegaConf.select(cfg, read)
+        fields = leaves(node, read) if isinstance(node, DictConfig) else [(read, node, True)]
+        for path, value, keyed in fields:
+            if path in UNCHECKABLE:
+                continue
+            new = slice_of(stage, with_change(cfg, path, value))
+            assert (new != base) == keyed, f"{stage.name}: changing {path} ({'keyed' if keyed else 'runtime'})"
+            checked[keyed] += 1
+    assert checked[True] >= 1, stage.name
+    if stage.name in ("synthesize", "solve"):  # the models' batch size and GPUs are runtime-only
+        assert checked[False] >= 3, stage.name
+
+
+def run(overrides):
+    cfg = compose_config(["logger=none", "stage=solution_qc", "agent.num_problems=4", *overrides])
+    return {r.stage: r.reused for r in Pipeline(cfg).run().results}
+
+
+def test_runtime_only_changes_reuse_every_artifact_and_a_sampling_change_recomputes(scripted_backend):
+    scripted_backend(lambda p, k: "Rephrased problem: How many apples are 3 + 4? The answer is \\boxed{7}.")
+    assert not any(run([]).values())
+    runtime = ["problem_model.batch_size=3", "solution_model.tensor_parallel_size=2", "agent.chunk_size=5",
+               "solve.chunk_size=7", "solution_model.gpu_memory_utilization=0.5", "resources.solve.gpus=8"]
+    assert all(run(runtime).values())
+    assert run(["solution_model.temperature=0.3"]) == {"synthesize": True, "problem_qc": True, "solve": False,
+                                                      "solution_qc": False}
+
+
+def test_every_stage_declares_its_resources():
+    cfg = compose_config(["experiment=paper"])
+    res = {s.name: s.resources(cfg) for s in STAGES}
+    assert set(res) == {"synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"}
+    assert res["train"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
+    assert all(r.cpus >= 1 and r.mem_gb > 0 and r.time_min > 0 for r in res.values())
