@@ -51,10 +51,12 @@ class ScriptedLLM(LLM):
         self.reply = reply
         self.truncated = truncated
         self.calls: list[list[str]] = []
+        self.seeds: list[list[int]] = []  # per call, each request's sampling seed
 
-    def _chat(self, conversations, sampling):
+    def _chat(self, conversations, sampling, seeds):
         prompts = [c[-1]["content"] for c in conversations]
         self.calls.append(prompts)
+        self.seeds.append(list(seeds))
         ks = range(sampling.n)
         return [Generation(texts=[self.reply(p, k) for k in ks], prompt_tokens=len(p.split()),
                            completion_tokens=[3] * sampling.n,

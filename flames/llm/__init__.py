@@ -7,6 +7,7 @@ solution models are the same loads it once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ class Sampling:
     top_k: int = -1  # -1 = off
     max_new_tokens: int = 512
     repetition_penalty: float = 1.0
-    seed: int = 0
+    seed: int = 0  # the base seed; each request's own comes from it (request_seed)
     stop: tuple[str, ...] = ()  # generation of a completion ends at the first of these strings
 
 
@@ -57,6 +58,25 @@ def usage(gens: list[Generation]) -> dict[str, int]:
             "truncated": sum(sum(g.truncated) for g in gens)}
 
 
+def request_seed(base: int, *parts: Any) -> int:
+    """A reproducible 31-bit sampling seed for one request, from the base seed and what identifies the
+    request (record id, draw, step): distinct requests get distinct seeds, a resumed run the same ones."""
+    digest = hashlib.blake2b(repr((base, *parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
+
+
+def default_seeds(conversations: list[list[dict]], base: int) -> list[int]:
+    """Seeds for requests that came without: from the request's text and how often that text already
+    occurred in the call, so that identical prompts in one call still sample differently."""
+    seen: Counter = Counter()
+    seeds = []
+    for conv in conversations:
+        text = "\x00".join(m["content"] for m in conv)
+        seeds.append(request_seed(base, text, seen[text]))
+        seen[text] += 1
+    return seeds
+
+
 class LLM:
     """Base class: subclasses implement `_chat`."""
 
@@ -67,16 +87,24 @@ class LLM:
         """Load the model at `path` with a ModelConfig's settings (each backend reads the ones it uses)."""
         raise NotImplementedError
 
-    def chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
-        """Generate for every conversation (a list of {role, content} messages)."""
+    def chat(self, conversations: list[list[dict]], sampling: Sampling,
+             seeds: list[int] | None = None) -> list[Generation]:
+        """Generate for every conversation (a list of {role, content} messages).
+
+        `seeds[i]` is request i's sampling seed (callers derive it with `request_seed` from the record
+        id, so a resumed run asks the same); without, `default_seeds`. vllm and openai seed each request;
+        hf seeds each generate() batch from its requests' seeds.
+        """
         if not conversations:
             return []
         CALLS[_current_stage[0]] += 1
-        out = self._chat(conversations, sampling)
+        seeds = list(seeds) if seeds is not None else default_seeds(conversations, sampling.seed)
+        assert len(seeds) == len(conversations), "one seed per request"
+        out = self._chat(conversations, sampling, seeds)
         assert len(out) == len(conversations), "backend returned a different number of results"
         return out
 
-    def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+    def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
         raise NotImplementedError
 
 

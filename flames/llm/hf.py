@@ -6,7 +6,7 @@ import logging
 
 from tqdm.auto import tqdm
 
-from flames.llm import LLM, Generation, Sampling, raw_prompt
+from flames.llm import LLM, Generation, Sampling, raw_prompt, request_seed
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class HFModel(LLM):
             self.tok.pad_token = self.tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(self.device).eval()
 
-    def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+    def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
         prompts = [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) if self.chat_template
                    else raw_prompt(c) for c in conversations]
         # Sort by length so each batch pads little; results are put back in request order.
@@ -41,11 +41,12 @@ class HFModel(LLM):
         results: dict[int, Generation] = {}
         batches = [order[i:i + per_batch] for i in range(0, len(order), per_batch)]
         for b, idx in enumerate(tqdm(batches, desc="generate", unit="batch", leave=False)):
-            for i, gen in zip(idx, self._generate([prompts[i] for i in idx], sampling, b)):
+            batch_seed = request_seed(sampling.seed, *sorted(seeds[i] for i in idx))
+            for i, gen in zip(idx, self._generate([prompts[i] for i in idx], sampling, batch_seed)):
                 results[i] = gen
         return [results[i] for i in range(len(prompts))]
 
-    def _generate(self, prompts: list[str], sampling: Sampling, batch_index: int) -> list[Generation]:
+    def _generate(self, prompts: list[str], sampling: Sampling, seed: int) -> list[Generation]:
         import torch
 
         enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
@@ -60,7 +61,8 @@ class HFModel(LLM):
                           top_k=sampling.top_k if sampling.top_k > 0 else None)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        torch.manual_seed(sampling.seed + batch_index)  # reproducible per batch, not per process
+        # generate() has one RNG per batch: seeded by the batch's requests, the same batch samples the same
+        torch.manual_seed(seed)
         with torch.no_grad():
             out = self.model.generate(**enc, **kwargs)
         new = out[:, enc["input_ids"].shape[1]:]

@@ -46,16 +46,17 @@ class VLLMModel(LLM):
         log.info("Starting vLLM engine for %s", path)
         self.engine = Engine(**kwargs)
 
-    def _chat(self, conversations: list[list[dict]], sampling: Sampling) -> list[Generation]:
+    def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
         from vllm import SamplingParams
 
         greedy = sampling.temperature <= 0
-        params = SamplingParams(
+        # One SamplingParams per request: a shared seed would give identical prompts identical outputs.
+        params = [SamplingParams(
             n=sampling.n, temperature=0.0 if greedy else sampling.temperature,
             top_p=1.0 if greedy else sampling.top_p, top_k=-1 if greedy else sampling.top_k,
             max_tokens=sampling.max_new_tokens, repetition_penalty=sampling.repetition_penalty,
-            seed=sampling.seed, stop=list(sampling.stop) or None,
-        )
+            seed=seed, stop=list(sampling.stop) or None,
+        ) for seed in seeds]
         if self.chat_template:
             outs = self.engine.chat(conversations, params, use_tqdm=True)
         else:
