@@ -63,7 +63,8 @@ class AgentConfig:
 
     _target_: str = MISSING  # the agent class, e.g. flames.agents.paraphrase.Paraphrase
     name: str = MISSING  # the agent's label (problem ids, mixture weights, tables, W&B)
-    num_problems: int = 16  # target number of problems; at most one per seed for 1:1 agents
+    num_problems: int = 16  # target number of problems after problem QC (seeds are drawn again when they run out)
+    max_draws: int = 32  # passes over the seeds at most (problems per seed), so a bad agent cannot loop forever
     max_new_tokens: Optional[int] = None  # override problem_model.max_new_tokens for this agent
     chunk_size: int = runtime(64)  # seeds per resumable chunk (each step is one batched call per chunk)
 

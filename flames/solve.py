@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from flames.grading import extract_answer
 from flames.jsonl import read_jsonl
-from flames.llm import LLM, Sampling, usage
+from flames.llm import LLM, Sampling, request_seed, usage
 from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
     for start in tqdm(range(0, len(todo), chunk_size), desc="solve", unit="chunk"):
         chunk = todo[start:start + chunk_size]
         convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
-        gens = llm.chat(convs, sampling)
+        gens = llm.chat(convs, sampling, [request_seed(sampling.seed, "solve", p["id"]) for p in chunk])
         writer.log_call(step="solve", **usage(gens))
         writer.write(_record(p, g) for p, g in zip(chunk, gens))
     return {"num_samples": sampling.n}

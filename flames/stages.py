@@ -130,7 +130,7 @@ class Synthesize(Stage):
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
         agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, fine_tune=fine_tune)
         return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
-                          problem_filter(job), key_slice(cfg.seeds.shares))
+                          problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws)
 
 
 class ProblemQC(Stage):

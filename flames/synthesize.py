@@ -13,7 +13,7 @@ import logging
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from flames.agents.base import Agent
 from flames.jsonl import read_jsonl
@@ -43,11 +43,14 @@ class AdmitAll:
 
 
 def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int, chunk_size: int = 64,
-               gate: Gate | None = None, shares: dict[str, float] | None = None) -> dict:
+               gate: Gate | None = None, shares: dict[str, float] | None = None, max_draws: int = 1) -> dict:
     """Run `agent` over its inputs, chunk by chunk, until `num_problems` problems pass `gate`.
 
-    Resumable: inputs already processed (progress.jsonl) are skipped and problems already
-    written are re-admitted, so a killed run continues where it stopped.
+    Inputs are drawn in passes: every input once (draw 0), then every input again (draw 1), ...,
+    up to `max_draws` passes, so a target larger than the seed set is reached with several problems
+    per seed. A drawn input carries `draw`; the agent's request seeds and problem ids include it.
+    Resumable: work items already processed (progress.jsonl) are skipped and problems already
+    written are re-admitted, so a killed run continues where it stopped, with the same seeds.
     """
     writer = RecordWriter(out_dir)
     agent.log_call = writer.log_call
@@ -55,30 +58,37 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     gate = gate or AdmitAll()
     targets = dataset_targets(inputs, num_problems, shares)
     accepted = _readmit(writer, gate)
-    used = Counter(_dataset(i) for i in inputs if i["id"] in writer.inputs_done)
-    pending = {d: [i for i in inputs if _dataset(i) == d and i["id"] not in writer.inputs_done] for d in targets}
+    dataset_of = {i["id"]: _dataset(i) for i in inputs}
+    used = Counter(dataset_of.get(split_work(w)[0]) for w in writer.inputs_done)
+    pending = {d: Draws([i for i in inputs if _dataset(i) == d], max_draws, writer.inputs_done,
+                        lambda d=d: accepted[d]) for d in targets}
     while chunk := _next_chunk(pending, targets, accepted, used, chunk_size):
         result = agent.run_chunk(chunk)
         admitted = gate.admit([p["problem"] for p in result.problems])
+        written, over = [], []
         for problem, ok in zip(result.problems, admitted):
             d = _dataset_of_problem(problem)
             if ok and accepted[d] >= targets.get(d, 0):
-                writer.drop([problem], "over_target")  # kept for inspection, not passed on
+                over.append(problem)  # kept for inspection, not passed on
                 gate.forget(problem["problem"])  # it never reaches problem_qc, so later copies are firsts
                 continue
-            writer.write([problem])  # rejected candidates too: problem_qc drops them with reasons
+            written.append(problem)  # rejected candidates too: problem_qc drops them with reasons
             accepted[d] += ok
-        for record, reason in result.drops:
-            writer.drop([record], reason)
-        writer.mark_done(i["id"] for i in chunk)
+        writer.write(written)  # one fsync'd append per chunk, before the chunk is marked done
+        writer.drop(over, "over_target")
+        for reason in dict.fromkeys(r for _, r in result.drops):
+            writer.drop([rec for rec, r in result.drops if r == reason], reason)
+        writer.mark_done(work_id(i) for i in chunk)
         used.update(_dataset(i) for i in chunk)
         log.info("synthesize[%s]: %s accepted of %d targeted, from %d inputs", agent.name,
                  _fmt(accepted, targets), num_problems, sum(used.values()))
     short = {d: f"{accepted[d]}/{t}" for d, t in targets.items() if accepted[d] < t}
     if short:
-        log.warning("synthesize[%s]: inputs ran out before the target: %s", agent.name, short)
+        log.warning("synthesize[%s]: inputs ran out before the target after %d draws per input: %s "
+                    "(raise agent.max_draws)", agent.name, max_draws, short)
     total = sum(accepted.values())
     return {"target": num_problems, "accepted": total, "inputs_used": sum(used.values()),
+            "draws": max((split_work(w)[1] for w in writer.inputs_done), default=0) + 1,  # passes begun
             "targets_by_dataset": targets, "accepted_by_dataset": dict(accepted),
             "problems_per_input": round(total / max(sum(used.values()), 1), 4)}
 
@@ -95,16 +105,62 @@ def dataset_targets(inputs: list[dict], num_problems: int, shares: dict[str, flo
     return targets
 
 
-def _next_chunk(pending, targets, accepted, used, chunk_size) -> list[dict]:
-    """Inputs for the next batched run: from each dataset still under target, as many as its yield says."""
+def work_id(item: dict) -> str:
+    """The id of one work item: the input's id, with `@<draw>` from the second draw on."""
+    return f"{item['id']}@{item['draw']}" if item.get("draw") else item["id"]
+
+
+def split_work(work: str) -> tuple[str, int]:
+    """(input id, draw) of a work id (work_id's inverse)."""
+    head, sep, tail = work.rpartition("@")
+    return (head, int(tail)) if sep and tail.isdigit() else (work, 0)
+
+
+class Draws:
+    """The work items of one dataset not yet done: each input once per pass, at most `max_draws` passes.
+
+    A chunk never spans two passes, and a pass that added no accepted problem (`accepted()` did not
+    grow) is the last: more passes of an agent whose draws all repeat or fail would add nothing.
+    """
+
+    def __init__(self, inputs: list[dict], max_draws: int, done: set[str], accepted: Callable[[], int]):
+        self.inputs, self.max_draws, self.done, self.accepted = inputs, max_draws, done, accepted
+        self.draw, self._next = 0, 0  # position: the pass, and the input within it
+        self._taken, self._pass_start = 0, 0  # items this run took in this pass; accepted() at its first
+
+    def take(self, n: int) -> list[dict]:
+        out: list[dict] = []
+        while len(out) < n and self.draw < self.max_draws and self.inputs:
+            if self._next == len(self.inputs):
+                if out:
+                    break  # a chunk never spans two passes: the next take judges this one
+                self._end_pass()
+                continue
+            item = self.inputs[self._next]
+            item = {**item, "draw": self.draw} if self.draw else item
+            if work_id(item) not in self.done:
+                if not self._taken:
+                    self._pass_start = self.accepted()
+                self._taken += 1
+                out.append(item)
+            self._next += 1
+        return out
+
+    def _end_pass(self) -> None:
+        """Called once the pass's last chunk is processed; a resumed run's finished passes do not count."""
+        fruitless = self._taken and self.accepted() == self._pass_start
+        self.draw = self.max_draws if fruitless else self.draw + 1
+        self._next, self._taken = 0, 0
+
+
+def _next_chunk(pending: dict[str, Draws], targets, accepted, used, chunk_size) -> list[dict]:
+    """Work items for the next batched run: from each dataset still under target, as many as its yield says."""
     chunk = []
     for d, target in targets.items():
         missing = target - accepted[d]
-        if missing <= 0 or not pending[d]:
+        if missing <= 0:
             continue
-        size = _inputs_needed(missing, accepted[d], used[d], max(1, chunk_size // len(targets)))
-        chunk += pending[d][:size]
-        pending[d] = pending[d][size:]
+        chunk += pending[d].take(_inputs_needed(missing, accepted[d], used[d], max(1, chunk_size // len(targets))))
     return chunk
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from pathlib import Path
@@ -42,7 +43,8 @@ def _isolated(tmp_path, monkeypatch):
 
 
 class ScriptedLLM(LLM):
-    """A test double: answers each request with `reply(prompt_text, k)` and records every call.
+    """A test double: answers each request with `reply(prompt_text, k)` (or `reply(prompt_text, k, seed)`,
+    the request's sampling seed) and records every call.
 
     `truncated(prompt_text, k)`, when given, says which completions hit the token limit.
     """
@@ -58,9 +60,12 @@ class ScriptedLLM(LLM):
         self.calls.append(prompts)
         self.seeds.append(list(seeds))
         ks = range(sampling.n)
-        return [Generation(texts=[self.reply(p, k) for k in ks], prompt_tokens=len(p.split()),
+        with_seed = len(inspect.signature(self.reply).parameters) == 3
+        reply = (lambda p, k, s: self.reply(p, k, s)) if with_seed else (lambda p, k, s: self.reply(p, k))
+        return [Generation(texts=[reply(p, k, s) for k in ks], prompt_tokens=len(p.split()),
                            completion_tokens=[3] * sampling.n,
-                           truncated=[bool(self.truncated and self.truncated(p, k)) for k in ks]) for p in prompts]
+                           truncated=[bool(self.truncated and self.truncated(p, k)) for k in ks])
+                for p, s in zip(prompts, seeds)]
 
 
 def problem_from_prompt(prompt: str) -> str:

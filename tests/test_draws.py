@@ -1,0 +1,90 @@
+"""Several problems per seed: seeds are drawn again until the target, each request with its own seed."""
+
+from __future__ import annotations
+
+import pytest
+
+from flames.agents.paraphrase import Paraphrase
+from flames.config import AgentConfig
+from flames.jsonl import read_jsonl
+from flames.llm import Sampling
+from flames.pipeline import Pipeline
+from flames.qc import ProblemFilter, normalize_text
+from flames.synthesize import synthesize
+from tests.conftest import ScriptedLLM, problem_from_prompt
+from tests.helpers import compose_config
+
+
+def variant(prompt, k, seed):
+    """A rephrasing that differs with the request's sampling seed (as a sampled model's would)."""
+    return f"Rephrased problem: {problem_from_prompt(prompt)} Variant {seed}?"
+
+
+def seeds(n):
+    return [{"id": f"s{i}", "dataset": "gsm8k", "problem": f"Tom has {i} apples. How many apples?"} for i in range(n)]
+
+
+def agent(llm):
+    return Paraphrase(AgentConfig(name="paraphrase"), llm, Sampling(seed=7))
+
+
+class Killed(Exception):
+    pass
+
+
+def test_draws_past_the_seeds_with_distinct_seeds_that_a_resume_repeats(tmp_path):
+    # 5 seeds, 12 problems: three passes; every request its own seed
+    llm = ScriptedLLM(variant)
+    stats = synthesize(seeds(5), agent(llm), tmp_path / "a", 12, chunk_size=4, gate=ProblemFilter(), max_draws=5)
+    rows = list(read_jsonl(tmp_path / "a" / "data.jsonl"))
+    assert stats["accepted"] == 12 and stats["draws"] == 3
+    assert len({r["id"] for r in rows}) == len(rows) and {r["draw"] for r in rows} == {0, 1, 2}
+    assert all(r["seed_ids"] == [r["id"].split("-", 1)[1].split("@")[0]] for r in rows)
+    sent = [s for call in llm.seeds for s in call]
+    assert len(sent) == len(set(sent))  # no two requests share a seed (the same prompt is asked 3 times)
+
+    # the same run, killed after its second batched call, then resumed: the same seeds for the same work
+    calls = {"n": 0}
+
+    def dying(prompt, k, seed):
+        if calls["n"] >= 2 and k == 0:
+            raise Killed
+        return variant(prompt, k, seed)
+
+    class Dying(ScriptedLLM):
+        def _chat(self, conversations, sampling, seeds):
+            out = super()._chat(conversations, sampling, seeds)
+            calls["n"] += 1
+            return out
+
+    with pytest.raises(Killed):
+        synthesize(seeds(5), agent(Dying(dying)), tmp_path / "b", 12, chunk_size=4, gate=ProblemFilter(), max_draws=5)
+    again = ScriptedLLM(variant)
+    synthesize(seeds(5), agent(again), tmp_path / "b", 12, chunk_size=4, gate=ProblemFilter(), max_draws=5)
+    assert [r["problem"] for r in read_jsonl(tmp_path / "b" / "data.jsonl")] == [r["problem"] for r in rows]
+    resumed = [s for call in again.seeds for s in call]
+    assert resumed and set(resumed) < set(sent)  # only unfinished work was asked, with the seeds of run a
+
+
+def test_draws_stop_at_max_draws_or_after_a_pass_that_adds_nothing(tmp_path):
+    llm = ScriptedLLM(variant)  # every draw new: max_draws bounds it
+    stats = synthesize(seeds(3), agent(llm), tmp_path / "a", 100, chunk_size=3, gate=ProblemFilter(), max_draws=4)
+    assert stats["accepted"] == 12 and stats["inputs_used"] == 12  # 3 seeds x 4 draws, then it stops
+    # every draw of a seed gets the same reply: the second pass adds nothing, so there is no third
+    llm = ScriptedLLM(lambda p, k: f"Rephrased problem: {problem_from_prompt(p)} Count them?")
+    stats = synthesize(seeds(3), agent(llm), tmp_path / "b", 100, chunk_size=2, gate=ProblemFilter(), max_draws=4)
+    assert stats["accepted"] == 3 and stats["inputs_used"] == 6
+
+
+@pytest.mark.slow
+def test_thirty_thousand_distinct_problems_from_the_real_seed_set(flames_data, scripted_backend):
+    """Issue 11: paraphrase at 30,000 problems from GSM8K+MATH train (14,973 seeds) on the scripted backend."""
+    scripted_backend(variant)
+    cfg = compose_config(["seeds=gsm8k_math", "agent=paraphrase", "agent.num_problems=30000", "agent.chunk_size=4096",
+                          "stage=problem_qc", "logger=none"])
+    synth, pqc = Pipeline(cfg).run().results
+    rows = list(read_jsonl(pqc.artifact.data))
+    assert synth.manifest["metrics"]["accepted"] == 30000 and len(rows) == 30000
+    assert synth.manifest["metrics"]["accepted_by_dataset"] == {"gsm8k": 15000, "math": 15000}
+    assert len({normalize_text(r["problem"]) for r in rows}) == 30000  # no exact duplicates
+    assert len({r["id"] for r in rows}) == 30000 and max(r["draw"] for r in rows) >= 2
