@@ -89,10 +89,11 @@ class DedupConfig:
 
 @dataclass
 class DecontamConfig:
-    enabled: bool = True
+    enabled: bool = True  # drop problems that copy a benchmark item
     # near_copy: the paper rule or <= 1 word edit per 20 tokens (docs/qc.md) | paper: >=95% of a test
     # problem's 8-grams (misses one-word edits of most problems) | ngram13: any shared 13-gram
     mode: str = "near_copy"
+    against: List[str] = field(default_factory=list)  # benchmarks of the suite to check; [] = all (paper: gsm8k, math)
 
 
 @dataclass
@@ -146,7 +147,10 @@ class MixtureConfig:
     name: str = MISSING  # single = 100% of `agent`
     weights: Dict[str, float] = field(default_factory=dict)  # agent name -> share (blends only)
     agents: Dict[str, Any] = field(default_factory=dict)  # agent configs of a blend (filled by defaults)
-    budget: Optional[int] = None  # total training examples; None = everything available
+    # total training examples; None = everything available. Set, it also sizes a blend: each agent makes its share
+    budget: Optional[int] = None
+    # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
+    agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = 0  # sampling seed for the budget
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from flames import llm as llm_mod
 from flames.agents import typed_config
@@ -84,7 +84,12 @@ class Pipeline:
         missing = set(m.weights) - set(m.agents)
         if missing:
             raise ConfigError(f"mixture {m.name}: weights name agents without a config: {sorted(missing)}")
-        return {name: typed_config(m.agents[name]) for name in m.weights}
+        agents = {name: typed_config(OmegaConf.merge(m.agents[name], m.agent_overrides)) for name in m.weights}
+        if m.budget:  # each agent makes the share of the budget that mix takes from it
+            total = sum(m.weights.values())
+            for name, agent in agents.items():
+                agent.num_problems = round(m.budget * m.weights[name] / total)  # as mix counts it
+        return agents
 
     def inputs_of(self, stage: Stage, label: str, agents: dict) -> dict[str, Artifact]:
         """The upstream artifacts a stage reads: its own agent's, every agent's (fan-in), or the shared one."""

@@ -22,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from flames import llm as llm_mod
 from flames.agents import agent_class, build_agent
-from flames.benchmarks import load_suite, subset_fields
-from flames.config import ModelConfig, Resources
+from flames.benchmarks import load_benchmark, load_suite, subset_fields
+from flames.config import ConfigError, ModelConfig, Resources
 from flames.evaluate import evaluate
 from flames.keys import key_slice, text_fingerprint
 from flames.llm.embedded import resolve_model_path
@@ -47,9 +47,13 @@ class Shared:
         self.train_history: list[dict] = []
 
     def references(self) -> dict[str, list[dict]]:
-        """Every benchmark of the suite, in full (decontamination ignores benchmarks.limit)."""
+        """The benchmarks decontamination checks (qc.decontam.against, default all), in full (no limit)."""
         if self._references is None:
-            self._references = load_suite(self.cfg.benchmarks)
+            suite, against = self.cfg.benchmarks, list(self.cfg.qc.decontam.against)
+            unknown = sorted(set(against) - set(suite.names))
+            if unknown:
+                raise ConfigError(f"qc.decontam.against: {unknown} not in benchmarks.names {list(suite.names)}")
+            self._references = {name: load_benchmark(name, suite) for name in against or suite.names}
         return self._references
 
     def eval_items(self) -> dict[str, list[dict]]:

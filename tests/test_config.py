@@ -86,3 +86,22 @@ def test_a_bad_agent_knob_ends_in_one_line_and_exit_code_2(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "agent.roundz" in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "outputs" / "store").exists()  # nothing ran
+
+
+def test_paper_presets_size_every_agent_of_a_mixture_and_use_the_papers_qc(monkeypatch):
+    from flames.pipeline import Pipeline
+
+    monkeypatch.setenv("FLAMES_DATA_DIR", "/data")
+    cfg = compose_config(["experiment=paper", "mixture=flames_small", "logger=none"])
+    agents = Pipeline(cfg).agent_cfgs
+    assert {k: a.num_problems for k, a in agents.items()} == {
+        "suggester_editor": 75000, "iqc": 30000, "taxonomy_key_concepts": 30000, "distraction_insertion": 15000}
+    assert all(a.max_new_tokens is None and a.chunk_size == 4096 for a in agents.values())  # not the CPU budgets
+    assert (cfg.qc.decontam.mode, list(cfg.qc.decontam.against)) == ("paper", ["gsm8k", "math"])
+    assert cfg.qc.reward_model.name == "internlm/internlm2-7b-reward"
+    for name, budget in (("flames_large", 1_000_000), ("flames_xl", 1_500_000)):
+        big = Pipeline(compose_config(["experiment=paper", f"mixture={name}", "logger=none"])).agent_cfgs
+        assert sum(a.num_problems for a in big.values()) == budget and big["iqc"].num_problems == budget // 5
+    ours = compose_config(["experiment=flames"])
+    assert (ours.qc.decontam.mode, list(ours.qc.decontam.against)) == ("near_copy", [])
+    assert ours.problem_model.name == cfg.problem_model.name

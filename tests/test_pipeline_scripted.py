@@ -111,3 +111,13 @@ def test_agent_costs_count_calls_and_tokens_per_problem_after_qc(fake_llm):
     tokens = syn["prompt_tokens"] + syn["completion_tokens"]
     assert row["tokens_per_problem"] == round(tokens / pqc["records_out"], 2) and tokens > 0
     assert "paraphrase" in cost_table([row]).splitlines()[2]
+
+
+def test_decontamination_checks_only_the_benchmarks_named(fake_llm):
+    from flames.config import ConfigError
+    from flames.stages import Shared
+
+    cfg = compose_config(["benchmarks=builtin", "qc.decontam.against=[builtin]"])
+    assert list(Shared(cfg).references()) == ["builtin"]
+    with pytest.raises(ConfigError, match="gsm8k"):
+        Shared(compose_config(["qc.decontam.against=[gsm8k]"])).references()

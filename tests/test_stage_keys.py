@@ -17,8 +17,9 @@ from tests.helpers import compose_config
 
 # Fields whose change the slice cannot be computed for in isolation (they must name a suite entry).
 UNCHECKABLE = {"benchmarks.names", "benchmarks.suite.builtin.source", "benchmarks.source"}
-# A class path changes to another real class (the slice imports it).
-OTHER_CLASS = {"agent._target_": "flames.agents.few_shot.FewShot", "qc.strategy._target_": "flames.qc.solution.Strict"}
+# Fields whose other value must be valid: a class path (the slice imports it), a benchmark of the suite.
+REPLACEMENTS = {"agent._target_": "flames.agents.few_shot.FewShot", "qc.strategy._target_": "flames.qc.solution.Strict",
+                "qc.decontam.against": ["builtin"]}
 
 
 def leaves(node, prefix: str):
@@ -58,7 +59,7 @@ def slice_of(stage, cfg):
 
 def with_change(cfg, path, value):
     """A copy of cfg with `path` changed to the first different value its schema accepts."""
-    for new in [OTHER_CLASS[path]] if path in OTHER_CLASS else changes(value):
+    for new in [REPLACEMENTS[path]] if path in REPLACEMENTS else changes(value):
         try:
             copy = cfg.copy()
             with open_dict(copy):
