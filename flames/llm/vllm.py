@@ -40,6 +40,10 @@ class VLLMModel(LLM):
             kwargs["max_model_len"] = max_model_len
         if cpu:
             kwargs["enforce_eager"] = True  # no torch.compile/inductor on CPU
+            # A seeded request whose prefill is split rewinds its generator's offset, which a CPU torch
+            # Generator lacks ("CPU Generator does not use offset"): on CPU, prefill every prompt whole.
+            kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(4096, max_model_len or 0)
         else:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         kwargs.update(extra)
