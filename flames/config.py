@@ -41,7 +41,7 @@ class ModelConfig:
     """An LLM and how to sample from it (problem_model, solution_model)."""
 
     name: str = MISSING  # hub id, local folder, or embedded:smollm2-135m-instruct
-    backend: str = "hf"  # hf | vllm, or a flames.llm.LLM subclass as module.Class
+    backend: str = "hf"  # hf | vllm | openai, or a flames.llm.LLM subclass as module.Class
     dtype: str = "bfloat16"  # weights dtype for generation
     chat_template: bool = True  # False: send the prompt text as-is, for few-shot completion (base/tiny models)
     temperature: float = 0.7
@@ -55,6 +55,13 @@ class ModelConfig:
     tensor_parallel_size: int = runtime(1)  # vllm: GPUs per model
     gpu_memory_utilization: float = runtime(0.9)  # vllm
     extra: Dict[str, Any] = field(default_factory=dict)  # passed through to the backend constructor
+    # openai backend (an OpenAI-compatible server: vllm serve, a hosted API); none of these enter artifact keys
+    base_url: Optional[str] = runtime(None)  # server URL, e.g. http://node12:8000/v1; None = $OPENAI_BASE_URL
+    api_key_env: str = runtime("OPENAI_API_KEY")  # name of the env var holding the API key (never the key itself)
+    served_model_name: Optional[str] = runtime(None)  # the server's name for `name`; None = name (embedded: its folder)
+    concurrency: int = runtime(64)  # requests in flight at once
+    max_retries: int = runtime(10)  # per request, on connection errors, timeouts, 408/429/5xx (backoff 1 s..60 s)
+    request_timeout: float = runtime(600.0)  # seconds one request may take before it is retried
 
 
 @dataclass

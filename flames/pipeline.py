@@ -23,6 +23,7 @@ from flames.store import Artifact, Store
 log = logging.getLogger(__name__)
 
 STAGE_NAMES = [s.name for s in STAGES]
+REQUESTS = "requests.jsonl"  # finished backend requests of a stage being computed (removed when it completes)
 
 
 @dataclass
@@ -108,7 +109,13 @@ class Pipeline:
 
         def compute(out: Path) -> dict:  # runs under the lock, only when this job computes
             log.info("%s: computing -> %s", name, out)
-            return stage.run(job, inputs, out)
+            llm_mod.set_request_cache(out / REQUESTS)  # openai backend: a rerun after a kill skips finished requests
+            try:
+                metrics = stage.run(job, inputs, out)
+            finally:
+                llm_mod.set_request_cache(None)
+            (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
+            return metrics
 
         art, reused = self.store.run(stage.name, stage.slice(job, inputs), inputs, compute)
         if reused:

