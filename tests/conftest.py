@@ -54,11 +54,13 @@ class ScriptedLLM(LLM):
         self.truncated = truncated
         self.calls: list[list[str]] = []
         self.seeds: list[list[int]] = []  # per call, each request's sampling seed
+        self.samplings: list = []  # per call, its Sampling (stop strings, token budget)
 
     def _chat(self, conversations, sampling, seeds):
         prompts = [c[-1]["content"] for c in conversations]
         self.calls.append(prompts)
         self.seeds.append(list(seeds))
+        self.samplings.append(sampling)
         ks = range(sampling.n)
         with_seed = len(inspect.signature(self.reply).parameters) == 3
         reply = (lambda p, k, s: self.reply(p, k, s)) if with_seed else (lambda p, k, s: self.reply(p, k))

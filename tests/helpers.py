@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from flames.agents import agent_class
 
@@ -17,6 +18,12 @@ def compose_config(overrides: list[str] | None = None):
     register_configs()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("config", overrides=list(overrides or []))
+
+
+def shipped_knobs(name: str, scale: str = "quickstart") -> dict:
+    """The knobs conf/agent/<name>.yaml composes to at `agent_scale=<scale>` (quickstart | paper), for make_agent."""
+    agent = compose_config([f"agent={name}", f"agent_scale={scale}", "logger=none"]).agent
+    return {k: v for k, v in OmegaConf.to_container(agent).items() if k not in ("_target_", "name")}
 
 
 def make_agent(name, scripted, reply, **knobs):

@@ -99,6 +99,7 @@ def test_the_installed_package_carries_its_configs(tmp_path):
                          capture_output=True, text=True, env={**env, "FLAMES_DATA_DIR": "/data"})
     assert cfg.returncode == 0, cfg.stderr[-3000:]
     assert "flames.agents.iqc.IQC" in cfg.stdout and "Qwen/Qwen2.5-32B-Instruct" in cfg.stdout
+    assert "compose: question" in cfg.stdout  # the agent's paper variant (conf/agent/iqc/paper.yaml) ships too
     bad = subprocess.run([sys.executable, "-m", "flames", "agent=nope"], cwd=empty, capture_output=True, text=True,
                          env=env)
     assert bad.returncode != 0 and "nope" in bad.stderr

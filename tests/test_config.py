@@ -10,7 +10,7 @@ from flames.cli import CONF_DIR
 from tests.helpers import compose_config
 
 GROUPS = ["agent", "qc", "problem_model", "solution_model", "mixture", "student", "seeds", "benchmarks", "logger",
-          "experiment"]
+          "experiment", "agent_scale"]
 
 
 def options(group):
@@ -44,6 +44,38 @@ def test_paper_preset_has_the_papers_settings(monkeypatch):
     assert cfg.student.name == "deepseek-ai/deepseek-math-7b-base" and cfg.student.num_train_epochs == 5
     assert cfg.agent.num_problems == 150000 and cfg.qc.strategy._target_ == "flames.qc.solution.First"
     assert cfg.seeds.files == ["/data/seeds/gsm8k_train.jsonl", "/data/seeds/math_train.jsonl"]
+
+
+@pytest.mark.parametrize("agent", options("agent"))
+def test_paper_experiment_gives_each_agent_its_paper_variant(agent, monkeypatch):
+    """experiment=paper agent=<each> composes and type-checks; conf/agent/<name>/paper.yaml's keys win, and the
+    quickstart yaml sets each of them explicitly (to another value). The values equal the class's defaults."""
+    from flames.agents import agent_class, typed_config
+
+    monkeypatch.setenv("FLAMES_DATA_DIR", "/data")
+    quick = typed_config(compose_config([f"agent={agent}"]).agent)
+    paper = typed_config(compose_config(["experiment=paper", f"agent={agent}"]).agent)
+    assert paper.num_problems == 150000 and paper.max_new_tokens is None and paper.name == agent
+    variant = Path(CONF_DIR) / "agent" / agent / "paper.yaml"
+    knobs = OmegaConf.to_container(OmegaConf.load(variant)) if variant.exists() else {}
+    shipped = OmegaConf.load(Path(CONF_DIR) / "agent" / f"{agent}.yaml")
+    defaults = agent_class(agent).Config(name=agent)
+    for key, value in knobs.items():
+        assert key in shipped and quick[key] == shipped[key] != value == paper[key] == getattr(defaults, key), key
+    multi_step = {"iqc", "ask_me_anything", "suggester_editor", "key_concepts"}
+    assert (agent not in multi_step) or knobs, f"{agent} has no paper variant"
+
+
+def test_a_blend_under_experiment_paper_gets_its_agents_paper_variants(monkeypatch, tmp_path):
+    (tmp_path / "mixture").mkdir()
+    (tmp_path / "mixture" / "complex.yaml").write_text(
+        "defaults:\n  - /agent@agents.iqc: iqc\n  - /agent@agents.suggester_editor: suggester_editor\n  - _self_\n"
+        "name: complex\nweights: {iqc: 0.5, suggester_editor: 0.5}\n")
+    monkeypatch.setenv("FLAMES_DATA_DIR", "/data")
+    for scale, iterations, lines in (([], 1, 1), (["experiment=paper"], 4, None)):
+        cfg = compose_config([f"hydra.searchpath=[file://{tmp_path}]", "mixture=complex", *scale])
+        agents = cfg.mixture.agents
+        assert (agents.iqc.iterations, agents.suggester_editor.suggestion_lines) == (iterations, lines)
 
 
 @pytest.mark.parametrize("override,key", [

@@ -6,12 +6,12 @@ concepts (not the seed), so the new problem shares the seed's mathematics, not i
 
 from __future__ import annotations
 
-from flames.agents.key_concepts import ConceptsThenProblem, KeyConceptsConfig
+from flames.agents.key_concepts import ConceptsConfig, ConceptsThenProblem
 
 
 class SeededKeyConcepts(ConceptsThenProblem):
     name = "seeded_key_concepts"
-    Config = KeyConceptsConfig
+    Config = ConceptsConfig
     concepts_step = "extract"
 
     def concepts_vars(self, seed: dict) -> dict:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from flames.agents.key_concepts import ConceptsThenProblem, KeyConceptsConfig
+from flames.agents.key_concepts import ConceptsConfig, ConceptsThenProblem
 from flames.agents.taxonomy import load_taxonomy, sample_paths
 
 
 @dataclass
-class TaxonomyKeyConceptsConfig(KeyConceptsConfig):
+class TaxonomyKeyConceptsConfig(ConceptsConfig):
     taxonomy: str = "builtin"  # builtin | ccssm | msc2020 | path to a JSON taxonomy file
     taxonomy_dir: Optional[str] = None  # folder with ccssm/ and msc2020/ (for the real taxonomies)
     seed: int = 0  # topic sampling seed

@@ -9,7 +9,7 @@ import pytest
 
 from flames.agents.key_concepts import GSM8K_TOPIC, parse_concepts
 from flames.agents.taxonomy import leaf_paths, load_taxonomy, sample_paths
-from tests.helpers import last_slot, make_agent
+from tests.helpers import last_slot, make_agent, shipped_knobs
 
 SEEDS = [
     {"id": "s1", "dataset": "gsm8k", "problem": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -67,40 +67,49 @@ def concepts_then_problem(concepts="unit price; multiplication", problem="Pears 
     return reply
 
 
-def test_key_concepts_two_batched_calls_from_the_seed_topic(scripted):
-    agent, llm, calls = make_agent("key_concepts", scripted, concepts_then_problem())
-    out = agent.run_chunk(SEEDS)
-    assert steps(calls) == [("concepts", 2), ("problem", 2)]
-    concept_prompts, problem_prompts = llm.calls
-    assert [last_slot(p, "Topic") for p in concept_prompts] == [GSM8K_TOPIC, "Algebra"]
-    assert not any(s["problem"] in p for s, p in zip(SEEDS, concept_prompts))  # the topic only, never the text
-    assert last_slot(problem_prompts[1], "Key concepts") == "unit price; multiplication"
-    assert last_slot(problem_prompts[1], "Topic") == "Algebra"
-    assert not UNFILLED.search("".join(concept_prompts + problem_prompts))
-    rec = out.problems[1]
-    assert rec["id"] == "key_concepts-s2" and rec["seed_ids"] == ["s2"] and rec["seed_dataset"] == "math"
-    assert rec["problem"] == "Pears cost 2 dollars. How much do 6 cost?"
-    assert rec["intermediate"] == {"topic": "Algebra", "concepts": ["unit price", "multiplication"]}
+def test_key_concepts_quickstart_extracts_a_pool_then_one_problem_call_per_chunk(scripted, tmp_path):
+    agent, llm, calls = make_agent("key_concepts", scripted, concepts_then_problem(), **shipped_knobs("key_concepts"))
+    inputs = agent.prepare(SEEDS, tmp_path)
+    assert steps(calls) == [("extract", 2)]  # the pool: one batched call over the seeds, in prepare
+    assert [last_slot(p, "Problem") for p in llm.calls[0]] == [s["problem"] for s in SEEDS]
+    assert llm.samplings[0].stop == ("\n",) and llm.samplings[0].max_new_tokens == 40  # the quickstart's cap
+    assert len(inputs) == 2 * 16  # per seed dataset: inputs_per_problem (4) * num_problems (8) / 2 datasets
+    out = agent.run_chunk(inputs[:2])
+    assert steps(calls) == [("extract", 2), ("problem", 2)]
+    assert [last_slot(p, "Kind") for p in llm.calls[1]] == [GSM8K_TOPIC, GSM8K_TOPIC]  # gsm8k's pool comes first
+    assert sorted(last_slot(llm.calls[1][0], "Key concepts").split("; ")) == ["multiplication", "unit price"]
+    assert not any(s["problem"] in p for s in SEEDS for p in llm.calls[1])  # the concepts only, never a seed
+    assert not UNFILLED.search("".join(llm.calls[0] + llm.calls[1]))
+    rec = out.problems[0]
+    assert rec["id"] == "key_concepts-gsm8k-set000000" and rec["seed_ids"] == ["s1"] and rec["seed_dataset"] == "gsm8k"
+    assert rec["problem"] == "Pears cost 2 dollars. How much do 6 cost?" and rec["seed_answer"] is None
+    assert rec["intermediate"]["style"] == GSM8K_TOPIC
+    assert sorted(rec["intermediate"]["concepts"]) == ["multiplication", "unit price"]
+    assert {i["dataset"] for i in inputs} == {"gsm8k", "math"}
 
 
-def test_key_concepts_drops_at_each_step_and_only_survivors_go_on(scripted):
+def test_key_concepts_drops_at_each_step_and_only_survivors_go_on(scripted, tmp_path):
     def reply(prompt, k):
         if asked_for(prompt) == "Key concepts":
-            return "" if last_slot(prompt, "Topic") == GSM8K_TOPIC else " linear equations"
+            return "" if "Tom" in last_slot(prompt, "Problem") else " linear equations"
         return " So x = 3 and the answer is 3."
 
-    agent, llm, calls = make_agent("key_concepts", scripted, reply)
-    out = agent.run_chunk(SEEDS)
-    assert steps(calls) == [("concepts", 2), ("problem", 1)]
-    assert drops(out) == [("concepts", "key_concepts-s1", "no_concepts"),
-                          ("problem", "key_concepts-s2", "solved_instead")]
-    assert out.problems == []
+    agent, llm, calls = make_agent("key_concepts", scripted, reply, num_problems=1, inputs_per_problem=2)
+    inputs = agent.prepare(SEEDS, tmp_path)
+    assert [i["dataset"] for i in inputs] == ["math", "math"]  # the gsm8k seed gave no concept: no gsm8k pool
+    out = agent.run_chunk(inputs)
+    assert steps(calls) == [("extract", 2), ("problem", 2)]
+    assert drops(out) == [("extract", "key_concepts-s1", "no_concepts"),  # handed out with the first chunk
+                          ("problem", "key_concepts-math-set000000", "solved_instead"),
+                          ("problem", "key_concepts-math-set000001", "solved_instead")]
+    assert out.problems == [] and agent.run_chunk([]).drops == []  # the extract drops are counted once
 
 
-def test_key_concepts_problem_that_repeats_an_exemplar_is_dropped(scripted):
-    copied = "Two fair dice are rolled. What is the probability that the sum is not 7?"
-    agent, _, _ = make_agent("key_concepts", scripted, concepts_then_problem(problem=copied))
-    out = agent.run_chunk(SEEDS[:1])
+def test_key_concepts_problem_that_repeats_an_exemplar_is_dropped(scripted, tmp_path):
+    copied = ("Pens cost 3 dollars each, and the shop takes 10 percent off an order of 10 pens or more. Sam buys "
+              "10 pens and pays with a 50-dollar bill. How much change does he get?")
+    agent, _, _ = make_agent("key_concepts", scripted, concepts_then_problem(problem=copied), num_problems=1)
+    out = agent.run_chunk(agent.prepare(SEEDS[:1], tmp_path)[:1])
     assert [r for _, r in out.drops] == ["copied_example"]
 
 
@@ -235,7 +244,7 @@ def test_suggester_editor_two_rounds_is_four_batched_calls(scripted):
     rec = out.problems[0]
     assert rec["id"] == "suggester_editor-s1" and rec["seed_ids"] == ["s1"]
     rounds = rec["intermediate"]["rounds"]
-    assert [r["suggestions"] for r in rounds] == ["1. Add a second step."] * 2
+    assert [r["suggestions"] for r in rounds] == [["1. Add a second step."]] * 2
     assert rounds[0]["problem"] == round1 and rounds[1]["problem"] == rec["problem"] != round1
 
 

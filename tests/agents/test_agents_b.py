@@ -8,7 +8,7 @@ from flames.agents.base import clean_problem
 from flames.agents.masking import number_tokens, pick_variable
 from flames.agents.iqc import prompt_solution
 from flames.agents.self_verification import split_question
-from tests.helpers import last_slot, make_agent
+from tests.helpers import last_slot, make_agent, shipped_knobs
 
 SEEDS = [
     {"id": "s1", "dataset": "gsm8k", "problem": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -161,8 +161,13 @@ def ama_reply(prompt, k):
             "Find $x$ if $2x + 5 = 11$.": "If $2x + 5 = 11$, then $x$ is 3."}[last_slot(prompt, "Question")]
 
 
-def test_ask_me_anything_one_call_then_a_problem_per_number(scripted):
-    agent, llm, calls = make_agent("ask_me_anything", scripted, ama_reply)
+AMA_QUICKSTART = shipped_knobs("ask_me_anything")  # ask: template (no call per number)
+IQC_QUICKSTART = shipped_knobs("iqc")  # one follow-up iteration, no filter
+
+
+def test_ask_me_anything_quickstart_one_call_then_a_template_problem_per_number(scripted):
+    assert AMA_QUICKSTART["ask"] == "template"
+    agent, llm, calls = make_agent("ask_me_anything", scripted, ama_reply, **AMA_QUICKSTART)
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("statement", 2)] and len(llm.calls) == 1  # asking is rule-based
     prompt = llm.calls[0][0]
@@ -182,7 +187,7 @@ def test_ask_me_anything_one_call_then_a_problem_per_number(scripted):
 
 
 def test_ask_me_anything_max_questions_caps_problems_per_seed(scripted):
-    agent, _, _ = make_agent("ask_me_anything", scripted, ama_reply, max_questions=1)
+    agent, _, _ = make_agent("ask_me_anything", scripted, ama_reply, **{**AMA_QUICKSTART, "max_questions": 1})
     out = agent.run_chunk(SEEDS)
     assert [p["id"] for p in out.problems] == ["ask_me_anything-s1-n1", "ask_me_anything-s2-n1"]
 
@@ -193,7 +198,8 @@ def test_ask_me_anything_drops_at_the_right_step(scripted):
     replies = {"How many apples does he have?": "He has many apples.",  # s1
                "Find $x$ if $2x + 5 = 11$.": "The value of $x$ is 3.",  # s2
                "How many pens does he have?": "He has 7 pens."}  # s6
-    agent, _, calls = make_agent("ask_me_anything", scripted, lambda p, k: replies[last_slot(p, "Question")])
+    agent, _, calls = make_agent("ask_me_anything", scripted, lambda p, k: replies[last_slot(p, "Question")],
+                                 **AMA_QUICKSTART)
     out = agent.run_chunk([NO_ANSWER, SEEDS[0], SEEDS[1], NO_NUMBER, only_answer])
     assert steps(calls) == [("statement", 3)] and out.problems == []
     assert drops(out) == [("hide", "ask_me_anything-s6", "no_number"),  # only the answer's number: nothing to ask
@@ -210,31 +216,35 @@ def follow_up(prompt, k):
     return "He eats 2 of them. How many are left?" if solution != "Not given." else "He gives 1 away. How many remain?"
 
 
-def test_iqc_one_call_per_iteration_each_on_the_previous_question(scripted):
-    agent, llm, calls = make_agent("iqc", scripted, follow_up, iterations=2)
+def test_iqc_follow_up_one_call_per_iteration_each_on_the_previous_question(scripted):
+    agent, llm, calls = make_agent("iqc", scripted, follow_up, **{**IQC_QUICKSTART, "iterations": 2})
     out = agent.run_chunk(SEEDS)
     assert steps(calls) == [("compose1", 2), ("compose2", 2)] and len(llm.calls) == 2
     first_prompt, second_prompt = llm.calls[0][0], llm.calls[1][0]
     assert last_slot(first_prompt, "Question") == SEEDS[0]["problem"]
     assert last_slot(first_prompt, "Solution") == "Tom has 3+4=7 apples. So the result is 7."  # GSM8K markup removed
     assert first_prompt.rstrip().endswith("Follow-up question:") and not UNFILLED.search(first_prompt + llm.calls[0][1])
-    gsm, math = out.problems
-    q1, q2 = gsm["intermediate"]["questions"]
+    by_id = {p["id"]: p for p in out.problems}  # every iteration's question is a problem (MMIQC's D_1..D_K)
+    assert sorted(by_id) == ["iqc-s1-i1", "iqc-s1-i2", "iqc-s2-i1", "iqc-s2-i2"]
+    q1, q2 = by_id["iqc-s1-i1"]["problem"], by_id["iqc-s1-i2"]["problem"]
     assert q1 == "Tom has 3 apples and buys 4 more. He eats 2 of them. How many are left?"  # the seed's ask replaced
     assert last_slot(second_prompt, "Question") == q1 and last_slot(second_prompt, "Solution") == "Not given."
-    assert gsm["problem"] == q2 == ("Tom has 3 apples and buys 4 more. He eats 2 of them. "
-                                    "He gives 1 away. How many remain?")
-    assert gsm["intermediate"]["follow_ups"] == ["He eats 2 of them. How many are left?",
-                                            "He gives 1 away. How many remain?"]
-    assert math["intermediate"]["questions"][0] == "Find $x$ if $2x + 5 = 11$. Then compute the value of $x^2 + 1$."
-    assert gsm["id"] == "iqc-s1" and gsm["seed_ids"] == ["s1"] and gsm["agent"] == "iqc" and well_formed(out)
+    assert q2 == "Tom has 3 apples and buys 4 more. He eats 2 of them. He gives 1 away. How many remain?"
+    assert by_id["iqc-s1-i2"]["intermediate"]["previous"] == q1 and by_id["iqc-s1-i2"]["intermediate"]["iteration"] == 2
+    assert [by_id[f"iqc-s1-i{k}"]["intermediate"]["follow_up"] for k in (1, 2)] == [
+        "He eats 2 of them. How many are left?", "He gives 1 away. How many remain?"]
+    assert by_id["iqc-s2-i1"]["problem"] == "Find $x$ if $2x + 5 = 11$. Then compute the value of $x^2 + 1$."
+    gsm = by_id["iqc-s1-i1"]
+    assert gsm["seed_ids"] == ["s1"] and gsm["agent"] == "iqc" and well_formed(out)
 
 
-def test_iqc_default_is_one_iteration_and_takes_a_full_restatement_as_is(scripted):
+def test_iqc_quickstart_is_one_follow_up_iteration_and_takes_a_full_restatement_as_is(scripted):
     full = "Tom has 3 apples and buys 4 more, then eats 2 of them. How many apples are left?"
-    agent, _, calls = make_agent("iqc", scripted, lambda p, k: full)
+    agent, llm, calls = make_agent("iqc", scripted, lambda p, k: full, **IQC_QUICKSTART)
     out = agent.run_chunk(SEEDS[:1])
-    assert steps(calls) == [("compose1", 1)] and out.problems[0]["problem"] == full
+    assert steps(calls) == [("compose1", 1)] and out.problems[0]["problem"] == full  # no verify step
+    assert llm.calls[0][0].rstrip().endswith("Follow-up question:") and llm.samplings[0].stop == ("\n",)
+    assert out.problems[0]["id"] == "iqc-s1-i1"
 
 
 def test_iqc_drops_at_the_failing_iteration_and_stops_sending_it(scripted):
@@ -247,10 +257,10 @@ def test_iqc_drops_at_the_failing_iteration_and_stops_sending_it(scripted):
         return next(first) if last_slot(prompt, "Solution") != "Not given." else ""
 
     seeds = [dict(SEEDS[0], id=f"g{i}") for i in range(6)]
-    agent, _, calls = make_agent("iqc", scripted, reply, iterations=2)
+    agent, _, calls = make_agent("iqc", scripted, reply, **{**IQC_QUICKSTART, "iterations": 2})
     out = agent.run_chunk(seeds)
     assert steps(calls) == [("compose1", 6), ("compose2", 1)]  # only the survivor goes on
-    assert out.problems == []
+    assert [p["id"] for p in out.problems] == ["iqc-g5-i1"]  # its first iteration stays a problem
     assert drops(out) == [("compose1", "iqc-g0", "solved_instead"), ("compose1", "iqc-g1", "copied_example"),
                           ("compose1", "iqc-g2", "truncated"), ("compose1", "iqc-g3", "unchanged"),
                           ("compose1", "iqc-g4", "no_new_question"),  # it went on solving
