@@ -88,3 +88,20 @@ def test_thirty_thousand_distinct_problems_from_the_real_seed_set(flames_data, s
     assert synth.manifest["metrics"]["accepted_by_dataset"] == {"gsm8k": 15000, "math": 15000}
     assert len({normalize_text(r["problem"]) for r in rows}) == 30000  # no exact duplicates
     assert len({r["id"] for r in rows}) == 30000 and max(r["draw"] for r in rows) >= 2
+
+
+@pytest.mark.parametrize("name", [a for a in __import__("flames.agents", fromlist=["x"]).shipped_agents()
+                                  if a != "qft"])  # qft's fine-tune is tested in tests/test_agents.py
+def test_every_agent_gives_every_request_its_own_seed_across_draws(name, tmp_path):
+    """Two passes over the same seeds: no two requests share a sampling seed (no collapse at T>0)."""
+    from flames.agents import agent_class
+
+    cls = agent_class(name)
+    llm = ScriptedLLM(lambda p, k, s: f"Problem: How many apples does Tom have if he has {s % 1000} apples?")
+    agent = cls(cls.Config(name=name), llm, Sampling(seed=3))
+    items = agent.prepare([dict(s, answer="5") for s in seeds(4)], tmp_path)
+    for draw in (0, 1):
+        agent.run_chunk([dict(i, draw=draw) if draw else i for i in items])
+    sent = [s for call in llm.seeds for s in call]
+    assert sent or not cls.uses_llm, name
+    assert len(sent) == len(set(sent)), f"{name}: {len(sent) - len(set(sent))} repeated request seeds"

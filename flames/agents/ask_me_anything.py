@@ -123,7 +123,8 @@ class AskMeAnything(Agent):
         if not asks:
             return
         replies = self.step("ask", [fill(template, statement=it["masked"], variable=it["variable"],
-                                         value=it["token"].text) for it in asks])
+                                         value=it["token"].text) for it in asks],
+                            keys=[f"{self.request_key(it['seed'])}-{it['suffix']}" for it in asks])
         for it, reply in zip(asks, replies):
             problem, reason = parse_question(reply, it["masked"], it["token"].value)
             if reason:

@@ -72,14 +72,16 @@ class Agent:
 
         `max_new_tokens` caps this step below the agent's budget (a short list needs fewer tokens).
         `keys[i]` names request i (`request_key` of its input); its sampling seed derives from the
-        base seed, the agent, the step and the key, so draws differ and a resumed run asks the same.
+        base seed, the agent, the step, the key and the prompt, so draws and rounds differ and a
+        resumed run (same inputs, same earlier replies) asks the same.
         """
         stop = self.stop if stop is None else stop
         sampling = replace(self.sampling, stop=stop)
         if max_new_tokens is not None:
             sampling = replace(sampling, max_new_tokens=min(max_new_tokens, sampling.max_new_tokens))
-        seeds = None if keys is None else [request_seed(sampling.seed, self.name, step, k, n)
-                                           for k, n in _numbered(keys)]
+        # the prompt too: a later round's request for the same input (another prompt) samples afresh
+        seeds = None if keys is None else [request_seed(sampling.seed, self.name, step, k, n, p)
+                                           for (k, n), p in zip(_numbered(keys), prompts)]
         gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling, seeds)
         self.log_call(step=step, **usage(gens))
         return [g.texts[0] for g in gens]

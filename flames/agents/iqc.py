@@ -191,7 +191,8 @@ class IQC(Agent):
         m = self.cfg.filter_samples
         template = load_prompt(f"{self.name}_verify")
         prompts = [fill(template, problem=it["question"]) for it in items for _ in range(m)]
-        replies = self.step(f"verify{k}", prompts, stop=("\nProblem:",))
+        keys = [f"{self.request_key(it['seed'])}-i{k}" for it in items for _ in range(m)]  # samples: numbered
+        replies = self.step(f"verify{k}", prompts, stop=("\nProblem:",), keys=keys)
         answers = [extract_answer(r) for r in replies]
         verdicts = grade_batch(answers, [it["answer"] for it in items for _ in range(m)])
         kept = []
