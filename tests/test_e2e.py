@@ -28,8 +28,15 @@ def quickstart(tmp_path_factory):
     t0 = time.time()
     proc = run_flames([], root, root / "outputs" / "store")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {"root": root, "store": root / "outputs" / "store", "out": proc.stdout + proc.stderr,
-            "stdout": proc.stdout, "seconds": time.time() - t0}
+    store = root / "outputs" / "store"
+    # this run's artifact per stage, before later tests add others to the same store
+    artifacts = {stage: marker.parent for stage in STAGES for marker in (store / stage).glob("*/_COMPLETE")}
+    return {"root": root, "store": store, "out": proc.stdout + proc.stderr, "stdout": proc.stdout,
+            "seconds": time.time() - t0, "artifacts": artifacts}
+
+
+def manifest(artifact: Path) -> dict:
+    return json.loads((artifact / "manifest.json").read_text())
 
 
 def test_quickstart_runs_every_stage_and_prints_results(quickstart):
@@ -41,10 +48,16 @@ def test_quickstart_runs_every_stage_and_prints_results(quickstart):
     store = quickstart["store"]
     for stage in STAGES:
         (art,) = list((store / stage).glob("*/_COMPLETE"))
-    model = next((store / "train").glob("*/model"))
-    assert (model / "config.json").exists() and any(model.glob("*.safetensors"))
-    preds = list(read_jsonl(next((store / "evaluate").glob("*/data.jsonl"))))
+    # Whether anything is left to train on depends on what the model wrote; either way is a run.
+    train = quickstart["artifacts"]["train"]
+    metrics, model = manifest(train)["metrics"], train / "model"
+    if metrics.get("skipped"):
+        assert not model.exists() and "WARNING: training skipped" in out
+    else:
+        assert metrics["examples"] > 0 and (model / "config.json").exists() and any(model.glob("*.safetensors"))
+    preds = list(read_jsonl(quickstart["artifacts"]["evaluate"] / "data.jsonl"))
     assert len(preds) == 24 and all({"output", "pred", "gold", "correct"} <= set(p) for p in preds)
+    assert len({p["id"] for p in preds}) == 24
 
 
 def test_second_run_reuses_every_stage_without_model_work(quickstart):
@@ -69,8 +82,14 @@ def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
                 "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy",
                 "eval/builtin/disagreements"):
         assert key in summary, key
-    assert "synthesize/paraphrase/samples" in summary and "eval/predictions" in summary
-    assert "train/loss" in summary
+    arts = quickstart["artifacts"]
+    for stage, key in [("synthesize", "records_out"), ("solve", "completion_tokens"), ("mix", "records_out")]:
+        prefix = "mix" if stage == "mix" else f"{stage}/paraphrase"
+        assert summary[f"{prefix}/{key}"] == manifest(arts[stage])[key], (stage, key)
+    assert "eval/predictions" in summary
+    # tables of samples and a loss curve, where the model's output left rows and examples
+    assert ("synthesize/paraphrase/samples" in summary) == (manifest(arts["synthesize"])["records_out"] > 0)
+    assert ("train/loss" in summary) == (not manifest(arts["train"])["metrics"].get("skipped"))
 
 
 def test_qc_majority_reuses_generations(quickstart, monkeypatch):
@@ -103,12 +122,15 @@ def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
     args = ["logger=none", *TINY, "agent.num_problems=6", "solve.chunk_size=1"]
     store = tmp_path / "store"
     assert run_flames([*args, "stage=problem_qc"], tmp_path, store).returncode == 0
+    expected = json.loads(next((store / "problem_qc").glob("*/manifest.json")).read_text())["records_out"]
+    if expected < 2:
+        pytest.skip(f"the model left {expected} problem(s) after problem QC: no solve to interrupt halfway")
     proc = start_flames([*args, "stage=solve"], tmp_path, store)
     data = None
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
+    deadline = time.time() + 1800  # a hang guard: the first chunk may be slow on a shared machine
+    while time.time() < deadline and proc.poll() is None:  # kill after the first of >= 2 one-problem chunks
         data = next((store / "solve").glob("*/data.jsonl"), None)
-        if data and len(data.read_text().splitlines()) >= 2:
+        if data and len(data.read_text().splitlines()) >= 1:
             break
         time.sleep(0.5)
     assert proc.poll() is None, "solve finished before it could be killed"
@@ -118,7 +140,6 @@ def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
     assert not (data.parent / "_COMPLETE").exists()
     resumed = run_flames([*args, "stage=solve"], tmp_path, store)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    expected = json.loads(next((store / "problem_qc").glob("*/manifest.json")).read_text())["records_out"]
     ids = [r["id"] for r in read_jsonl(data)]
     assert partial < expected == len(ids) == len(set(ids))
     assert "Resuming" in resumed.stdout + resumed.stderr
@@ -146,7 +167,7 @@ def test_evaluate_an_existing_model_alone_and_regrade_offline(tmp_path):
     from flames.evaluate import regrade
 
     proc = run_flames(["stage=evaluate", "student.path=embedded:smollm2-135m-instruct", "benchmarks.builtin_count=3",
-                       "benchmarks.max_new_tokens=48", "logger=none"], tmp_path, tmp_path / "store", timeout=600)
+                       "benchmarks.max_new_tokens=48", "logger=none"], tmp_path, tmp_path / "store", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [p.name for p in (tmp_path / "store").iterdir()] == ["evaluate"]  # nothing else ran
     art = next((tmp_path / "store" / "evaluate").glob("*/"))
@@ -164,7 +185,7 @@ def test_paper_suite_on_smollm2_prints_the_paper_table_and_regrades(tmp_path, fl
     t0 = time.time()
     proc = run_flames(["stage=evaluate", "student.path=embedded:smollm2-135m-instruct", "benchmarks=paper",
                        "benchmarks.limit=2", "benchmarks.max_new_tokens=32", "logger=none"],
-                      tmp_path, tmp_path / "store", timeout=1500)
+                      tmp_path, tmp_path / "store", timeout=3600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     print(f"paper suite, 2 items each: {time.time() - t0:.0f}s")
     header = next(line for line in proc.stdout.splitlines() if line.startswith("model "))
@@ -177,26 +198,32 @@ def test_paper_suite_on_smollm2_prints_the_paper_table_and_regrades(tmp_path, fl
                                                   "gsmplus_distraction", "olympiadbench"}
     assert all(saved[b]["n"] == 2 for b in saved if "/" not in b)
     assert (art / DISAGREEMENTS).exists() and regrade(art / "data.jsonl") == saved
-    # 32 tokens cut most step-by-step answers short: flagged per prediction, counted per benchmark and call
+    # Answers cut by the 32-token limit: flagged per prediction, counted per benchmark and per call.
+    # How many are cut depends on the model's wording; that the counts agree does not.
     preds = [json.loads(line) for line in (art / "data.jsonl").read_text().splitlines()]
+    assert len(preds) == 12 and len({p["id"] for p in preds}) == 12
+    assert all(isinstance(p["truncated"], bool) for p in preds)
     cut = sum(p["truncated"] for p in preds)
-    assert cut >= 6 and sum(saved[b]["truncated"] for b in saved if "/" not in b) == cut
-    assert json.loads((art / "manifest.json").read_text())["truncated"] == cut and "hit token limit" in proc.stdout
+    assert sum(saved[b]["truncated"] for b in saved if "/" not in b) == cut
+    done = json.loads((art / "manifest.json").read_text())
+    assert done["truncated"] == cut and done["requests"] == len(preds) and "hit token limit" in proc.stdout
+    assert 32 * cut <= done["completion_tokens"] <= 32 * len(preds)  # a cut answer used the whole budget
 
 
 def test_answer_strategies_on_the_quickstart_pool_make_no_new_generations(quickstart, monkeypatch):
     """Issue 5, acceptance 1: the four answer strategies over the quickstart's solved problems (3 each)."""
     monkeypatch.setenv("FLAMES_STORE", str(quickstart["store"]))
     llm_mod.CALLS.clear()
-    kept = {}
+    kept, dropped = {}, {}
     for strategy in ("first", "majority", "majority_first", "strict"):
         res = Pipeline(compose_config(["logger=none", "stage=solution_qc", f"qc={strategy}"])).run()
         status = {r.stage: r.reused for r in res.results}
         assert status["synthesize"] and status["problem_qc"] and status["solve"], status
         (sqc,) = [r for r in res.results if r.stage == "solution_qc"]
-        kept[strategy] = sqc.manifest["records_out"]
+        kept[strategy], dropped[strategy] = sqc.manifest["records_out"], sqc.manifest["dropped"]
         assert sqc.manifest["records_in"] == kept[strategy] + sum(sqc.manifest["dropped"].values())
     assert llm_mod.CALLS["synthesize"] == 0 and llm_mod.CALLS["solve"] == 0
     print("kept per strategy:", kept)
     assert kept["first"] == kept["majority_first"] >= kept["majority"] >= kept["strict"]
-    assert kept["first"] > 0
+    # "first" verifies no answer: it keeps every solved problem the student's context can take
+    assert set(dropped["first"]) <= {"too_long_for_student", "no_samples"}

@@ -1,8 +1,11 @@
 """The artifact store: keys, resume after a torn write, locks, completion markers."""
 
 import json
+import logging
 import multiprocessing as mp
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,26 +70,61 @@ def test_failed_compute_leaves_no_marker(tmp_path):
     assert not store.artifact("s", {}, {}).complete
 
 
-def _compute_slowly(root, out_q):
+class _MarkWaiting(logging.Handler):
+    """Leaves a marker file `waiting-<pid>` when this process logs that it waits for the lock."""
+
+    def __init__(self, markers):
+        super().__init__()
+        self.markers = Path(markers)
+
+    def emit(self, record):
+        if record.getMessage().startswith("Waiting for another process"):
+            (self.markers / f"waiting-{os.getpid()}").write_text(record.getMessage())
+
+
+def _compute_once(root, markers, out_q):
+    """One of two processes: whichever computes holds the lock until the other logs that it waits."""
+    store_log = logging.getLogger("flames.files")  # file_lock logs the wait
+    store_log.setLevel(logging.INFO)
+    store_log.addHandler(_MarkWaiting(markers))
+    saw_waiter = []
+
     def compute(folder):
-        time.sleep(1.0)
+        Path(markers, f"computing-{os.getpid()}").touch()
+        deadline = time.monotonic() + 120  # only a bound on the other process's start-up, however loaded
+        while not any(Path(markers).glob("waiting-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        saw_waiter.append(any(Path(markers).glob("waiting-*")))  # still inside compute: the lock is held
         RecordWriter(folder).write([{"id": "only"}])
         return {}
 
     art, reused = Store(root).run("s", {"k": 1}, {}, compute)
-    out_q.put(reused)
+    out_q.put({"pid": os.getpid(), "reused": reused, "saw_waiter": saw_waiter,
+               "waited": Path(markers, f"waiting-{os.getpid()}").exists()})
 
 
 def test_lock_lets_one_process_compute(tmp_path):
+    """The two processes overlap: one computes under the lock while the other is blocked on it."""
+    store, markers = tmp_path / "store", tmp_path / "markers"
+    markers.mkdir()
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    procs = [ctx.Process(target=_compute_slowly, args=(str(tmp_path), q)) for _ in range(2)]
+    procs = [ctx.Process(target=_compute_once, args=(str(store), str(markers), q)) for _ in range(2)]
     for p in procs:
         p.start()
+    results = [q.get(timeout=300) for _ in procs]
     for p in procs:
         p.join(60)
-    assert sorted([q.get(), q.get()]) == [False, True]  # one computed, the other reused
-    art = Store(tmp_path).artifact("s", {"k": 1}, {})
+        assert p.exitcode == 0
+    holder, waiter = sorted(results, key=lambda r: r["reused"])
+    assert not holder["reused"] and waiter["reused"]  # one computed, the other reused
+    # The waiter logged "Waiting for another process" (its non-blocking flock failed: the lock was
+    # held) and the holder saw that log's marker before it left compute and let the lock go.
+    art = Store(store).artifact("s", {"k": 1}, {})
+    assert waiter["waited"] and not holder["waited"]
+    assert f"computing s/{art.key}" in (markers / f"waiting-{waiter['pid']}").read_text()
+    assert holder["saw_waiter"] == [True] and waiter["saw_waiter"] == []
+    assert sorted(m.name for m in markers.glob("computing-*")) == [f"computing-{holder['pid']}"]
     assert [r["id"] for r in art.records()] == ["only"]
 
 

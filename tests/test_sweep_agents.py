@@ -25,21 +25,27 @@ def test_sweep_over_every_agent_counts_calls_and_tokens_per_problem(tmp_path, fl
     assert len(agents) == 12
     store = tmp_path / "store"
     proc = run_flames(["-m", f"agent={','.join(agents)}", "stage=problem_qc", "seeds=gsm8k_math",
-                       "agent.num_problems=2", "agent.chunk_size=16", "logger=none"], tmp_path, store, timeout=2400)
+                       "agent.num_problems=2", "agent.chunk_size=16", "logger=none"], tmp_path, store, timeout=7200)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
+    # How many problems each agent gets out of the model depends on its wording; the counts,
+    # ids and fields of whatever it produced do not.
     manifests = {}
     for m in (store / "synthesize").glob("*/manifest.json"):
         manifest = json.loads(m.read_text())
-        rows = list(read_jsonl(m.parent / "data.jsonl"))
-        manifests[rows[0]["agent"] if rows else m.parent.name] = (manifest, rows)
-    assert sorted(manifests) == agents, f"agents with no problem: {set(agents) - set(manifests)}"
+        manifests[manifest["config"]["agent"]["name"]] = (manifest, list(read_jsonl(m.parent / "data.jsonl")))
+    assert sorted(manifests) == agents, f"agents without a synthesize artifact: {set(agents) - set(manifests)}"
     for agent, (manifest, rows) in manifests.items():
-        assert manifest["records_out"] == len(rows) >= 1
+        assert manifest["records_out"] == len(rows) >= manifest["metrics"]["accepted"], agent
+        assert len({r["id"] for r in rows}) == len(rows), agent
         assert all(clean_problem(r["problem"])[1] is None and r["agent"] == agent for r in rows), agent
         assert manifest["metrics"]["inputs_used"] >= 1 and "dropped" in manifest
     table = log[log.index("Agents over the sweep"):]
     assert all(any(line.startswith(a + " ") for line in table.splitlines()) for a in agents), table
     assert "calls/problem" in table and "tokens/problem" in table
     jobs = sorted(tmp_path.glob(f"outputs/multirun/*/*/*/{FILE}"))
-    assert len(jobs) == 12 and all(json.loads(j.read_text())[0]["llm_calls"] >= 0 for j in jobs)
+    assert len(jobs) == 12
+    for job in jobs:  # each job's costs are its agent's manifest counts
+        (row,) = json.loads(job.read_text())
+        manifest = manifests[row["agent"]][0]
+        assert (row["candidates"], row["llm_calls"]) == (manifest["records_out"], manifest["llm_calls"]), row

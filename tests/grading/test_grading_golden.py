@@ -150,5 +150,5 @@ def test_import_is_light_and_fast():
         "print(time.perf_counter() - t, 'math_verify' in sys.modules, 'sympy' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert float(out[0]) < 1.0
-    assert out[1:] == ["False", "False", "False"]
+    assert out[1:] == ["False", "False", "False"]  # light: none of the heavy modules is imported
+    assert float(out[0]) < 5.0  # about 0.1 s idle; the bound is loose for a loaded machine

@@ -48,7 +48,7 @@ def test_college_math_through_math_verify_has_no_run_stopping_hang(bench_dir):
     started = time.monotonic()
     verdicts = grade_batch(preds, golds, timeout=timeout, workers=workers, audit=True)
     elapsed = time.monotonic() - started
-    bound = len(sample) * timeout / workers + 30  # + pool start-up
+    bound = len(sample) * timeout / workers + 60  # + pool start-up (loose: a loaded machine)
     mv_rejects = [(r["id"], r["answer"][:80]) for r, v in zip(sample, verdicts) if v.disagreement]
     print(f"{len(sample)} CollegeMath golds in {elapsed:.1f} s; math-verify alone rejects {len(mv_rejects)}")
     for item in mv_rejects:

@@ -9,8 +9,13 @@ from flames.grading import Verdict, grade_batch
 from flames.grading.pool import get_pool
 
 # sympy evaluates 9^(9^(9^9)) eagerly: a 1.2-gigabit integer, minutes of CPU. With
-# math-verify's timeouts off (as in the workers) this never returns in a test's time.
+# math-verify's timeouts off (as in the workers) this never returns in a test's time
+# (uncut, one item still ran after 300 s on 2 cores).
 SLOW = "9^{9^{9^9}}"
+# Wall-clock bounds below only tell "cut at its timeout" from "waited out" (minutes): they are
+# loose for a loaded 2-core machine (worker start-up, forks). The proof of the cut is the
+# timeout verdict and the pool's count of killed workers.
+SLACK_S = 60
 
 
 def test_pathological_item_times_out_and_the_rest_is_graded_in_order():
@@ -29,7 +34,7 @@ def test_pathological_item_times_out_and_the_rest_is_graded_in_order():
         Verdict(False, "no_answer"),
         Verdict(True, "math_verify"),
     ]
-    assert elapsed < 15  # one timeout of 1 s, not minutes
+    assert elapsed < SLACK_S  # one timeout of 1 s, not minutes
     assert pool.replaced >= 1
 
     # The pool recovers: the next batch is graded normally.
@@ -45,7 +50,7 @@ def test_several_slow_items_do_not_stall_the_batch():
     verdicts = grade_batch(preds, golds, timeout=0.5, workers=2)
     assert [v.timed_out for v in verdicts] == [True] * n_slow + [False]
     assert verdicts[-1].equivalent
-    assert time.monotonic() - started < n_slow * 0.5 + 20
+    assert time.monotonic() - started < n_slow * 0.5 + SLACK_S
 
 
 def test_identical_pairs_are_graded_once():
@@ -56,7 +61,7 @@ def test_identical_pairs_are_graded_once():
     verdicts = grade_batch([SLOW] * 6, ["2"] * 6, timeout=0.5, workers=1)
     assert all(v.timed_out for v in verdicts)
     assert pool.replaced == before + 1  # one kill, not six
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < SLACK_S
 
 
 def test_worker_that_dies_mid_item_gives_an_error_verdict():
@@ -69,7 +74,7 @@ def test_worker_that_dies_mid_item_gives_an_error_verdict():
 
     t = threading.Thread(target=run)
     t.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a worker's start-up on a loaded machine (the pool allows 120 s)
     busy = []
     while not busy and time.monotonic() < deadline:
         busy = [w for w in pool._workers if w.task is not None]
@@ -77,6 +82,6 @@ def test_worker_that_dies_mid_item_gives_an_error_verdict():
     assert busy, "no worker picked up the item"
     time.sleep(0.2)
     os.kill(busy[0].process.pid, signal.SIGKILL)  # simulate a crash (segfault, OOM killer)
-    t.join(60)
+    t.join(120)
     assert not t.is_alive()
     assert result["v"] == [Verdict(False, "error"), Verdict(True, "math_verify")]
