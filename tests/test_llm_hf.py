@@ -3,7 +3,8 @@
 No assertion here depends on what the model says (greedy outputs differ between CPUs). They rest
 on one property of greedy decoding: the same batch under a smaller budget repeats the first tokens
 of a free run. A free run of L tokens (its EOS included) thus predicts every shorter-budget run:
-`min(L, budget)` tokens, flagged exactly when L > budget.
+`min(L, budget)` tokens, flagged exactly when L > budget. (Only the same batch: run alone, a
+request may decode otherwise, padding changes the numerics.)
 """
 
 import pytest
