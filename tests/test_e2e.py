@@ -77,7 +77,8 @@ def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     config, summary = data["config"], data["summary"]
-    assert config["agent"]["name"] == "paraphrase" and config["qc"]["strategy"]["_target_"] == "flames.qc.solution.First"
+    assert config["agent"]["name"] == "paraphrase"
+    assert config["qc"]["strategy"]["_target_"] == "flames.qc.solution.First"
     for key in ("synthesize/paraphrase/records_out", "solve/paraphrase/completion_tokens",
                 "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy",
                 "eval/builtin/disagreements"):
