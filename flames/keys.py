@@ -24,8 +24,6 @@ def key_slice(node: Any) -> Any:
         return {k: key_slice(node[k]) for k in node if k not in skip}
     if isinstance(node, ListConfig):
         return [key_slice(v) for v in node]
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return key_slice(OmegaConf.structured(node))
     return node
 
 

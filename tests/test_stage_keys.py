@@ -9,7 +9,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import ValidationError
 
 from flames.agents import typed_config
-from flames.config import KEYED
+from flames.keys import unkeyed_fields
 from flames.pipeline import Pipeline
 from flames.stages import STAGES, Job, Shared
 from flames.store import Artifact
@@ -25,8 +25,7 @@ REPLACEMENTS = {"agent._target_": "flames.agents.few_shot.FewShot", "qc.strategy
 def leaves(node, prefix: str):
     """(dotted path, value, keyed) for every leaf under a config node; keyed per the node's schema."""
     schema = OmegaConf.get_type(node)
-    unkeyed = {f.name for f in dataclasses.fields(schema) if f.metadata.get(KEYED) is False} \
-        if dataclasses.is_dataclass(schema) else set()
+    unkeyed = unkeyed_fields(schema) if dataclasses.is_dataclass(schema) else set()
     for k in node:
         path, value = f"{prefix}.{k}", node._get_node(k)
         if isinstance(value, DictConfig) and len(value) and k not in unkeyed:

@@ -36,6 +36,7 @@ class ProblemFilter:
     def __init__(self, references: Sequence[tuple[str, dict]] = (), threshold: float | None = None,
                  backend: str = "auto", mode: str = DEFAULT_MODE):
         self.references = list(references)
+        self._ref_texts = [item["problem"] for _, item in self.references]  # once, not per batch
         self.threshold, self.backend, self.mode = threshold, backend, mode
         self._indexes = None  # the suite's n-gram (and anchor) indexes, built at the first batch
         self.first_of: dict[str, int] = {}  # normalized text -> position of its first copy (exact dedup)
@@ -70,10 +71,9 @@ class ProblemFilter:
     def _contamination(self, texts: Sequence[str]) -> list[int | None]:
         if not self.references:
             return [None] * len(texts)
-        refs = [item["problem"] for _, item in self.references]
         if self._indexes is None:
-            self._indexes = contamination_indexes(refs, self.mode)
-        return find_contamination(texts, refs, mode=self.mode, index=self._indexes[0], anchors=self._indexes[1])
+            self._indexes = contamination_indexes(self._ref_texts, self.mode)
+        return find_contamination(texts, self._ref_texts, mode=self.mode, index=self._indexes[0], anchors=self._indexes[1])
 
     def _duplicates(self, texts: Sequence[str]) -> list[int | None]:
         if self.threshold is not None:  # MinHash over everything so far: costlier, only when near-dup is on
