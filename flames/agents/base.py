@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 from flames.config import AgentConfig
 from flames.files import read_prompt
-from flames.llm import LLM, Sampling, request_seed, usage
+from flames.llm import LLM, Sampling, numbered, request_seed, usage
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
 
@@ -81,7 +81,7 @@ class Agent:
             sampling = replace(sampling, max_new_tokens=min(max_new_tokens, sampling.max_new_tokens))
         # the prompt too: a later round's request for the same input (another prompt) samples afresh
         seeds = None if keys is None else [request_seed(sampling.seed, self.name, step, k, n, p)
-                                           for (k, n), p in zip(_numbered(keys), prompts)]
+                                           for (k, n), p in zip(numbered(keys), prompts)]
         gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling, seeds)
         self.log_call(step=step, **usage(gens))
         return [g.texts[0] for g in gens]
@@ -133,16 +133,6 @@ class Agent:
             **({"taxonomy_path": seed["taxonomy_path"]} if seed.get("taxonomy_path") else {}),
             "intermediate": intermediate,
         }
-
-
-def _numbered(keys: list[str]) -> list[tuple[str, int]]:
-    """Each key with how often it occurred before in the list (several requests for one input)."""
-    seen: dict[str, int] = {}
-    out = []
-    for k in keys:
-        out.append((k, seen.get(k, 0)))
-        seen[k] = seen.get(k, 0) + 1
-    return out
 
 
 _LABEL = re.compile(

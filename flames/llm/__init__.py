@@ -68,16 +68,21 @@ def request_seed(base: int, *parts: Any) -> int:
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
+def numbered(keys: list[str]) -> list[tuple[str, int]]:
+    """Each key with how often it occurred before it in the list (several requests with one key)."""
+    seen: Counter = Counter()
+    out = []
+    for k in keys:
+        out.append((k, seen[k]))
+        seen[k] += 1
+    return out
+
+
 def default_seeds(conversations: list[list[dict]], base: int) -> list[int]:
     """Seeds for requests that came without: from the request's text and how often that text already
     occurred in the call, so that identical prompts in one call still sample differently."""
-    seen: Counter = Counter()
-    seeds = []
-    for conv in conversations:
-        text = "\x00".join(m["content"] for m in conv)
-        seeds.append(request_seed(base, text, seen[text]))
-        seen[text] += 1
-    return seeds
+    texts = ["\x00".join(m["content"] for m in conv) for conv in conversations]
+    return [request_seed(base, text, n) for text, n in numbered(texts)]
 
 
 class LLM:
