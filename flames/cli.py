@@ -15,6 +15,7 @@ from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
 from flames.logger import make_logger
 from flames.pipeline import Pipeline
+from flames.stages import STAGE_BY_NAME
 from flames.report import format_report
 
 log = logging.getLogger("flames")
@@ -40,6 +41,9 @@ def app(cfg: DictConfig) -> float | None:
 
 def run(cfg: DictConfig, run_dir: str) -> float | None:
     """One job: the pipeline, its tracking, and the printed report."""
+    if cfg.distributed.dry_run:  # what a cluster's train job would launch; nothing runs
+        print(STAGE_BY_NAME["train"].dry_run(cfg), flush=True)
+        return None
     pipeline = Pipeline(cfg)  # checks the agents' configs before a W&B run or a model starts
     logger = pipeline.logger = make_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True), run_dir,
                                            cfg.experiment)
@@ -47,7 +51,6 @@ def run(cfg: DictConfig, run_dir: str) -> float | None:
         result = pipeline.run()
         costs = agent_costs.agent_costs(result.results)
         agent_costs.save(costs, run_dir)  # the sweep summary gathers these
-        logger.log_train(result.train_history)
         logger.log_agent_costs(costs)
     except BaseException:
         logger.finish(exit_code=1)

@@ -28,6 +28,8 @@ class ConfigError(ValueError):
 
 def runtime(default: Any = None, **kwargs: Any) -> Any:
     """A field that changes only speed or memory: left out of artifact keys."""
+    if "default_factory" in kwargs:
+        return field(metadata={KEYED: False}, **kwargs)
     return field(default=default, metadata={KEYED: False}, **kwargs)
 
 
@@ -163,26 +165,51 @@ class MixtureConfig:
 
 @dataclass
 class StudentConfig:
-    """The base model fine-tuned on the mixture, and its SFT hyperparameters."""
+    """The base model fine-tuned on the mixture, its SFT hyperparameters, and checkpoint selection."""
 
     name: str = MISSING  # base model (hub id, folder, or embedded:smollm2-135m-instruct)
     # an already trained model folder: skip training, evaluate this (evaluate keys it by path and mtime)
     path: Optional[str] = unkeyed(None)
+    # chat template for training and evaluation: null = the tokenizer's own (the fallback if it has none),
+    # "fallback" = flames.train.templates.FALLBACK (DeepSeek's "User: ...\n\nAssistant:" + EOS), or a Jinja string
+    chat_template: Optional[str] = None
     learning_rate: float = 1e-5
     num_train_epochs: float = 5.0
     per_device_train_batch_size: int = 4
-    gradient_accumulation_steps: int = 1
+    # examples per optimizer step over all devices; None = per_device x accumulation x devices. Set, the
+    # accumulation is derived, so it means the same on 1 or 8 devices
+    global_batch_size: Optional[int] = None
+    gradient_accumulation_steps: int = 1  # used only when global_batch_size is None
     lr_scheduler_type: str = "cosine"
     warmup_steps: float = 0.03  # < 1: a fraction of the total steps (transformers 5 semantics)
     weight_decay: float = 0.0
+    max_grad_norm: float = 1.0  # gradient clipping
     max_length: int = 2048  # prompt + solution tokens; longer examples are dropped and counted
-    bf16: bool = True  # mixed precision on GPU; ignored on CPU
+    packing: bool = False  # pack several examples per sequence (TRL BFD packing, no cross-attention between them)
+    bf16: bool = True  # bf16 autocast over fp32 master weights on GPU; ignored on CPU (fp32)
     gradient_checkpointing: bool = False
-    save_strategy: str = "epoch"  # no | epoch | steps: checkpoints to resume from and select among
-    save_total_limit: int = 1
+    num_checkpoints: int = 1  # checkpoints spread evenly over training (paper: 10); the last one resumes a killed job
+    # which checkpoint becomes the model: last (honest) | paper (best mean accuracy on select_on test
+    # benchmarks: selects on test data, as the paper did) | dev (best on a held-out dev split of the mixture)
+    selection: str = "last"
+    select_on: List[str] = field(default_factory=lambda: ["gsm8k", "math"])  # selection=paper: benchmarks
+    dev_size: int = 200  # selection=dev: mixture rows held out from training to select on
     seed: int = 0
     max_steps: int = -1  # >0 overrides num_train_epochs (smoke runs)
     extra: Dict[str, Any] = field(default_factory=dict)  # more SFTConfig arguments
+
+
+@dataclass
+class DistributedConfig:
+    """How the train and tune stages launch: torchrun with one process per device, and the sharding."""
+
+    name: str = "ddp"  # ddp | fsdp | zero3 (conf/distributed/)
+    # training processes; None = the visible GPUs (1 on CPU); a dry run uses resources.<stage>.gpus
+    num_processes: Optional[int] = runtime(None)
+    fsdp: str = runtime("")  # TrainingArguments.fsdp, e.g. "full_shard auto_wrap" (distributed=fsdp)
+    fsdp_config: Dict[str, Any] = runtime(default_factory=dict)  # TrainingArguments.fsdp_config
+    deepspeed: Dict[str, Any] = runtime(default_factory=dict)  # a DeepSpeed config (distributed=zero3); {} = none
+    dry_run: bool = runtime(False)  # print the train launch command and plan, run nothing
 
 
 @dataclass
@@ -254,6 +281,8 @@ class Resources:
 class ResourcesConfig:
     """Resources per stage (conf/config.yaml defaults, experiment overlays for clusters)."""
 
+    # fine-tuning an agent's own generator (QFT): a training job, like train
+    tune: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
     synthesize: Resources = field(default_factory=Resources)
     problem_qc: Resources = field(default_factory=lambda: Resources(cpus=8, time_min=120))
     solve: Resources = field(default_factory=Resources)
@@ -267,6 +296,7 @@ class Stage(str, Enum):
     """What `flames stage=...` runs: the pipeline up to and including that stage."""
 
     all = "all"
+    tune = "tune"
     synthesize = "synthesize"
     problem_qc = "problem_qc"
     solve = "solve"
@@ -290,8 +320,9 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    distributed: DistributedConfig = MISSING
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
-    stage: Stage = Stage.all  # all | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
+    stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
 
 
 def register_configs() -> None:
@@ -305,3 +336,4 @@ def register_configs() -> None:
     cs.store(group="schema/seeds", name="seeds", node=SeedsConfig)
     cs.store(group="schema/benchmarks", name="benchmarks", node=BenchmarksConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
+    cs.store(group="schema/distributed", name="distributed", node=DistributedConfig)

@@ -20,3 +20,29 @@ def fit_examples(rows: list[dict], tok, prompt: str, max_length: int) -> tuple[l
         else:
             too_long.append(r)
     return examples, too_long
+
+
+# For students whose tokenizer has no chat template (base models such as deepseek-math-7b-base): DeepSeek's
+# own plain format. The assistant turn ends with the tokenizer's EOS, so the student learns to stop with
+# the token its inference engine stops on; the generation prompt "Assistant:" is a prefix of the rendered
+# turn, so TRL's completion mask starts exactly at the answer.
+FALLBACK_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}User: {{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'assistant' %}Assistant: {{ m['content'] }}{{ eos_token }}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def student_tokenizer(name: str, chat_template: str | None = None):
+    """The student's tokenizer with the chat template training and evaluation use (student.chat_template)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(name)
+    if chat_template == "fallback" or (chat_template is None and not tok.chat_template):
+        tok.chat_template = FALLBACK_TEMPLATE
+    elif chat_template:
+        tok.chat_template = chat_template
+    return tok

@@ -63,11 +63,14 @@ class Pipeline:
 
     def run(self) -> PipelineRun:
         agents = self.agent_cfgs
+        if self.logger:  # training metrics reach the logger while the workers train, not at the end
+            self.shared.on_train_log = lambda row: self.logger.log_train([row])
         for stage in self.stages():
             for label, agent in (agents.items() if stage.per_agent else [("", None)]):
-                inputs = self.inputs_of(stage, label, agents)
-                self.produced[stage.name, label] = self.run_stage(stage, Job(self.cfg, self.shared, agent), label,
-                                                                  inputs)
+                job = Job(self.cfg, self.shared, agent)
+                if stage.applies(job):
+                    self.produced[stage.name, label] = self.run_stage(stage, job, label,
+                                                                      self.inputs_of(stage, label, agents))
         return self.run_info
 
     def stages(self) -> list[Stage]:
@@ -97,8 +100,8 @@ class Pipeline:
         up = stage.upstream
         if up is None or not any(k[0] == up for k in self.produced):
             return {}
-        if stage.per_agent:
-            return {stage.input_name: self.produced[up, label]}
+        if stage.per_agent:  # an upstream stage that does not apply to this agent (tune) gives nothing
+            return {stage.input_name: self.produced[up, label]} if (up, label) in self.produced else {}
         if STAGE_BY_NAME[up].per_agent:
             return {name: self.produced[up, name] for name in agents}
         return {stage.input_name: self.produced[up, ""]}

@@ -1,9 +1,12 @@
 """The stages as objects: each declares its config slice, its inputs and its resources, and runs one
 stage function (`flames.synthesize.synthesize`, `flames.qc.stage.problem_qc`, ...) over files.
 
-    synthesize -> problem_qc -> solve -> solution_qc   once per agent of the mixture
-                                                 \\
-                                                  mix -> train -> evaluate
+    [tune ->] synthesize -> problem_qc -> solve -> solution_qc   once per agent of the mixture
+                                                         \\
+                                                          mix -> train -> evaluate
+
+`tune` applies only to agents that sample from a model fine-tuned for them (QFT): it trains that
+model as its own job, with training resources, and synthesize loads the result.
 
 A stage's artifact key is the hash of its name, `slice(job, inputs)` and its inputs' keys. The
 slice is built from the config paths the stage `reads` (without the fields the schema marks as
@@ -16,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,9 +35,12 @@ from flames.qc.problems import ProblemFilter
 from flames.qc.stage import StudentFit, problem_qc, solution_qc, strategy_from
 from flames.seeds import fingerprint, load_seeds
 from flames.solve import solve
-from flames.store import Artifact
+from flames.store import Artifact, RecordWriter
 from flames.synthesize import synthesize
-from flames.train import fine_tune, train, trained_model
+from flames.jsonl import read_jsonl
+from flames.train import checkpoint_folders, fine_tune, train, trained_model
+from flames.train.plan import describe, make_plan, process_count
+from flames.train.run import DEV_FILE, SPEC_FILE
 
 
 class Shared:
@@ -45,6 +51,12 @@ class Shared:
         self._references: dict | None = None
         self._eval_items: dict | None = None
         self.train_history: list[dict] = []
+        self.on_train_log: Callable[[dict], None] | None = None  # each training log line, as it is written
+
+    def train_log(self, row: dict) -> None:
+        self.train_history.append(row)
+        if self.on_train_log:
+            self.on_train_log(row)
 
     def references(self) -> dict[str, list[dict]]:
         """The benchmarks decontamination checks (qc.decontam.against, default all), in full (no limit)."""
@@ -73,8 +85,12 @@ class Job:
     agent: DictConfig | None = None
 
     def node(self, path: str) -> Any:
-        """A config node by dotted path; "agent" is this job's agent (a blend's own, not cfg.agent)."""
-        return self.agent if path == "agent" else OmegaConf.select(self.cfg, path, throw_on_missing=True)
+        """A config node by dotted path; "agent[.x]" is this job's agent (a blend's own, not cfg.agent)."""
+        if path == "agent":
+            return self.agent
+        if path.startswith("agent."):
+            return OmegaConf.select(self.agent, path.removeprefix("agent."), throw_on_missing=True)
+        return OmegaConf.select(self.cfg, path, throw_on_missing=True)
 
 
 @dataclass
@@ -94,6 +110,10 @@ class Stage:
     def fingerprints(self, job: Job, inputs: dict[str, Artifact]) -> dict:
         """Content the config only points at (files, items, a model folder); none by default."""
         return {}
+
+    def applies(self, job: Job) -> bool:
+        """Whether this stage runs for this job (all do, but `tune` only for agents that tune a generator)."""
+        return True
 
     def resources(self, cfg: DictConfig) -> Resources:
         """What a cluster job of this stage asks for (cfg.resources.<name>)."""
@@ -122,6 +142,38 @@ def references_fingerprint(job: Job) -> dict:
     return {"references": {k: text_fingerprint([i["problem"] for i in v]) for k, v in refs.items()}}
 
 
+class Tune(Stage):
+    """Fine-tune the problem model for an agent that samples from its own generator (QFT)."""
+
+    def applies(self, job):
+        return agent_class(job.agent["_target_"]).tunes_generator
+
+    def rows(self, job: Job) -> list[dict]:
+        agent = build_agent(job.agent, None, llm_mod.Sampling(), model_cfg=job.cfg.problem_model)
+        return agent.generator_data(load_seeds(job.cfg.seeds))
+
+    def fingerprints(self, job, inputs):
+        # The training rows themselves: which seeds, how many, the instructions.
+        return {"data": text_fingerprint([f"{r['problem']}\n{r['solution']}" for r in self.rows(job)])}
+
+    def run(self, job, inputs, out):
+        RecordWriter(out).write(self.rows(job))
+        llm_mod.release_all()  # nothing else holds a device while the generator trains
+        model = fine_tune(out / "data.jsonl", out, job.cfg.problem_model.name, dict(job.agent.train),
+                          job.cfg.distributed, process_count(job.cfg.distributed))
+        return {"model": model}
+
+
+def generator_config(cfg: DictConfig, inputs: dict[str, Artifact]) -> tuple[DictConfig, str | None]:
+    """The problem model an agent samples from: the tune stage's model when it has one."""
+    if "generator" not in inputs:
+        return cfg.problem_model, None
+    tuned = inputs["generator"]
+    path = trained_model(tuned.path, tuned.manifest()["metrics"])
+    # The fine-tuned model learned the chat format (TRL renders conversations with the template).
+    return OmegaConf.merge(cfg.problem_model, {"name": path, "chat_template": True}), path
+
+
 class Synthesize(Stage):
     def fingerprints(self, job, inputs):
         # The target counts problems that pass problem QC, so its settings shape this artifact too.
@@ -130,9 +182,10 @@ class Synthesize(Stage):
     def run(self, job, inputs, out):
         cfg, agent_cfg = job.cfg, job.agent
         seeds = load_seeds(cfg.seeds)  # a missing or malformed seed file fails before a model loads
-        model = llm_mod.get_llm(cfg.problem_model) if agent_class(agent_cfg["_target_"]).uses_llm else None
+        model_cfg, generator = generator_config(cfg, inputs)
+        model = llm_mod.get_llm(model_cfg) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
-        agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, fine_tune=fine_tune)
+        agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator)
         return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
                           problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws)
 
@@ -162,7 +215,7 @@ class SolutionQC(Stage):
     def run(self, job, inputs, out):
         cfg, qc = job.cfg, job.cfg.qc
         strategy = strategy_from(qc.strategy)
-        student = StudentFit(cfg.student.name, cfg.student.max_length, cfg.solve.prompt)
+        student = StudentFit(cfg.student.name, cfg.student.max_length, cfg.solve.prompt, cfg.student.chat_template)
         models = strategy.load_models(qc, cfg.problem_model)
         try:
             return solution_qc(inputs["solved"].data, out, strategy, qc.fixed_size, student=student, **models)
@@ -186,12 +239,70 @@ class Mix(Stage):
         return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, m.budget, m.seed)
 
 
+SELECTIONS = ("last", "paper", "dev")
+
+
 class Train(Stage):
+    def dry_run(self, cfg: DictConfig) -> str:
+        """The command a cluster job of this stage runs, and the batch layout (distributed.dry_run)."""
+        dist = cfg.distributed
+        plan = make_plan(cfg.student, process_count(dist, self.resources(cfg).gpus))
+        return describe(plan, cfg.student, dist, Path(cfg.paths.store) / "train" / "<key>" / SPEC_FILE)
+
     def run(self, job, inputs, out):
-        cfg = job.cfg
+        cfg, student = job.cfg, job.cfg.student
+        if student.selection not in SELECTIONS:
+            raise ConfigError(f"student.selection={student.selection!r}: one of {', '.join(SELECTIONS)}")
+        if student.selection == "paper":
+            selection_items(job, out)  # a benchmark missing from the suite fails before training, not after
         llm_mod.release_all()  # free generation models before training
-        return train(inputs["mixture"].data, out, resolve_model_path(cfg.student.name), cfg.student, cfg.solve.prompt,
-                     job.shared.train_history)
+        metrics = train(inputs["mixture"].data, out, resolve_model_path(student.name), student, cfg.solve.prompt,
+                        cfg.distributed, process_count(cfg.distributed), job.shared.train_log)
+        if student.selection != "last" and "skipped" not in metrics:
+            metrics.update(select_checkpoint(job, out))
+        return metrics
+
+
+def selection_items(job: Job, out: Path) -> dict[str, list[dict]]:
+    """What checkpoints are scored on: the select_on test benchmarks (paper) or the held-out dev rows."""
+    if job.cfg.student.selection == "dev":
+        return {"dev": list(read_jsonl(out / DEV_FILE))}
+    items, wanted = job.shared.eval_items(), list(job.cfg.student.select_on)
+    missing = sorted(set(wanted) - set(items))
+    if missing:
+        raise ConfigError(f"student.select_on: {missing} not in benchmarks.names {sorted(items)}")
+    return {name: items[name] for name in wanted}
+
+
+def select_checkpoint(job: Job, out: Path) -> dict:
+    """Score every checkpoint (mean accuracy over the selection items, greedy) and choose the best.
+
+    selection=paper scores on test benchmarks, as the paper did: the chosen model has seen its test
+    set's verdicts. Ties go to the later checkpoint.
+    """
+    items, scored = selection_items(job, out), []
+    for folder in checkpoint_folders(out):
+        metrics = evaluate(items, out / "selection" / folder.name, eval_model(job, str(folder)),
+                           eval_sampling(job), job.cfg.benchmarks.prompt)
+        llm_mod.release_all()
+        scores = {name: metrics[name]["accuracy"] for name in items}
+        scored.append({"step": int(folder.name.split("-")[-1]), "folder": f"checkpoints/{folder.name}",
+                       "scores": scores, "score": sum(scores.values()) / len(scores)})
+    best = max(reversed(scored), key=lambda c: c["score"])  # reversed: max keeps the first, the latest
+    return {"checkpoints": scored, "selected": best["folder"], "selected_step": best["step"],
+            "selected_score": best["score"], "selection": job.cfg.student.selection}
+
+
+def eval_model(job: Job, path: str) -> Any:
+    """A model loaded for greedy evaluation with the benchmarks' backend settings."""
+    b = job.cfg.benchmarks
+    llm_mod.release_all()
+    return llm_mod.get_llm(OmegaConf.structured(ModelConfig(name=path, backend=b.backend, dtype=b.dtype,
+                                                            batch_size=b.batch_size)))
+
+
+def eval_sampling(job: Job) -> llm_mod.Sampling:
+    return llm_mod.Sampling(temperature=0.0, max_new_tokens=job.cfg.benchmarks.max_new_tokens)
 
 
 class Evaluate(Stage):
@@ -209,11 +320,7 @@ class Evaluate(Stage):
             model_path = trained_model(trained.path, trained.manifest()["metrics"])
         else:
             model_path = resolve_model_path(job.cfg.student.path)
-        llm_mod.release_all()
-        model_cfg = OmegaConf.structured(ModelConfig(name=model_path, backend=b.backend, dtype=b.dtype,
-                                                     batch_size=b.batch_size))
-        sampling = llm_mod.Sampling(temperature=0.0, max_new_tokens=b.max_new_tokens)
-        metrics = evaluate(job.shared.eval_items(), out, llm_mod.get_llm(model_cfg), sampling, b.prompt,
+        metrics = evaluate(job.shared.eval_items(), out, eval_model(job, model_path), eval_sampling(job), b.prompt,
                            subsets=subset_fields(b), audit=b.audit)
         llm_mod.release_all()
         return metrics
@@ -227,12 +334,14 @@ def _mtime(path: str) -> float | None:
 
 # The stage table, in pipeline order.
 STAGES: list[Stage] = [
-    Synthesize("synthesize", per_agent=True,
+    Tune("tune", per_agent=True, reads=("problem_model.name", "agent.train")),
+    Synthesize("synthesize", per_agent=True, upstream="tune", input_name="generator",
                reads=("agent", "problem_model", "seeds", *PROBLEM_QC_READS)),
     ProblemQC("problem_qc", per_agent=True, upstream="synthesize", input_name="problems", reads=PROBLEM_QC_READS),
     Solve("solve", per_agent=True, upstream="problem_qc", input_name="problems", reads=("solution_model", "solve")),
     SolutionQC("solution_qc", per_agent=True, upstream="solve", input_name="solved",
-               reads=("qc.strategy", "qc.fixed_size", "student.name", "student.max_length", "solve.prompt")),
+               reads=("qc.strategy", "qc.fixed_size", "student.name", "student.max_length", "student.chat_template",
+                      "solve.prompt")),
     Mix("mix", upstream="solution_qc", reads=("mixture.budget", "mixture.seed")),
     Train("train", upstream="mix", input_name="mixture", reads=("student", "solve.prompt")),
     Evaluate("evaluate", upstream="train", input_name="model", reads=("benchmarks",)),

@@ -1,5 +1,7 @@
 """Agents driven by a scripted LLM: call sequence, prompt filling, parsing, provenance."""
 
+import pytest
+
 from flames.agents import build_agent
 from flames.llm import Sampling
 from tests.conftest import problem_from_prompt
@@ -60,24 +62,30 @@ def test_distraction_insertion_drops_bad_details_with_reasons(scripted):
     assert {d["step"] for d, _ in out.drops} == {"detail"}
 
 
-def test_qft_fine_tunes_once_then_samples_without_seeds(scripted, tmp_path, monkeypatch):
-    from flames.agents.qft import QFT
-
-    tuned = []
-    monkeypatch.setattr(QFT, "_fine_tune", lambda self, seeds, workdir: tuned.append([s["id"] for s in seeds]) or "m")
+def test_qft_trains_on_seed_questions_then_samples_from_the_tuned_model_without_seeds(scripted, tmp_path):
+    """QFT is two steps: generator_data (what the tune stage fine-tunes on), then sampling with no seed."""
     replies = iter(["Ann has 5 cats and 2 dogs. How many pets does she have?", "What is 2 + 2? The answer is 4."])
     llm = scripted(lambda p, k: next(replies))
-    monkeypatch.setattr(QFT, "_generator", lambda self, path: llm)
-    agent = build_agent(agent_config("qft", samples_per_seed=1), None, Sampling())
+    agent = build_agent(agent_config("qft", samples_per_seed=1, train_seeds=2), llm, Sampling(), generator="tuned")
+    rows = agent.generator_data(SEEDS + [dict(SEEDS[0], id="s3")])
+    assert [(r["id"], r["solution"]) for r in rows] == [(s["id"], s["problem"]) for s in SEEDS]  # train_seeds=2
+    assert [r["problem"] for r in rows] == ["Write a new grade-school math word problem.",
+                                            "Write a new competition mathematics problem."]
     slots = agent.prepare(SEEDS, tmp_path)
-    assert tuned == [["s1", "s2"]] and [s["dataset"] for s in slots] == ["gsm8k", "math"]
+    assert [s["dataset"] for s in slots] == ["gsm8k", "math"]
     out = agent.run_chunk(slots)
     assert llm.calls == [["Write a new grade-school math word problem.\n",
                           "Write a new competition mathematics problem.\n"]]  # no seed text in any prompt
     (prob,) = out.problems
     assert prob["id"] == "qft-q000000" and prob["seed_ids"] == [] and prob["seed_dataset"] == "gsm8k"
-    assert prob["intermediate"]["generator"] == "m"
+    assert prob["intermediate"]["generator"] == "tuned"
     assert [r for _, r in out.drops] == ["solved_instead"]
+
+
+def test_qft_without_a_tuned_generator_refuses_to_sample(tmp_path):
+    agent = build_agent(agent_config("qft"), None, Sampling())
+    with pytest.raises(RuntimeError, match="tune stage"):
+        agent.prepare(SEEDS, tmp_path)
 
 
 def agent_config(name, **overrides):

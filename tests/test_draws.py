@@ -90,15 +90,14 @@ def test_thirty_thousand_distinct_problems_from_the_real_seed_set(flames_data, s
     assert len({r["id"] for r in rows}) == 30000 and max(r["draw"] for r in rows) >= 2
 
 
-@pytest.mark.parametrize("name", [a for a in __import__("flames.agents", fromlist=["x"]).shipped_agents()
-                                  if a != "qft"])  # qft's fine-tune is tested in tests/test_agents.py
+@pytest.mark.parametrize("name", __import__("flames.agents", fromlist=["x"]).shipped_agents())
 def test_every_agent_gives_every_request_its_own_seed_across_draws(name, tmp_path):
     """Two passes over the same seeds: no two requests share a sampling seed (no collapse at T>0)."""
     from flames.agents import agent_class
 
     cls = agent_class(name)
     llm = ScriptedLLM(lambda p, k, s: f"Problem: How many apples does Tom have if he has {s % 1000} apples?")
-    agent = cls(cls.Config(name=name), llm, Sampling(seed=3))
+    agent = cls(cls.Config(name=name), llm, Sampling(seed=3), generator="tuned")  # qft: the tune stage's model
     items = agent.prepare([dict(s, answer="5") for s in seeds(4)], tmp_path)
     for draw in (0, 1):
         agent.run_chunk([dict(i, draw=draw) if draw else i for i in items])

@@ -121,3 +121,34 @@ def test_decontamination_checks_only_the_benchmarks_named(fake_llm):
     assert list(Shared(cfg).references()) == ["builtin"]
     with pytest.raises(ConfigError, match="gsm8k"):
         Shared(compose_config(["qc.decontam.against=[gsm8k]"])).references()
+
+
+def test_qft_tunes_its_generator_as_its_own_stage_and_synthesize_samples_from_it(scripted_backend, monkeypatch):
+    """Issue 11: QFT is two jobs: `tune` (training, its own artifact and resources) then synthesize."""
+    import flames.stages as stages
+
+    events = []
+    monkeypatch.setattr(llm_mod, "release_all", lambda: events.append("release"))
+
+    def fine_tune(data, out, base_model, overrides, distributed, processes):
+        events.append(("fine_tune", len(list(read_jsonl(data))), base_model))
+        (out / "model").mkdir()
+        return str(out / "model")
+
+    monkeypatch.setattr(stages, "fine_tune", fine_tune)
+    models = []
+    llm = scripted_backend(lambda p, k: "Ann has 5 cats and 2 dogs. How many pets does she have?")
+    monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: models.append(cfg.name) or llm)
+    res = run(["agent=qft", "agent.train_seeds=3", "agent.samples_per_seed=2", "stage=synthesize"])
+    tune, syn = res.results
+    assert (tune.stage, syn.stage) == ("tune", "synthesize")
+    assert events == ["release", ("fine_tune", 3, "embedded:smollm2-135m-instruct")]  # nothing loaded while training
+    assert tune.manifest["records_out"] == 3 and syn.manifest["inputs"]["generator"]["key"] == tune.artifact.key
+    assert models == [str(tune.artifact.path / "model")]  # synthesize samples from the tuned model
+    assert {r["intermediate"]["generator"] for r in syn.artifact.records()} == {str(tune.artifact.path / "model")}
+    events.clear()
+    again = run(["agent=qft", "agent.train_seeds=3", "agent.samples_per_seed=2", "stage=synthesize",
+                 "agent.num_problems=2"])
+    assert [r.reused for r in again.results] == [True, False] and events == []  # a new target keeps the generator
+    other = run(["stage=synthesize"])  # an agent that does not tune a generator has no tune stage
+    assert [r.stage for r in other.results] == ["synthesize"]

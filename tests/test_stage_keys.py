@@ -71,11 +71,11 @@ def with_change(cfg, path, value):
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
 def test_runtime_fields_keep_the_key_and_every_other_field_changes_it(stage):
-    cfg = compose_config(["logger=none"])
+    cfg = compose_config(["logger=none", *(["agent=qft"] if stage.name == "tune" else [])])
     base = slice_of(stage, cfg)
     checked = {True: 0, False: 0}
     for read in stage.reads:
-        node = typed_config(cfg.agent) if read == "agent" else OmegaConf.select(cfg, read)
+        node = Job(cfg, Shared(cfg), typed_config(cfg.agent)).node(read)
         fields = leaves(node, read) if isinstance(node, DictConfig) else [(read, node, True)]
         for path, value, keyed in fields:
             if path in UNCHECKABLE:
@@ -106,6 +106,6 @@ def test_runtime_only_changes_reuse_every_artifact_and_a_sampling_change_recompu
 def test_every_stage_declares_its_resources():
     cfg = compose_config(["experiment=paper"])
     res = {s.name: s.resources(cfg) for s in STAGES}
-    assert set(res) == {"synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"}
-    assert res["train"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
+    assert set(res) == {"tune", "synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"}
+    assert res["train"].gpus == 8 and res["tune"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
     assert all(r.cpus >= 1 and r.mem_gb > 0 and r.time_min > 0 for r in res.values())

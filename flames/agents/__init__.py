@@ -45,6 +45,6 @@ def typed_config(cfg: Any) -> DictConfig:
                           f"{cls.__module__}.{cls.__name__})") from None
 
 
-def build_agent(cfg, llm, sampling, log_call=None, model_cfg=None, fine_tune=None):
-    """Instantiate the agent a config names (`fine_tune`: how agents that train a generator train it)."""
-    return agent_class(cfg._target_)(cfg, llm, sampling, log_call, model_cfg, fine_tune)
+def build_agent(cfg, llm, sampling, log_call=None, model_cfg=None, generator=None):
+    """Instantiate the agent a config names (`generator`: the model the tune stage fine-tuned for it)."""
+    return agent_class(cfg._target_)(cfg, llm, sampling, log_call, model_cfg, generator)

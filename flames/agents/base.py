@@ -43,20 +43,25 @@ class Agent:
     name = ""
     Config: type = AgentConfig  # the schema of its conf/agent/<name>.yaml (subclass it for agent knobs)
     uses_llm = True  # False: rule-based, the pipeline loads no problem model for it
+    # True: the agent samples from a model fine-tuned for it (QFT); the `tune` stage trains that model
+    # as its own job on `generator_data` with the config's `train` settings, and synthesize loads it
+    tunes_generator = False
     # Prompts ask for one paragraph in a few-shot "Question: ... <label>: ..." format: stop there.
     stop: tuple[str, ...] = ("\n\n", "\nQuestion:")
 
     def __init__(self, cfg: Any, llm: LLM, sampling: Sampling, log_call: Callable[..., None] | None = None,
-                 model_cfg: Any = None, fine_tune: Callable[..., str] | None = None):
+                 model_cfg: Any = None, generator: str | None = None):
         self.cfg = cfg
         self.name = getattr(cfg, "name", None) or type(self).name  # the config's label (a variant's own)
         self.llm = llm
         self.sampling = sampling
         self.model_cfg = model_cfg  # the problem model's config (agents that load or train a model need it)
         self.log_call = log_call or (lambda **_: None)
-        # fine_tune(data.jsonl, out_dir, base_model, train_overrides) -> model folder (the train stage's
-        # function, handed down by the synthesize stage so that agents do not import stages)
-        self.fine_tune = fine_tune
+        self.generator = generator  # the folder of the model the tune stage fine-tuned (tunes_generator)
+
+    def generator_data(self, seeds: list[dict]) -> list[dict]:
+        """Training rows ({id, problem, solution}) for the generator the tune stage fine-tunes."""
+        raise NotImplementedError(f"{type(self).__name__} does not tune a generator")
 
     def prepare(self, seeds: list[dict], workdir: Path) -> list[dict]:
         """The inputs `run_chunk` consumes, each with a unique `id`. Seeded agents: the seeds."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flames.examples import fit_examples
+from flames.examples import fit_examples, student_tokenizer
 from flames.jsonl import read_jsonl
 from flames.llm.embedded import resolve_model_path
 from flames.parts import find_class
@@ -49,6 +49,7 @@ class StudentFit:
     tokenizer: str  # student model name (resolved like the student: embedded:... or a hub id/folder)
     max_length: int  # prompt + solution tokens, as flames.train counts them
     prompt: str  # the instruction appended to each problem (solve.prompt)
+    chat_template: str | None = None  # student.chat_template (the template training renders with)
 
 
 # The built-in strategies by name, for callers without a config (tests, notebooks); yaml uses _target_.
@@ -99,9 +100,7 @@ def _fit_student(kept: list[dict], writer: RecordWriter, student: StudentFit) ->
     """
     if not kept:
         return kept
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(resolve_model_path(student.tokenizer))
+    tok = student_tokenizer(resolve_model_path(student.tokenizer), student.chat_template)
     _, too_long = fit_examples(kept, tok, student.prompt, student.max_length)
     long_ids = {r["id"] for r in too_long}
     writer.drop(({"id": i, "max_length": student.max_length} for i in sorted(long_ids)), "too_long_for_student")

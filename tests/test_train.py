@@ -1,0 +1,165 @@
+"""The train stage for real on the embedded model: masks, templates, batch layout, launch, resume, DDP.
+
+Each training run here is a real torchrun launch of `flames.train.worker` on CPU. Assertions are on
+what the trainer guarantees (masks, step counters, checkpoints, the loss falling on data it can
+memorize), never on what the model says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from flames.config import ConfigError, DistributedConfig, StudentConfig
+from flames.examples import FALLBACK_TEMPLATE, fit_examples, student_tokenizer, to_example
+from flames.jsonl import read_jsonl, write_jsonl
+from flames.llm.embedded import embedded_model_dir
+from flames.train.plan import make_plan
+from flames.train.run import LOG_FILE, RESULT_FILE, train, write_spec
+
+PROMPT = "Reason step by step."
+
+
+def rows(n: int) -> list[dict]:
+    """Short arithmetic problems with worked solutions (a few dozen tokens each)."""
+    out = []
+    for i in range(n):
+        a, b = 3 + i, 11 + 2 * i
+        out.append({"id": f"r{i:02d}", "problem": f"What is {a} + {b}?", "answer": str(a + b),
+                    "solution": f"{a} + {b} = {a + b}. The answer is \\boxed{{{a + b}}}."})
+    return out
+
+
+def student(**overrides):
+    base = {"name": "embedded:smollm2-135m-instruct", "max_length": 256, "bf16": False, "learning_rate": 1e-4,
+            "per_device_train_batch_size": 2, "lr_scheduler_type": "constant", "warmup_steps": 0}
+    return OmegaConf.merge(OmegaConf.structured(StudentConfig), {**base, **overrides})
+
+
+def ddp(**overrides):
+    return OmegaConf.merge(OmegaConf.structured(DistributedConfig), overrides)
+
+
+def test_length_filter_counts_tokens_of_the_rendered_chat():
+    tok = student_tokenizer(embedded_model_dir())
+    short = {"id": "a", "problem": "What is 1+1?", "solution": "It is \\boxed{2}."}
+    long = {"id": "b", "problem": "What is 1+1? " * 50, "solution": "two " * 200}
+    examples, too_long = fit_examples([short, long], tok, PROMPT, max_length=128)
+    assert examples == [to_example(short, PROMPT)] and too_long == [long]
+    assert examples[0]["completion"] == [{"role": "assistant", "content": short["solution"]}]
+
+
+def test_a_base_model_without_chat_template_gets_the_fallback_ending_in_eos(tmp_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(embedded_model_dir())
+    tok.chat_template = None
+    tok.save_pretrained(tmp_path)
+    base = student_tokenizer(str(tmp_path))
+    assert base.chat_template == FALLBACK_TEMPLATE
+    ex = to_example(rows(1)[0], PROMPT)
+    prompt = base.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True)
+    full = base.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=False)
+    assert full.startswith(prompt) and prompt.endswith("Assistant:")  # the completion mask starts at the answer
+    assert full.endswith(rows(1)[0]["solution"] + base.eos_token)  # the student learns to stop
+    assert student_tokenizer(embedded_model_dir()).chat_template != FALLBACK_TEMPLATE  # an own template stays
+
+
+@pytest.mark.parametrize("template", [None, "fallback"])
+def test_labels_mask_the_prompt_and_cover_the_whole_solution_and_eos(tmp_path, template):
+    """The collated batch of a real example: -100 on every prompt token, the solution and EOS trained."""
+    from flames.train.worker import build_trainer
+
+    cfg = student(chat_template=template, per_device_train_batch_size=1)
+    tok = student_tokenizer(embedded_model_dir(), template)
+    row = rows(1)[0]
+    spec = write_spec(tmp_path, [to_example(row, PROMPT)], embedded_model_dir(), cfg, ddp(), make_plan(cfg, 1))
+    trainer = build_trainer(json.loads(spec.read_text()))
+    batch = next(iter(trainer.get_train_dataloader()))
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    first = next(i for i, lab in enumerate(labels) if lab != -100)
+    assert all(lab == -100 for lab in labels[:first]) and all(lab != -100 for lab in labels[first:])
+    assert labels[first:] == ids[first:]
+    prompt_text, trained = tok.decode(ids[:first]), tok.decode(labels[first:])
+    assert row["problem"] in prompt_text and row["solution"] not in prompt_text
+    assert trained.strip().startswith(row["solution"]) and tok.eos_token_id in labels[first:]
+
+
+def test_global_batch_means_the_same_on_any_number_of_devices():
+    cfg = student(global_batch_size=32, per_device_train_batch_size=4)
+    assert [(p.accumulation, p.global_batch) for p in (make_plan(cfg, 1), make_plan(cfg, 8))] == [(8, 32), (1, 32)]
+    assert make_plan(student(gradient_accumulation_steps=3), 2).global_batch == 12  # no global: as given
+    with pytest.raises(ConfigError, match="student.global_batch_size=6"):
+        make_plan(student(global_batch_size=6, per_device_train_batch_size=4), 8)
+
+
+def run_train(tmp_path: Path, n: int, processes: int = 1, **overrides) -> tuple[dict, list[dict]]:
+    mixture = tmp_path / "mixture.jsonl"
+    write_jsonl(mixture, rows(n))
+    out = tmp_path / "train"
+    metrics = train(mixture, out, embedded_model_dir(), student(**overrides), PROMPT, ddp(), processes)
+    return metrics, list(read_jsonl(out / LOG_FILE))
+
+
+@pytest.mark.slow
+def test_overfitting_sixteen_examples_halves_the_loss(tmp_path):
+    metrics, log = run_train(tmp_path, 16, max_steps=24, learning_rate=3e-4, per_device_train_batch_size=4)
+    losses = [r["loss"] for r in log]
+    print(f"overfit: loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps")
+    assert metrics["steps"] == 24 and [r["step"] for r in log] == list(range(1, 25))
+    assert sum(losses[-4:]) / 4 <= 0.5 * sum(losses[:4]) / 4
+    assert (tmp_path / "train" / "model" / "config.json").exists()
+    assert all(k in log[-1] for k in ("learning_rate", "grad_norm", "epoch", "tokens_per_s"))
+
+
+@pytest.mark.slow
+def test_a_sigkilled_training_job_resumes_from_its_checkpoint(tmp_path):
+    """Real processes: the launcher and its torchrun workers are SIGKILLed after a checkpoint, then relaunched."""
+    mixture, out = tmp_path / "mixture.jsonl", tmp_path / "train"
+    write_jsonl(mixture, rows(16))
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\nfrom omegaconf import OmegaConf\nfrom flames.config import StudentConfig, DistributedConfig\n"
+        "from flames.train.run import train\nfrom flames.llm.embedded import embedded_model_dir\n"
+        f"cfg = OmegaConf.merge(OmegaConf.structured(StudentConfig), {dict(student(max_steps=8, num_checkpoints=4))!r})\n"
+        f"print(train({str(mixture)!r}, {str(out)!r}, embedded_model_dir(), cfg, {PROMPT!r}, "
+        "OmegaConf.structured(DistributedConfig), 1))\n")
+    job = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    deadline = time.time() + 900
+    while not (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists():
+        assert job.poll() is None and time.time() < deadline, "the job ended or stalled before checkpoint 4"
+        time.sleep(0.5)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    time.sleep(2)  # the workers die with their parent (PR_SET_PDEATHSIG)
+    before = [r["step"] for r in read_jsonl(out / LOG_FILE)]
+    assert not (out / RESULT_FILE).exists() and max(before) < 8
+    again = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    result = json.loads((out / RESULT_FILE).read_text())
+    assert result["resumed_from"] == 4 and result["steps"] == 8
+    steps = [r["step"] for r in read_jsonl(out / LOG_FILE)]
+    assert steps == list(range(1, 9))  # the curve continues: no step twice, none from 0 again
+    state = json.loads((out / "checkpoints" / "checkpoint-8" / "trainer_state.json").read_text())
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == list(range(1, 9))
+
+
+@pytest.mark.slow
+def test_two_ddp_processes_train_like_one_with_the_same_global_batch(tmp_path):
+    """2 CPU processes (gloo) x 2 per device = 1 process x 2 per device x 2 accumulation: the same losses."""
+    one, log1 = run_train(tmp_path / "one", 8, 1, max_steps=3, global_batch_size=4)
+    two, log2 = run_train(tmp_path / "two", 8, 2, max_steps=3, global_batch_size=4)
+    assert (one["processes"], one["accumulation"], two["processes"], two["accumulation"]) == (1, 2, 2, 1)
+    assert one["global_batch"] == two["global_batch"] == 4
+    l1, l2 = [r["loss"] for r in log1], [r["loss"] for r in log2]
+    print(f"1 process: {l1}\n2 processes: {l2}")
+    assert len(l1) == len(l2) == 3
+    assert all(abs(a - b) <= 0.05 * abs(a) + 1e-3 for a, b in zip(l1, l2)), (l1, l2)
