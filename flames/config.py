@@ -151,9 +151,9 @@ class SolveConfig:
 
 @dataclass
 class MixtureConfig:
-    """How agents are blended, and the data budget."""
+    """How agents are blended, and the data budget; or an external SFT dataset to train on instead."""
 
-    name: str = MISSING  # single = 100% of `agent`
+    name: str = MISSING  # single = 100% of `agent`; external = `dataset`, no agents
     weights: Dict[str, float] = field(default_factory=dict)  # agent name -> share (blends only)
     agents: Dict[str, Any] = field(default_factory=dict)  # agent configs of a blend (filled by defaults)
     # total training examples; None = everything available. Set, it also sizes a blend: each agent makes its share
@@ -161,6 +161,11 @@ class MixtureConfig:
     # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = 0  # sampling seed for the budget
+    # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
+    # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)
+    dataset: Optional[str] = unkeyed(None)
+    split: str = "train"  # the dataset's split (a hub id or a folder; a JSONL file is one split)
+    fields: Dict[str, str] = field(default_factory=dict)  # record field -> dataset column (id, problem, solution)
 
 
 @dataclass

@@ -1,10 +1,13 @@
-"""Stage `mix`: blend the QC'd problems of one or more agents, by weight, to a budget."""
+"""Stage `mix`: blend the QC'd problems of one or more agents, by weight, to a budget; or, with
+mixture=external, sample an external SFT dataset (a JSONL file, a dataset folder, a hub id) instead."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
+from flames.config import ConfigError
 from flames.jsonl import read_jsonl
 from flames.store import RecordWriter
 
@@ -25,3 +28,142 @@ def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budg
         taken[name] = len(pick)
         writer.write({**r, "id": f"{name}/{r['id']}", "mixture_source": name} for r in pick)
     return {"taken": taken, "shortfall": shortfall, "budget": budget}
+
+
+# ------------------------------------------------------------------ an external SFT dataset (mixture=external)
+EXTERNAL_FIELDS = ("id", "problem", "solution")  # the record fields `mixture.fields` maps to dataset columns
+# A missing dataset that looks like a local file is reported as not found, not asked of the hub as an id.
+LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+
+
+def mix_external(dataset: str, split: str, fields: dict, out_dir: Path, budget: int | None, seed: int = 0) -> dict:
+    """Sample `budget` rows (all if None) of an external SFT dataset with `seed`, as mixture records.
+
+    Rows without a problem or a solution, and repeated ids, are dropped and counted. One shuffle per seed, so a
+    smaller budget takes a subset of a larger one's rows.
+    """
+    rows = read_external(dataset, split)
+    columns = column_map(dict(fields or {}), rows, dataset)
+    name = dataset_name(dataset)
+    kept, dropped = external_records(rows, columns, name)
+    writer = RecordWriter(out_dir)
+    for reason, bad in dropped.items():
+        writer.drop(bad, reason)
+    want = len(kept) if budget is None else budget
+    random.Random(seed).shuffle(kept)
+    writer.write(kept[:want])
+    shortfall = {name: want - len(kept)} if want > len(kept) else {}
+    return {"dataset": name, "rows": len(rows), "taken": {name: min(want, len(kept))}, "shortfall": shortfall,
+            "budget": budget}
+
+
+def read_external(dataset: str, split: str) -> list[dict]:
+    """Rows of a JSONL file, a dataset folder or a hub dataset (`datasets` is imported only for the last two)."""
+    path = Path(dataset).expanduser()
+    if path.is_file():
+        return list(read_jsonl(path))  # a malformed line: JSONLError naming file:line
+    if not path.is_dir() and (dataset.startswith(("/", ".", "~")) or path.suffix in LOCAL_SUFFIXES):
+        raise FileNotFoundError(f"mixture.dataset: {dataset} not found")
+    import datasets
+
+    if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
+        return _saved_rows(datasets.load_from_disk(str(path)), split, dataset)  # load_dataset refuses these
+    try:
+        return list(datasets.load_dataset(str(path) if path.is_dir() else dataset, split=split))
+    except (ConnectionError, FileNotFoundError) as e:  # an unknown id, or the hub out of reach: the user's to fix
+        raise FileNotFoundError(f"mixture.dataset: cannot load {dataset!r} ({e})") from None
+    except ValueError as e:
+        if str(e).startswith("Unknown split"):
+            raise ConfigError(f"mixture.split: {e}") from None
+        raise
+
+
+def _saved_rows(saved, split: str, dataset: str) -> list[dict]:
+    """A `save_to_disk` folder: one Dataset (split does not apply) or a DatasetDict (split picks one)."""
+    if not hasattr(saved, "keys"):
+        return list(saved)
+    if split not in saved:
+        raise ConfigError(f"mixture.split: {split!r} not in {dataset} (splits: {', '.join(saved)})")
+    return list(saved[split])
+
+
+def column_map(fields: dict, rows: list[dict], dataset: str) -> dict[str, str]:
+    """Record field -> dataset column. A column no row has is a config error (else every row would drop)."""
+    unknown = sorted(set(fields) - set(EXTERNAL_FIELDS))
+    if unknown:
+        raise ConfigError(f"mixture.fields: {unknown} are not record fields (map {', '.join(EXTERNAL_FIELDS)})")
+    columns = {ours: fields.get(ours, ours) for ours in EXTERNAL_FIELDS}
+    seen: set[str] = set()
+    for row in rows:
+        seen.update(row)
+    for ours, theirs in columns.items():
+        needed = ours != "id" or theirs != "id"  # without an id column rows are numbered; a named one must exist
+        if rows and needed and theirs not in seen:
+            raise ConfigError(f"mixture.fields.{ours}: column {theirs!r} not in {dataset} "
+                              f"(columns: {', '.join(sorted(seen))})")
+    return columns
+
+
+def external_records(rows: list[dict], columns: dict[str, str], name: str) -> tuple[list[dict], dict[str, list]]:
+    """(records kept, records dropped by reason); the first row with an id stands, as in the store."""
+    kept, dropped, ids = [], {}, set()
+    for i, row in enumerate(rows):
+        raw_id = row.get(columns["id"])
+        record = {"id": f"{name}/{i if raw_id is None else raw_id}", "problem": row.get(columns["problem"]),
+                  "solution": row.get(columns["solution"]), "mixture_source": name}
+        if record["id"] in ids:  # its own id in dropped.jsonl: the store keeps one line per id
+            dropped.setdefault("duplicate_id", []).append({**record, "id": f"{record['id']}@row{i}",
+                                                           "duplicate_of": record["id"]})
+            continue
+        ids.add(record["id"])
+        reason = _fault(record)
+        if reason:
+            dropped.setdefault(reason, []).append(record)
+        else:
+            kept.append(record)
+    return kept, dropped
+
+
+def _fault(record: dict) -> str | None:
+    """Why a record cannot train the student (a problem and a solution are non-blank text), or None."""
+    for field in ("problem", "solution"):
+        value = record[field]
+        if not isinstance(value, str) or not value.strip():
+            return f"no_{field}"
+    return None
+
+
+def dataset_name(dataset: str) -> str:
+    """The records' mixture_source: a file's stem, a folder's name, a hub id as given."""
+    path = Path(dataset).expanduser()
+    if path.is_file():
+        return path.stem
+    return path.resolve().name if path.is_dir() else dataset
+
+
+def dataset_fingerprint(dataset: str, split: str, fields: dict) -> dict:
+    """What the mix key records of an external dataset: a file's or folder's name and content (so an edit
+    recomputes and a move does not); a hub id as given, with split and fields (its content is the hub's)."""
+    path = Path(dataset).expanduser()
+    mapping = dict(fields or {})
+    if path.is_file():
+        return {"name": path.stem, "content": _files_hash([path], path.parent), "fields": mapping}
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and not _hidden(f.relative_to(path)))
+        return {"name": dataset_name(dataset), "content": _files_hash(files, path), "split": split, "fields": mapping}
+    return {"hub": dataset, "split": split, "fields": mapping}
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)  # .git, caches: not the data
+
+
+def _files_hash(files: list[Path], root: Path) -> str:
+    """Content hash of files (and their names under root), read in blocks: a dataset can be gigabytes."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\x00")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]

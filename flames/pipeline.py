@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from flames import llm as llm_mod
 from flames.agents import typed_config
 from flames.config import ConfigError
-from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage
+from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage, external_dataset
 from flames.store import Artifact, Store
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,10 @@ class Pipeline:
         return STAGES if target == "all" else STAGES[: STAGE_NAMES.index(target) + 1]
 
     def agents(self) -> dict[str, Any]:
-        """The mixture's agents by label, each config typed by its class's schema."""
+        """The mixture's agents by label, each config typed by its class's schema; none for an external dataset."""
         m = self.cfg.mixture
+        if external_dataset(self.cfg):  # mix reads the dataset: no per-agent stage runs
+            return {}
         if m.name == "single":
             return {self.cfg.agent.name: typed_config(self.cfg.agent)}
         missing = set(m.weights) - set(m.agents)

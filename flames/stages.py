@@ -2,7 +2,7 @@
 stage function (`flames.synthesize.synthesize`, `flames.qc.stage.problem_qc`, ...) over files.
 
     [tune ->] synthesize -> problem_qc -> solve -> solution_qc   once per agent of the mixture
-                                                         \\
+                                                         \\         (none: mixture=external)
                                                           mix -> train -> evaluate
 
 `tune` applies only to agents that sample from a model fine-tuned for them (QFT): it trains that
@@ -30,7 +30,7 @@ from flames.config import ConfigError, ModelConfig, Resources
 from flames.evaluate import evaluate
 from flames.keys import key_slice, text_fingerprint
 from flames.llm.embedded import resolve_model_path
-from flames.mix import mix
+from flames.mix import dataset_fingerprint, mix, mix_external
 from flames.qc.problems import ProblemFilter
 from flames.qc.stage import StudentFit, problem_qc, solution_qc, strategy_from
 from flames.seeds import fingerprint, load_seeds
@@ -230,12 +230,27 @@ def mixture_weights(cfg: DictConfig) -> dict[str, float]:
     return {cfg.agent.name: 1.0} if m.name == "single" else dict(m.weights)
 
 
+def external_dataset(cfg: DictConfig) -> str | None:
+    """The SFT dataset the mixture trains on instead of the agents' output (mixture=external), or None."""
+    m = cfg.mixture
+    if m.name == "external" and not m.dataset:
+        raise ConfigError("mixture=external needs mixture.dataset=<a JSONL file, a dataset folder or a hub id>")
+    if m.dataset and m.weights:  # a blend's agents would be silently left out
+        raise ConfigError(f"mixture {m.name}: mixture.dataset and mixture.weights are exclusive (mixture=external)")
+    return m.dataset or None
+
+
 class Mix(Stage):
     def fingerprints(self, job, inputs):
+        m = job.cfg.mixture
+        if external_dataset(job.cfg):
+            return {"dataset": dataset_fingerprint(m.dataset, m.split, m.fields)}
         return {"weights": mixture_weights(job.cfg)}
 
     def run(self, job, inputs, out):
         m = job.cfg.mixture
+        if external_dataset(job.cfg):
+            return mix_external(m.dataset, m.split, m.fields, out, m.budget, m.seed)
         return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, m.budget, m.seed)
 
 
