@@ -58,6 +58,8 @@ class WandbLogger(NoLogger):
         row[f"{prefix}/reused"] = int(result.reused)
         self.run.log(row)
         self.run.summary.update(row)
+        if result.stage == "train":
+            self.log_selection(m.get("metrics") or {})
         if result.stage == "evaluate":
             self.log_eval(m["metrics"], result.artifact)
         elif result.artifact.data.exists():
@@ -79,6 +81,19 @@ class WandbLogger(NoLogger):
     def log_train(self, history: list[dict]) -> None:
         for h in history:
             self.run.log({f"train/{k}": v for k, v in h.items() if isinstance(v, (int, float))})
+
+    def log_selection(self, metrics: dict) -> None:
+        """Every checkpoint's selection scores (a table and a curve over steps), and the one chosen."""
+        scored = metrics.get("checkpoints") or []
+        if not scored:
+            return
+        names = sorted(scored[0]["scores"])
+        self.run.log({"train/selection": self.wandb.Table(
+            columns=["step", "score", *names, "selected"],
+            data=[[c["step"], c["score"], *(c["scores"][n] for n in names), c["step"] == metrics["selected_step"]]
+                  for c in scored])})
+        self.run.summary.update({"train/selected_step": metrics["selected_step"],
+                                 "train/selected_score": metrics["selected_score"]})
 
     def log_agent_costs(self, rows: list[dict]) -> None:
         """Calls and tokens per problem per agent: scalars for charts, and one table."""

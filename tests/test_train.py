@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def test_global_batch_means_the_same_on_any_number_of_devices():
 
 
 def run_train(tmp_path: Path, n: int, processes: int = 1, **overrides) -> tuple[dict, list[dict]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     mixture = tmp_path / "mixture.jsonl"
     write_jsonl(mixture, rows(n))
     out = tmp_path / "train"
@@ -125,11 +127,13 @@ def test_a_sigkilled_training_job_resumes_from_its_checkpoint(tmp_path):
     """Real processes: the launcher and its torchrun workers are SIGKILLed after a checkpoint, then relaunched."""
     mixture, out = tmp_path / "mixture.jsonl", tmp_path / "train"
     write_jsonl(mixture, rows(16))
+    OmegaConf.save(student(max_steps=8, num_checkpoints=4), tmp_path / "student.yaml")
     script = tmp_path / "job.py"
     script.write_text(
-        "import sys\nfrom omegaconf import OmegaConf\nfrom flames.config import StudentConfig, DistributedConfig\n"
+        "from omegaconf import OmegaConf\nfrom flames.config import StudentConfig, DistributedConfig\n"
         "from flames.train.run import train\nfrom flames.llm.embedded import embedded_model_dir\n"
-        f"cfg = OmegaConf.merge(OmegaConf.structured(StudentConfig), {dict(student(max_steps=8, num_checkpoints=4))!r})\n"
+        "cfg = OmegaConf.merge(OmegaConf.structured(StudentConfig), "
+        f"OmegaConf.load({str(tmp_path / 'student.yaml')!r}))\n"
         f"print(train({str(mixture)!r}, {str(out)!r}, embedded_model_dir(), cfg, {PROMPT!r}, "
         "OmegaConf.structured(DistributedConfig), 1))\n")
     job = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
@@ -163,3 +167,79 @@ def test_two_ddp_processes_train_like_one_with_the_same_global_batch(tmp_path):
     print(f"1 process: {l1}\n2 processes: {l2}")
     assert len(l1) == len(l2) == 3
     assert all(abs(a - b) <= 0.05 * abs(a) + 1e-3 for a, b in zip(l1, l2)), (l1, l2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("selection", ["last", "dev", "paper"])
+def test_checkpoint_selection_records_every_checkpoint_and_the_choice(tmp_path, selection):
+    """stage=train on an external mixture, 2 checkpoints: last keeps the final model; paper and dev
+    score each checkpoint (greedy, on the builtin test set or held-out mixture rows) and choose one."""
+    from flames.pipeline import Pipeline
+    from flames.stages import STAGE_BY_NAME
+    from flames.train import trained_model
+    from tests.helpers import compose_config
+
+    data = tmp_path / "sft.jsonl"
+    write_jsonl(data, rows(12))
+    cfg = compose_config(["logger=none", "stage=train", "mixture=external", f"mixture.dataset={data}",
+                          f"student.selection={selection}", "student.num_checkpoints=2", "student.max_steps=2",
+                          "student.max_length=256", "student.dev_size=3", "student.select_on=[builtin]",
+                          "benchmarks.limit=3", "benchmarks.max_new_tokens=24"])
+    (result,) = [r for r in Pipeline(cfg).run().results if r.stage == "train"]
+    metrics, art = result.manifest["metrics"], result.artifact.path
+    assert metrics["steps"] == 2
+    if selection == "last":
+        assert "checkpoints" not in metrics and trained_model(art, metrics) == str(art / "model")
+        assert [p.name for p in (art / "checkpoints").glob("checkpoint-*")] == ["checkpoint-2"]  # older ones go
+        return
+    assert [c["step"] for c in metrics["checkpoints"]] == [1, 2] and metrics["selection"] == selection
+    names = {"dev": ["dev"], "paper": ["builtin"]}[selection]
+    for c in metrics["checkpoints"]:
+        assert sorted(c["scores"]) == names and 0.0 <= c["score"] <= 1.0
+        preds = list(read_jsonl(art / "selection" / f"checkpoint-{c['step']}" / "data.jsonl"))
+        assert len(preds) == 3  # dev_size=3 held out, or benchmarks.limit=3
+    best = max(c["score"] for c in metrics["checkpoints"])
+    chosen = next(c for c in metrics["checkpoints"] if c["step"] == metrics["selected_step"])
+    assert chosen["score"] == best == metrics["selected_score"]
+    assert trained_model(art, metrics) == str(art / metrics["selected"])  # what evaluate loads
+    older = art / "checkpoints" / "checkpoint-1"
+    assert not (older / "optimizer.pt").exists() and (older / "trainer_state.json").exists()  # kept, thinned
+    if selection == "dev":
+        dev_ids = {r["id"] for r in read_jsonl(art / "dev.jsonl")}
+        trained_on = [json.loads(line) for line in (art / "examples.jsonl").read_text().splitlines()]
+        assert len(dev_ids) == 3 and len(trained_on) == 9  # held out rows are not trained on
+    assert "selection=" in STAGE_BY_NAME["train"].dry_run(cfg)
+
+
+def test_dry_run_prints_the_launch_command_for_one_node_with_eight_gpus(tmp_path):
+    """experiment=paper with FSDP and ZeRO-3 compose; the dry run names the exact command a SLURM job runs."""
+    from tests.e2e import run_flames
+
+    for dist in ("fsdp", "zero3"):
+        proc = run_flames(["experiment=paper", f"distributed={dist}", "distributed.dry_run=true", "logger=none"],
+                          tmp_path, tmp_path / "store", timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        command = shlex.split(proc.stdout.strip().splitlines()[0])  # the exact argv, shell-quoted
+        assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "8",
+                               "-m", "flames.train.worker", f"{tmp_path / 'store'}/train/<key>/launch.json"], command
+        assert "global batch     32 = 8 x 4 per device x 1 accumulation" in proc.stdout
+        assert not (tmp_path / "store").exists()  # nothing ran
+
+
+def test_fsdp_and_zero3_configs_reach_the_training_arguments(tmp_path):
+    from flames.train.worker import training_args
+    from tests.helpers import compose_config
+
+    for dist in ("ddp", "fsdp", "zero3"):
+        cfg = compose_config(["experiment=paper", f"distributed={dist}"])
+        assert cfg.distributed.name == dist
+        spec = {"student": OmegaConf.to_container(student()), "plan": {"per_device": 4, "accumulation": 1},
+                "distributed": OmegaConf.to_container(cfg.distributed)}
+        if dist == "zero3":  # building the arguments needs deepspeed installed: check the config it is given
+            ds = spec["distributed"]["deepspeed"]
+            assert ds["zero_optimization"]["stage"] == 3 and ds["train_micro_batch_size_per_gpu"] == "auto"
+            assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+            continue
+        args = training_args(spec, tmp_path / dist)
+        assert (args.fsdp_config or {}).get("state_dict_type", "") == ("FULL_STATE_DICT" if dist == "fsdp" else "")
+        assert bool(args.fsdp) == (dist == "fsdp")

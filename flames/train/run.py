@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from flames.config import StudentConfig
 from flames.examples import fit_examples, student_tokenizer
 from flames.files import write_json_atomic
+from flames.grading import extract_answer
 from flames.jsonl import read_jsonl, write_jsonl
 from flames.llm.embedded import resolve_model_path
 from flames.store import RecordWriter
@@ -63,14 +64,17 @@ def train(mixture: Path, out_dir: Path, base_model: str, cfg: Any, prompt: str, 
 
 
 def hold_out_dev(rows: list[dict], cfg: Any, path: Path) -> list[dict]:
-    """Split off `dev_size` rows with an answer (seeded); they are written to `path`, the rest returned."""
+    """Split off `dev_size` rows with an answer (seeded); they are written to `path`, the rest returned.
+
+    The answer is the row's own (solution QC's), else its solution's final answer (external datasets).
+    """
     order = list(range(len(rows)))
     random.Random(cfg.seed).shuffle(order)
-    dev_idx = [i for i in order if rows[i].get("answer")][: cfg.dev_size]
+    answers = {i: rows[i].get("answer") or extract_answer(rows[i].get("solution")) for i in order}
+    dev_idx = [i for i in order if answers[i]][: cfg.dev_size]
     if not dev_idx:
         raise ValueError("student.selection=dev: no mixture row has an answer to select on")
-    write_jsonl(path, [{"id": rows[i]["id"], "problem": rows[i]["problem"], "answer": rows[i]["answer"]}
-                       for i in dev_idx])
+    write_jsonl(path, [{"id": rows[i]["id"], "problem": rows[i]["problem"], "answer": answers[i]} for i in dev_idx])
     held = set(dev_idx)
     return [r for i, r in enumerate(rows) if i not in held]
 
@@ -93,7 +97,7 @@ def launch(spec: Path, processes: int, log_path: Path, on_log: Callable[[dict], 
     log.info("train: %s", " ".join(cmd))
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     tail = LogTail(log_path)
-    proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
     try:
         while proc.poll() is None:
             time.sleep(1.0)
@@ -137,8 +141,9 @@ class LogTail:
                 on_log(row)
 
 
-def _die_with_parent() -> None:
-    """The workers get SIGTERM when this process dies (even by SIGKILL): no orphan keeps a GPU."""
+def die_with_parent() -> None:
+    """This process gets SIGTERM when its parent dies (even by SIGKILL): set in torchrun (child of the
+    stage) and in each worker (child of torchrun, in a session of its own), so no orphan keeps training."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 

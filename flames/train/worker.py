@@ -23,7 +23,7 @@ from flames.examples import student_tokenizer
 from flames.files import append_jsonl, write_json_atomic
 from flames.jsonl import read_jsonl
 from flames.train import checkpoints
-from flames.train.run import LOG_FILE, RESULT_FILE
+from flames.train.run import LOG_FILE, RESULT_FILE, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def training_args(spec: dict, out: Path) -> Any:
         # save_steps < 1 is a fraction of the total steps: num_checkpoints spread evenly (the end is saved too)
         save_strategy="steps" if n_ckpt > 0 else "no", save_steps=1.0 / max(n_ckpt, 1), save_total_limit=None,
         completion_only_loss=True, report_to="none", logging_steps=1, include_num_input_tokens_seen=True,
-        dataloader_num_workers=0, fsdp=dist.get("fsdp") or "", fsdp_config=dist.get("fsdp_config") or None,
-        deepspeed=deepspeed, **dict(cfg.extra or {}),
+        dataloader_num_workers=0, ddp_find_unused_parameters=False, fsdp=dist.get("fsdp") or "",
+        fsdp_config=dist.get("fsdp_config") or None, deepspeed=deepspeed, **dict(cfg.extra or {}),
     )
 
 
@@ -72,6 +72,10 @@ def build_trainer(spec: dict, callbacks: list | None = None) -> Any:
 
 
 def main(spec_path: str) -> None:
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent:  # torchrun died before the line above took effect
+        sys.exit(1)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     spec = json.loads(Path(spec_path).read_text())
     out = Path(spec["out_dir"])
@@ -92,11 +96,11 @@ def main(spec_path: str) -> None:
         if final.exists():
             shutil.rmtree(final)
         os.replace(partial, final)
+        kept = [checkpoints.step_of(p) for p in checkpoints.checkpoints(out / "checkpoints")]
         write_json_atomic(out / RESULT_FILE, {
-            "train_loss": result.training_loss, "steps": result.global_step,
-            "runtime_s": result.metrics.get("train_runtime"), "resumed_from": checkpoints.step_of(resume) if resume
-            else None, "checkpoints": [checkpoints.step_of(p) for p in checkpoints.checkpoints(out / "checkpoints")],
-        })
+            "train_loss": result.training_loss, "steps": result.global_step, "checkpoint_steps": kept,
+            "runtime_s": result.metrics.get("train_runtime"),
+            "resumed_from": checkpoints.step_of(resume) if resume else None})
 
 
 def trim_log(path: Path, step: int) -> None:
