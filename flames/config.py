@@ -190,7 +190,9 @@ class StudentConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0  # gradient clipping
     max_length: int = 2048  # prompt + solution tokens; longer examples are dropped and counted
-    packing: bool = False  # pack several examples per sequence (TRL BFD packing, no cross-attention between them)
+    # pack several examples per sequence (TRL BFD packing, padding-free); needs a varlen attention kernel
+    packing: bool = False
+    attn_implementation: Optional[str] = None  # from_pretrained's; None = transformers' default (sdpa)
     bf16: bool = True  # bf16 autocast over fp32 master weights on GPU; ignored on CPU (fp32)
     gradient_checkpointing: bool = False
     num_checkpoints: int = 1  # checkpoints spread evenly over training (paper: 10); the last one resumes a killed job

@@ -28,6 +28,7 @@ from flames.agents import agent_class, build_agent
 from flames.benchmarks import load_benchmark, load_suite, subset_fields
 from flames.config import ConfigError, ModelConfig, Resources
 from flames.evaluate import evaluate
+from flames.jsonl import read_jsonl
 from flames.keys import key_slice, text_fingerprint
 from flames.llm.embedded import resolve_model_path
 from flames.mix import dataset_fingerprint, mix, mix_external
@@ -37,7 +38,6 @@ from flames.seeds import fingerprint, load_seeds
 from flames.solve import solve
 from flames.store import Artifact, RecordWriter
 from flames.synthesize import synthesize
-from flames.jsonl import read_jsonl
 from flames.train import checkpoint_folders, fine_tune, train, trained_model
 from flames.train.plan import describe, make_plan, process_count
 from flames.train.run import DEV_FILE, SPEC_FILE
@@ -258,6 +258,18 @@ SELECTIONS = ("last", "paper", "dev")
 
 
 class Train(Stage):
+    def fingerprints(self, job, inputs):
+        # Checkpoint selection scores with the benchmarks' prompt and token budget, on their (limited) items.
+        b, selection = job.cfg.benchmarks, job.cfg.student.selection
+        if selection == "last":
+            return {}
+        scoring = {"prompt": b.prompt, "max_new_tokens": b.max_new_tokens}
+        if selection == "paper":
+            items = job.shared.eval_items()
+            scoring["items"] = {n: text_fingerprint([i["problem"] for i in items.get(n, [])]) for n in
+                                job.cfg.student.select_on}
+        return {"selection_scoring": scoring}
+
     def dry_run(self, cfg: DictConfig) -> str:
         """The command a cluster job of this stage runs, and the batch layout (distributed.dry_run)."""
         dist = cfg.distributed

@@ -109,3 +109,20 @@ def test_every_stage_declares_its_resources():
     assert set(res) == {"tune", "synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"}
     assert res["train"].gpus == 8 and res["tune"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
     assert all(r.cpus >= 1 and r.mem_gb > 0 and r.time_min > 0 for r in res.values())
+
+
+def test_checkpoint_selection_keys_train_by_what_it_scores_on():
+    """selection=paper picks a checkpoint with the benchmarks' items and budget: they key train then, only then."""
+    train = next(s for s in STAGES if s.name == "train")
+
+    def key(*overrides):
+        cfg = compose_config(["logger=none", "student.select_on=[builtin]", *overrides])
+        return train.slice(Job(cfg, Shared(cfg)), {})
+
+    assert key("benchmarks.limit=3") == key("benchmarks.limit=5")  # selection=last scores nothing
+    paper = ["student.selection=paper"]
+    assert key(*paper, "benchmarks.limit=3") != key(*paper, "benchmarks.limit=5")
+    assert key(*paper, "benchmarks.max_new_tokens=8") != key(*paper, "benchmarks.max_new_tokens=9")
+    dev = ["student.selection=dev"]
+    assert key(*dev, "benchmarks.limit=3") == key(*dev, "benchmarks.limit=5")  # dev rows come from the mixture
+    assert key(*dev, "benchmarks.max_new_tokens=8") != key(*dev, "benchmarks.max_new_tokens=9")

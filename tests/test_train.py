@@ -100,6 +100,9 @@ def test_global_batch_means_the_same_on_any_number_of_devices():
     assert make_plan(student(gradient_accumulation_steps=3), 2).global_batch == 12  # no global: as given
     with pytest.raises(ConfigError, match="student.global_batch_size=6"):
         make_plan(student(global_batch_size=6, per_device_train_batch_size=4), 8)
+    with pytest.raises(ConfigError, match="student.packing=true needs student.attn_implementation"):
+        make_plan(student(packing=True), 1)  # sdpa would let packed examples attend to each other
+    assert make_plan(student(packing=True, attn_implementation="flash_attention_2"), 1).global_batch == 2
 
 
 def run_train(tmp_path: Path, n: int, processes: int = 1, **overrides) -> tuple[dict, list[dict]]:

@@ -22,8 +22,16 @@ class Plan:
         return self.processes * self.per_device * self.accumulation
 
 
+VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3", "kernels-community/")
+
+
 def make_plan(student: Any, processes: int) -> Plan:
     """The batch layout; `student.global_batch_size` keeps its meaning whatever the number of devices."""
+    if student.packing and not str(student.attn_implementation or "").startswith(VARLEN_ATTENTION):
+        # padding-free packing relies on position_ids resets, which only varlen kernels honour: with
+        # sdpa/eager the packed examples would attend to each other
+        raise ConfigError("student.packing=true needs student.attn_implementation=flash_attention_2 "
+                          f"(or _3, or a kernels-community kernel); it is {student.attn_implementation!r}")
     per = student.per_device_train_batch_size
     if student.global_batch_size is None:
         return Plan(processes, per, student.gradient_accumulation_steps)

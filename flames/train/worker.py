@@ -66,7 +66,9 @@ def build_trainer(spec: dict, callbacks: list | None = None) -> Any:
     args = training_args(spec, out)  # before the model: ZeRO-3 shards the weights as they load
     tok = student_tokenizer(spec["base_model"], spec["student"].get("chat_template"))
     # fp32 weights: AdamW keeps fp32 master weights; bf16 runs as autocast (args.bf16)
-    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=torch.float32)
+    attn = {"attn_implementation": spec["student"]["attn_implementation"]} \
+        if spec["student"].get("attn_implementation") else {}
+    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=torch.float32, **attn)
     data = Dataset.from_list(list(read_jsonl(Path(spec["examples"]))))
     return SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok, callbacks=callbacks)
 
