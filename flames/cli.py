@@ -10,11 +10,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from flames import agent_costs
+from flames import agent_costs, study
 from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
 from flames.logger import make_logger
-from flames.pipeline import Pipeline
+from flames.pipeline import Pipeline, UpstreamMissing
 from flames.stages import STAGE_BY_NAME
 from flames.report import format_report
 
@@ -22,7 +22,8 @@ log = logging.getLogger("flames")
 # The config root ships inside the package (flames/conf), so wheels and non-editable installs have it.
 CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 # A user's mistake: one line naming the key or file:line, exit code 2 (no traceback).
-USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError)
+# A study task whose input a failed job left missing ends the same way (the study lists it).
+USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError, UpstreamMissing)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -31,8 +32,12 @@ def app(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    run_dir = HydraConfig.get().runtime.output_dir
+    hydra_cfg = HydraConfig.get()
+    run_dir = hydra_cfg.runtime.output_dir
     try:
+        if cfg.study.name:  # a study plans and submits its cells; it runs no pipeline itself
+            failed = study.run_study(cfg, study_overrides(hydra_cfg.overrides.task), compose_cell)
+            sys.exit(1 if failed else 0)
         return run(cfg, run_dir)
     except USER_ERRORS as e:
         print(f"flames: error: {e}", file=sys.stderr, flush=True)
@@ -61,6 +66,18 @@ def run(cfg: DictConfig, run_dir: str) -> float | None:
         print(f"Agents\n{agent_costs.cost_table(costs)}\n", flush=True)
     accs = [m["accuracy"] for name, m in result.eval_metrics.items() if "/" not in name]
     return sum(accs) / len(accs) if accs else None
+
+
+def study_overrides(task: list[str]) -> list[str]:
+    """The command line's overrides that every cell of a study gets (all but the study's own)."""
+    return [o for o in task if not o.lstrip("+~").startswith("study")]
+
+
+def compose_cell(overrides: list[str]) -> DictConfig:
+    """One study cell's config, composed like `flames <overrides>` would (inside the running Hydra app)."""
+    from hydra import compose
+
+    return compose(config_name="config", overrides=overrides)
 
 
 def main() -> None:

@@ -314,6 +314,29 @@ class Stage(str, Enum):
 
 
 @dataclass
+class StudyConfig:
+    """A factorial over config groups, run as SLURM job arrays stage by stage (`flames study=<name>`)."""
+
+    name: Optional[str] = None  # conf/study/<name>; None = a plain run, no study
+    overrides: List[str] = field(default_factory=list)  # for every cell (e.g. experiment=paper)
+    axes: Dict[str, List[Any]] = field(default_factory=dict)  # override key -> values; cells are their product
+    dry_run: bool = False  # print cells, unique artifacts per stage, jobs, resources and GPU-hours; submit nothing
+    executor: str = "slurm"  # slurm | local (submitit's local executor: stage by stage, no SLURM)
+    # partitions by need (a stage asking GPUs goes to gpu); env vars let one profile serve a cluster
+    gpu_partition: Optional[str] = "${oc.env:FLAMES_GPU_PARTITION,null}"
+    cpu_partition: Optional[str] = "${oc.env:FLAMES_CPU_PARTITION,null}"
+    account: Optional[str] = "${oc.env:FLAMES_ACCOUNT,null}"  # sbatch --account
+    qos: Optional[str] = "${oc.env:FLAMES_QOS,null}"  # sbatch --qos
+    setup: List[str] = field(default_factory=list)  # shell lines before each job (module load, venv activate)
+    array_parallelism: int = 64  # tasks of one stage array running at once
+    wait: bool = True  # wait for every job, then list failures (exit 1 if any)
+    # for the GPU-hours estimate: tokens per second per GPU (vLLM generation, SFT); set yours from a benchmark
+    generate_tokens_per_s_per_gpu: float = 2500.0
+    train_tokens_per_s_per_gpu: float = 3000.0
+    folder: str = "${paths.outputs}/studies"  # job scripts and logs: <folder>/<name>/<stage>/
+
+
+@dataclass
 class Config:
     agent: Any = MISSING  # an agent config (conf/agent/); its class's Config is checked at start
     qc: QCConfig = MISSING
@@ -328,6 +351,10 @@ class Config:
     solve: SolveConfig = field(default_factory=SolveConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     distributed: DistributedConfig = MISSING
+    study: StudyConfig = field(default_factory=StudyConfig)
+    # set by a study's jobs: the stages before `stage` must be in the store already (a failed upstream job
+    # makes this one fail at once instead of recomputing it)
+    study_task: bool = False
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
     stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
 

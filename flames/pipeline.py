@@ -26,6 +26,10 @@ STAGE_NAMES = [s.name for s in STAGES]
 REQUESTS = "requests.jsonl"  # finished backend requests of a stage being computed (removed when it completes)
 
 
+class UpstreamMissing(RuntimeError):
+    """A study task found an earlier stage's artifact missing (its own job failed)."""
+
+
 @dataclass
 class StageResult:
     stage: str
@@ -62,16 +66,32 @@ class Pipeline:
         self.agent_cfgs = self.agents()  # checked against their classes' schemas before anything runs
 
     def run(self) -> PipelineRun:
-        agents = self.agent_cfgs
         if self.logger:  # training metrics reach the logger while the workers train, not at the end
             self.shared.on_train_log = lambda row: self.logger.log_train([row])
+        self.walk(self.run_stage)
+        return self.run_info
+
+    def plan(self) -> list[StageResult]:
+        """Every artifact this run would read or compute, without running anything (keys only; `reused`
+        says whether it is complete in the store). A study dedupes its cells' artifacts with it."""
+        planned = []
+
+        def visit(stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
+            art = self.store.artifact(stage.name, stage.slice(job, inputs), inputs)
+            planned.append(StageResult(stage.name, label, art, art.complete))
+            return art
+
+        self.walk(visit)
+        return planned
+
+    def walk(self, visit) -> None:
+        """visit(stage, job, label, inputs) -> Artifact for each stage (and agent) in order."""
+        agents = self.agent_cfgs
         for stage in self.stages():
             for label, agent in (agents.items() if stage.per_agent else [("", None)]):
                 job = Job(self.cfg, self.shared, agent)
                 if stage.applies(job):
-                    self.produced[stage.name, label] = self.run_stage(stage, job, label,
-                                                                      self.inputs_of(stage, label, agents))
-        return self.run_info
+                    self.produced[stage.name, label] = visit(stage, job, label, self.inputs_of(stage, label, agents))
 
     def stages(self) -> list[Stage]:
         """The stages `stage=` asks for: all up to it; `evaluate` alone when student.path names a model."""
@@ -122,7 +142,13 @@ class Pipeline:
             (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
             return metrics
 
-        art, reused = self.store.run(stage.name, stage.slice(job, inputs), inputs, compute)
+        config = stage.slice(job, inputs)
+        if self.cfg.study_task and stage is not self.stages()[-1]:
+            planned = self.store.artifact(stage.name, config, inputs)
+            if not planned.complete:  # a study job computes one stage; a missing earlier one means its job failed
+                raise UpstreamMissing(f"{name}: {planned.path} is not complete; the study job that makes it failed "
+                                      "or has not run")
+        art, reused = self.store.run(stage.name, config, inputs, compute)
         if reused:
             log.info("%s: reused %s", name, art.path)
         result = StageResult(stage.name, label, art, reused)

@@ -207,6 +207,13 @@ class Solve(Stage):
 
 
 class SolutionQC(Stage):
+    def resources(self, cfg):
+        # a strategy without models (first, majority, ...) is CPU work: it asks for no GPU
+        r = super().resources(cfg)
+        if not strategy_from(cfg.qc.strategy).model_configs(cfg.qc, cfg.problem_model):
+            r.gpus = 0
+        return r
+
     def fingerprints(self, job, inputs):
         # The models a strategy uses decide what it keeps: only those enter the key.
         qc = job.cfg.qc

@@ -1,0 +1,216 @@
+"""Studies: a factorial over config groups run as SLURM job arrays, stage by stage.
+
+`flames study=table1_qc` composes every cell of the study (its `axes` crossed, over its `overrides`
+and the command line's), plans each cell's artifacts without running anything
+(`Pipeline.plan`: keys only), dedupes them across cells, and submits one job array per stage whose
+tasks compute the artifacts still missing, each array `afterany` on the stage before (a task whose
+inputs a failed job left missing fails at once: `study_task=true`). So a shared
+artifact (one suggester_editor pool for six QC strategies) is computed by one task, and no job waits
+on a lock while holding GPUs. Each task runs `flames <cell overrides> stage=<stage>`: exactly what a
+user would type, reusing what earlier arrays made. `study.dry_run=true` prints the plan.
+
+Jobs go through submitit (`executor=slurm`, or `local` to run the arrays one after another without
+SLURM); the stage's `Resources` become the job's request, with the gpu or cpu partition by need.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import astuple, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import DictConfig, OmegaConf
+
+from flames.config import ConfigError, Resources
+from flames.pipeline import STAGE_NAMES, Pipeline
+from flames.stages import STAGE_BY_NAME
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    """One task of a stage array: the cell it runs, the artifacts it is there to compute, its request."""
+
+    stage: str
+    argv: list[str]
+    keys: list[str]
+    resources: Resources
+    gpu_hours: float = 0.0
+
+
+@dataclass
+class StudyPlan:
+    name: str
+    cells: list[list[str]]
+    artifacts: dict[str, dict[str, bool]] = field(default_factory=dict)  # stage -> key -> complete
+    tasks: dict[str, list[Task]] = field(default_factory=dict)  # stage -> tasks (missing artifacts only)
+
+    def arrays(self) -> list[tuple[str, Resources, list[Task]]]:
+        """One job array per stage and request, in stage order: a CPU-only QC cell never holds a GPU."""
+        out = []
+        for stage in STAGE_NAMES:
+            groups: dict[tuple, list[Task]] = {}
+            for task in self.tasks.get(stage, []):
+                groups.setdefault(astuple(task.resources), []).append(task)
+            out += [(stage, tasks[0].resources, tasks) for tasks in groups.values()]
+        return out
+
+
+def cells(study: Any) -> list[list[str]]:
+    """The overrides of every cell: the product of the axes, in order."""
+    axes = [[f"{key}={_value(v)}" for v in values] for key, values in study.axes.items()]
+    return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]
+
+
+def _value(v: Any) -> str:
+    return "null" if v is None else str(v)
+
+
+def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], DictConfig]) -> StudyPlan:
+    """Compose and plan every cell; one task per cell that holds a stage's not-yet-assigned missing artifact."""
+    plan = StudyPlan(study.name, cells(study))
+    assigned: set[str] = set()
+    for cell in plan.cells:
+        argv = [*study.overrides, *cell, *extra]
+        cfg = compose(argv)
+        pipeline = Pipeline(cfg)
+        for result in pipeline.plan():
+            stage, key = result.stage, result.artifact.key
+            plan.artifacts.setdefault(stage, {})[key] = result.reused
+            if result.reused or key in assigned:
+                continue
+            assigned.add(key)
+            need = STAGE_BY_NAME[stage].resources(cfg)
+            hours = gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
+            tasks = plan.tasks.setdefault(stage, [])
+            if tasks and tasks[-1].argv[:-2] == argv:  # this cell's task already computes another of its agents
+                tasks[-1].keys.append(key)
+                tasks[-1].gpu_hours += hours
+            else:
+                tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true"], [key], need, hours))
+    return plan
+
+
+def gpu_hours(stage: str, cfg: DictConfig, agents: dict, label: str, need: Resources, study: Any) -> float:
+    """A rough upper bound from token counts (every completion at its token limit) and the profile's speeds."""
+    if not need.gpus:
+        return 0.0
+    gen, train = study.generate_tokens_per_s_per_gpu, study.train_tokens_per_s_per_gpu
+    agent = agents.get(label)
+    n = agent.num_problems if agent is not None else 0  # this agent's problems (per-agent stages)
+    total = cfg.mixture.budget or sum(a.num_problems for a in agents.values())  # the training mixture
+    seconds = {
+        "tune": lambda: (agent.get("train_seeds") or 0) * 512 / train,
+        "synthesize": lambda: n * 2 * (agent.max_new_tokens or cfg.problem_model.max_new_tokens) / gen,
+        "solve": lambda: n * cfg.solve.num_samples * cfg.solution_model.max_new_tokens / gen,
+        "solution_qc": lambda: n * cfg.solve.num_samples * 512 / gen,
+        "train": lambda: total * cfg.student.num_train_epochs * cfg.student.max_length / 2 / train,
+        "evaluate": lambda: 6000 * cfg.benchmarks.max_new_tokens / gen,  # ~6K test items in the paper's suite
+    }.get(stage, lambda: 0.0)()
+    return seconds / 3600
+
+
+def format_plan(plan: StudyPlan) -> str:
+    """What study.dry_run prints: cells, unique artifacts, jobs, requests, GPU-hours."""
+    lines = [f"Study {plan.name}: {len(plan.cells)} cells", "",
+             f"{'stage':<12} {'unique':>6} {'done':>5} {'tasks':>5}  {'request per task':<32} {'GPU-h (est.)':>12}"]
+    for stage in STAGE_NAMES:
+        arts = plan.artifacts.get(stage)
+        if not arts:
+            continue
+        arrays = [(r, tasks) for s, r, tasks in plan.arrays() if s == stage] or [(None, [])]
+        for i, (r, tasks) in enumerate(arrays):
+            head = f"{stage:<12} {len(arts):>6} {sum(arts.values()):>5}" if i == 0 else " " * 25
+            request = f"{r.cpus} cpu, {r.gpus} gpu, {r.mem_gb} GB, {r.time_min} min" if r else "-"
+            lines.append(f"{head} {len(tasks):>5}  {request:<32} {sum(t.gpu_hours for t in tasks):>12.1f}")
+    arrays = plan.arrays()
+    hours = sum(t.gpu_hours for _, _, tasks in arrays for t in tasks)
+    order = " -> ".join(dict.fromkeys(s for s, _, _ in arrays)) or "nothing to run"
+    lines += ["", f"Jobs: {len(arrays)} arrays, {sum(len(t) for _, _, t in arrays)} tasks; each stage's arrays "
+              f"start after the previous stage's: {order}",
+              f"GPU-hours (rough upper bound, every completion at its token limit): {hours:.1f}"]
+    return "\n".join(lines)
+
+
+def run_task(argv: list[str]) -> None:
+    """One task: the flames CLI on a cell (a failure raises, so the job ends FAILED in sacct)."""
+    subprocess.run([sys.executable, "-m", "flames", *argv], check=True)
+
+
+def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:
+    """Submit one array per stage and request, each after every array of the stage before."""
+    import submitit
+
+    submitted: list[tuple[Task, Any]] = []
+    previous: list = []  # the jobs of the last stage submitted
+    current_stage, current = None, []
+    for stage, request, tasks in plan.arrays():
+        if stage != current_stage:
+            previous, current, current_stage = current or previous, [], stage
+            if study.executor == "local":  # no scheduler: run the stages one after another
+                for job in previous:
+                    job.wait()
+        executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor)
+        executor.update_parameters(**job_parameters(stage, request, study, previous))
+        jobs = executor.map_array(run_task, [t.argv for t in tasks])
+        log.info("study %s: %s -> %d tasks (job %s)", plan.name, stage, len(jobs), jobs[0].job_id.split("_")[0])
+        submitted += list(zip(tasks, jobs))
+        current += jobs
+    return submitted
+
+
+def job_parameters(stage: str, r: Resources, study: Any, after: list | None) -> dict:
+    """submitit parameters for a stage array: the stage's request, the partition by need, the dependency."""
+    params: dict[str, Any] = {"name": f"flames-{study.name}-{stage}", "timeout_min": r.time_min,
+                              "cpus_per_task": r.cpus, "mem_gb": r.mem_gb}
+    if study.executor != "slurm":
+        return params
+    extra: dict[str, Any] = {}
+    if after:
+        # afterany: a failed cell must not stop the others; its own downstream tasks fail at once (study_task)
+        extra["dependency"] = "afterany:" + ":".join(sorted({j.job_id.split("_")[0] for j in after}))
+    for key in ("account", "qos"):
+        if study.get(key):
+            extra[key] = study[key]
+    params.update(gpus_per_node=r.gpus, slurm_array_parallelism=study.array_parallelism,
+                  slurm_setup=list(study.setup), slurm_additional_parameters=extra)
+    partition = study.gpu_partition if r.gpus else study.cpu_partition
+    if partition:
+        params["slurm_partition"] = partition
+    return params
+
+
+def report(submitted: list[tuple[Task, Any]]) -> int:
+    """Wait for every job; list each failed or cancelled task with its log; the number of failures."""
+    failed = []
+    for task, job in submitted:
+        try:
+            job.result()
+        except Exception as e:  # noqa: BLE001 - a failed task is reported, the others still finish
+            failed.append((task, job, str(e).splitlines()[-1] if str(e) else type(e).__name__))
+    states = Counter("failed" if any(t is task for t, _, _ in failed) else "done" for task, _ in submitted)
+    print(f"Study: {states['done']} tasks done, {states['failed']} failed", flush=True)
+    for task, job, why in failed:
+        print(f"  FAILED {task.stage} [{' '.join(task.argv)}]\n    log: {job.paths.stderr}\n    {why}", flush=True)
+    return len(failed)
+
+
+def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], DictConfig]) -> int:
+    """`flames study=<name>`: plan, then print (dry run) or submit and wait; the number of failed tasks."""
+    study = cfg.study
+    if not study.name:
+        raise ConfigError("study: pick one with study=<name> (flames/conf/study/)")
+    if study.executor not in ("slurm", "local"):
+        raise ConfigError(f"study.executor={study.executor!r}: slurm or local")
+    plan = plan_study(study, extra, compose)
+    print(format_plan(plan), flush=True)
+    if study.dry_run or not plan.tasks:
+        return 0
+    submitted = submit(plan, study)
+    return report(submitted) if study.wait else 0

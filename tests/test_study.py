@@ -1,0 +1,111 @@
+"""Studies: cells planned by artifact key (deduped across cells), arrays per stage and request, failures.
+
+The plan is computed from keys alone (nothing runs); the runs go through submitit's local executor
+here and through the real local SLURM in tests/test_slurm.py.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from flames.study import cells, format_plan, plan_study
+from tests.e2e import run_flames
+from tests.helpers import compose_config
+
+PAPER_STUDIES = ["table1_qc", "table2_agents", "table5_models", "table11_mixtures", "scale", "transfer"]
+
+
+def plan(name: str, *extra: str):
+    study = compose_config([f"study={name}"]).study
+    return plan_study(study, list(extra), compose_config)
+
+
+def test_cells_are_the_product_of_the_axes():
+    study = compose_config(["study=table1_qc"]).study
+    got = cells(study)
+    assert len(got) == 12 and got[0] == ["qc=first", "qc.fixed_size=null"] and got[-1][1] == "qc.fixed_size=45000"
+
+
+@pytest.mark.parametrize("name", PAPER_STUDIES)
+def test_every_paper_study_plans_its_artifacts_and_requests(name, flames_data):
+    p = plan(name)
+    text = format_plan(p)
+    assert f"Study {name}" in text and "GPU-hours" in text
+    arrays = p.arrays()
+    assert arrays and all(r.cpus >= 1 and r.mem_gb > 0 and r.time_min > 0 for _, r, _ in arrays)
+    by_stage = {s: r for s, r, _ in arrays}
+    assert by_stage["train"].gpus == 8 and by_stage["mix"].gpus == 0 and by_stage["problem_qc"].gpus == 0
+    assert by_stage["synthesize"].gpus >= 1 and by_stage["solve"].gpus >= 1  # generation asks for GPUs
+    for stage, keys in p.artifacts.items():  # each unique artifact is one task's, once
+        assigned = [k for t in p.tasks.get(stage, []) for k in t.keys]
+        assert sorted(assigned) == sorted(k for k, done in keys.items() if not done), stage
+
+
+def test_table1_qc_shares_one_pool_and_keeps_cpu_strategies_off_gpus(flames_data):
+    p = plan("table1_qc")
+    unique = {stage: len(keys) for stage, keys in p.artifacts.items()}
+    assert unique["synthesize"] == unique["problem_qc"] == unique["solve"] == 1  # one pool for 12 cells
+    assert unique["solution_qc"] == unique["train"] == unique["evaluate"] == 12
+    qc_arrays = {r.gpus: len(tasks) for s, r, tasks in p.arrays() if s == "solution_qc"}
+    assert qc_arrays == {0: 8, 1: 4}  # first, majority, majority_first, strict need no GPU; the judges do
+
+
+def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):
+    proc = run_flames(["study=table2_agents", "study.dry_run=true"], tmp_path, tmp_path / "store", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Study table2_agents: 11 cells" in proc.stdout and "Jobs: " in proc.stdout
+    assert not (tmp_path / "outputs" / "studies").exists() and not (tmp_path / "store").exists()
+
+
+def study_dir(tmp_path: Path, axes: str, overrides: str) -> Path:
+    """A user's own study file, next to the shipped ones (`flames --config-dir <dir> study=mine`)."""
+    conf = tmp_path / "myconf" / "study"
+    conf.mkdir(parents=True)
+    (conf / "mine.yaml").write_text(textwrap.dedent(f"""\
+        name: mine
+        overrides: {overrides}
+        axes: {axes}
+        """))
+    return tmp_path / "myconf"
+
+
+TINY = "[logger=none, agent=fobar, agent.num_problems=3, solve.num_samples=1, solution_model.max_new_tokens=24]"
+
+
+@pytest.mark.slow
+def test_a_failed_cell_is_listed_the_others_finish_and_a_rerun_plans_only_it(tmp_path, flames_data):
+    """One cell's solve goes to a server that is not there: that cell fails, the other reaches solution_qc."""
+    conf = study_dir(tmp_path, "{solution_model.backend: [hf, openai]}", TINY)
+    args = ["--config-dir", str(conf), "study=mine", "study.executor=local", "stage=solution_qc",
+            "solution_model.base_url=http://127.0.0.1:9/v1", "solution_model.max_retries=0"]
+    proc = run_flames(args, tmp_path, tmp_path / "store", timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-3000:]
+    assert "3 tasks done" in out or "4 tasks done" in out, out[-3000:]
+    failed = [line for line in out.splitlines() if line.strip().startswith("FAILED")]
+    assert failed and all("solution_model.backend=openai" in line for line in failed), failed
+    assert "log: " in out and "solve" in failed[0]
+    store = tmp_path / "store"
+    assert len(list((store / "synthesize").glob("*/_COMPLETE"))) == 1  # shared by both cells
+    assert len(list((store / "solution_qc").glob("*/_COMPLETE"))) == 1  # the healthy cell finished
+    again = run_flames([*args, "study.dry_run=true"], tmp_path, store, timeout=600)
+    rows = {line.split()[0]: line.split() for line in again.stdout.splitlines() if line[:1].isalpha()}
+    assert rows["synthesize"][3] == "0" and rows["solve"][3] == "1" and rows["solution_qc"][3] == "1", again.stdout
+
+
+@pytest.mark.slow
+def test_the_quickstart_study_computes_each_unique_artifact_once(tmp_path, flames_data):
+    args = ["study=quickstart", "study.executor=local", "stage=solution_qc"]
+    proc = run_flames(args, tmp_path, tmp_path / "store", timeout=1800)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "5 tasks done, 0 failed" in proc.stdout
+    store = tmp_path / "store"
+    for stage, n in {"synthesize": 1, "problem_qc": 1, "solve": 1, "solution_qc": 2}.items():
+        manifests = [json.loads(m.read_text()) for m in (store / stage).glob("*/manifest.json")]
+        assert len(manifests) == n and all(m["attempts"] == 1 for m in manifests), stage
+    again = run_flames(args, tmp_path, store, timeout=600)
+    assert again.returncode == 0 and "nothing to run" in again.stdout
