@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop the daemons that .ci/slurm_up.sh started, by their pid files (never by name). munged is stopped only
-# if slurm_up.sh started it. State, logs and the accounting DB stay under $SLURM_ROOT for the next start;
+# if slurm_up.sh started it. State, logs, the accounting DB and the fake GPU devices stay under $SLURM_ROOT;
 # `rm -rf $SLURM_ROOT` after this gives a clean slate.
 set -uo pipefail
 R=${SLURM_ROOT:-/tmp/flames-slurm}

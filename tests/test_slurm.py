@@ -3,6 +3,8 @@
 Needs SLURM daemons (bash .ci/slurm_up.sh; export SLURM_CONF=/tmp/flames-slurm/slurm.conf). Without them
 the tests skip with the reason, unless FLAMES_REQUIRE contains `slurm` (CI), where they fail with it.
 Each SLURM job loads SmolLM2-135M on one CPU; the file takes about 1-2 minutes on a free 2-core machine.
+The node has fake GPUs (gres/gpu on device files, FAKE_GPUS=4 in slurm_up.sh): the GPU tests check that a
+job asking for GPUs is scheduled by slurmctld and sees them, and that asking for too many is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import REPO, require
+from tests.slurm_probe import ENV_FILE
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -200,3 +203,117 @@ def test_second_sweep_reuses_the_store_in_every_job(first_sweep, slurm_env):
     assert reused == set(AGENTS)
     after = {a: (f / "manifest.json").read_text() for a, f in synthesize_artifacts(store).items()}
     assert after == before, "a reused artifact was rewritten"
+
+
+# --- GPU requests against the fake GPUs of the local node ---------------------------------------------------------
+GPU_PROBE = "+hydra.callbacks.job_env._target_=tests.slurm_probe.JobEnv"  # writes <run dir>/job_env.json in the job
+REFUSED = "Requested node configuration is not available"  # slurmctld's answer to a request no node can meet
+
+
+def node_gpus(env: dict) -> int:
+    """GPUs (gres/gpu) the partition's node offers, 0 if none."""
+    p = subprocess.run(["sinfo", "-h", "-p", PARTITION, "-o", "%G"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    m = re.search(r"\bgpu:(?:[^:,(]+:)?(\d+)", p.stdout)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.fixture
+def gpu_env(slurm_env, tmp_path) -> dict:
+    """slurm_env with the test's own store and working dir, the repo on PYTHONPATH (for the probe callback)."""
+    gpus = node_gpus(slurm_env)
+    require("slurm", gpus >= 2, f"the SLURM node offers {gpus} GPUs (sinfo %G), the GPU tests need 2: restart it "
+            "with `bash .ci/slurm_up.sh` (FAKE_GPUS=4 by default), which reconfigures a running SLURM")
+    return {**slurm_env, "FLAMES_STORE": str(tmp_path / "store"), "FLAMES_TEST_GPUS": str(gpus),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), slurm_env.get("PYTHONPATH")) if p)}
+
+
+def run_flames(args: list[str], env: dict) -> tuple[int, str, Path]:
+    """`flames *args` from the tmp dir above FLAMES_STORE: (exit code, stdout+stderr, that dir)."""
+    cwd = Path(env["FLAMES_STORE"]).parent
+    try:
+        proc = subprocess.run([flames_exe(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        _cancel_jobs(cwd, env)
+        raise
+    return proc.returncode, proc.stdout + proc.stderr, cwd
+
+
+def sacct_rows(env: dict, *args: str, until=lambda rows: bool(rows)) -> list[dict]:
+    """sacct -X rows (JobID, State, ReqTRES, AllocTRES, WorkDir), polled until `until(rows)` (a fresh record
+    reaches the accounting DB a few seconds after the job ends) or 30 s have passed."""
+    fields = ("JobID", "State", "ReqTRES", "AllocTRES", "WorkDir")
+    rows: list[dict] = []
+    for _ in range(60):
+        p = subprocess.run(["sacct", "-X", "-n", "-P", "-o", ",".join(fields), *args], env=env, capture_output=True,
+                           text=True, timeout=30)
+        rows = [dict(zip(fields, line.split("|"))) for line in p.stdout.splitlines() if line.count("|") == 4]
+        if until(rows):
+            break
+        time.sleep(0.5)
+    return rows
+
+
+def test_gpu_job_is_scheduled_on_fake_gpus_and_sees_them(gpu_env):
+    """A sweep through the slurm_local profile asking for 2 GPUs: slurmctld allocates 2 of the node's fake GPUs,
+    the flames process in the job sees them in CUDA_VISIBLE_DEVICES (CUDA itself stays unavailable) and still
+    runs its stage on CPU."""
+    code, out, cwd = run_flames([
+        "-m", "hydra/launcher=slurm_local", "hydra.launcher.gpus_per_node=2", GPU_PROBE,
+        "logger=none", "stage=synthesize", "agent=paraphrase", "agent.num_problems=1",
+        "problem_model.max_new_tokens=16", "seeds.builtin_count=2",
+    ], gpu_env)
+    assert code == 0, f"exit {code}\n{out[-4000:]}\n{_job_logs_tail(cwd)}"
+    m = re.search(r"Submitit 'slurm' sweep output dir : (\S+)", out)
+    assert m, out[-2000:]
+    sweep = cwd / m.group(1)
+    folders = [d for d in (sweep / ".submitit").iterdir() if re.fullmatch(r"\d+(_\d+)?", d.name)]
+    assert len(folders) == 1, folders  # one job (a sweep of one is not an array)
+    job_id = folders[0].name
+    script = next(folders[0].glob("*_submission.sh")).read_text()
+    assert "#SBATCH --gpus-per-node=2" in script, script
+    log = "".join(f.read_text(errors="replace") for f in sorted(folders[0].glob("*_log.*")))
+    assert f"JobEnvironment(job_id={job_id}," in log and "Job completed successfully" in log, log[-2000:]
+
+    # What the job's own process saw, written by the probe callback as the job started.
+    seen = json.loads((sweep / "0" / ENV_FILE).read_text())
+    print(f"job {job_id} saw {seen}")
+    assert seen["SLURM_JOB_ID"] == job_id.split("_")[0], seen
+    devices = (seen["CUDA_VISIBLE_DEVICES"] or "").split(",")
+    assert len(devices) == len(set(devices)) == 2, seen
+    assert set(devices) <= {str(i) for i in range(int(gpu_env["FLAMES_TEST_GPUS"]))}, seen
+    assert seen["SLURM_GPUS_ON_NODE"] == "2", seen
+    assert seen["torch.cuda.is_available"] is False and seen["torch.cuda.device_count"] == 0, seen  # no driver
+
+    # The stage ran on CPU inside the GPU job.
+    assert "synthesize[paraphrase]: computing" in log, log[-2000:]
+    (folder,) = synthesize_artifacts(Path(gpu_env["FLAMES_STORE"])).values()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert (folder / "_COMPLETE").exists() and manifest["llm_calls"] >= 1, manifest
+
+    if accounting_enabled(gpu_env):  # the accounting DB has the GPUs as requested and as allocated
+        rows = sacct_rows(gpu_env, "-j", job_id.split("_")[0],
+                          until=lambda rows: any(r["State"] == "COMPLETED" for r in rows))
+        assert len(rows) == 1 and rows[0]["State"] == "COMPLETED", rows
+        assert "gres/gpu=2" in rows[0]["ReqTRES"].split(","), rows
+        assert "gres/gpu=2" in rows[0]["AllocTRES"].split(","), rows
+
+
+def test_request_for_more_gpus_than_the_node_has_is_refused(gpu_env):
+    """slurmctld refuses the job at submission; flames exits non-zero with SLURM's reason and nothing runs."""
+    too_many = int(gpu_env["FLAMES_TEST_GPUS"]) + 1
+    code, out, cwd = run_flames([
+        "-m", "hydra/launcher=slurm_local", f"hydra.launcher.gpus_per_node={too_many}",
+        "logger=none", "distributed.dry_run=true",
+    ], gpu_env)
+    assert code != 0, out[-2000:]
+    assert f"sbatch: error: Batch job submission failed: {REFUSED}" in out, out[-2000:]
+    ran = [d for d in cwd.glob("outputs/multirun/*/*/.submitit/*") if d.is_dir() and d.name[:1].isdigit()]
+    assert not ran, f"a refused sweep left job folders: {ran}"
+
+    if accounting_enabled(gpu_env):  # slurmctld recorded the refused request: FAILED, nothing allocated
+        mine = lambda rows: [r for r in rows if r["WorkDir"] == os.path.realpath(cwd)]  # noqa: E731
+        rows = mine(sacct_rows(gpu_env, "-S", "now-1hours", "--name", "flames", until=lambda rows: bool(mine(rows))))
+        assert len(rows) == 1, rows
+        assert rows[0]["State"] == "FAILED" and rows[0]["AllocTRES"] == "", rows
+        assert f"gres/gpu={too_many}" in rows[0]["ReqTRES"].split(","), rows
