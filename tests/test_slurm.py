@@ -317,3 +317,35 @@ def test_request_for_more_gpus_than_the_node_has_is_refused(gpu_env):
         assert len(rows) == 1, rows
         assert rows[0]["State"] == "FAILED" and rows[0]["AllocTRES"] == "", rows
         assert f"gres/gpu={too_many}" in rows[0]["ReqTRES"].split(","), rows
+
+
+def test_a_study_runs_stage_arrays_on_slurm_with_gpus_for_generation(slurm_env, tmp_path):
+    """`flames study=quickstart`: one array per stage through slurmctld, generation on (fake) GPUs, each
+    unique artifact computed once (2 QC cells share synthesize, problem_qc and solve)."""
+    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store")}
+    args = ["study=quickstart", "experiment=local_slurm", "stage=solution_qc", "problem_model.max_new_tokens=48",
+            "solution_model.max_new_tokens=48"]
+    try:
+        proc = subprocess.run([flames_exe(), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=1500)
+    finally:
+        ids = {d.name.split("_")[0] for d in tmp_path.glob("outputs/studies/quickstart/*/*") if d.name[:1].isdigit()}
+        subprocess.run(["scancel", *sorted(ids)], env=env, capture_output=True, timeout=30) if ids else None
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "5 tasks done, 0 failed" in out, out[-4000:]
+    for stage, n in {"synthesize": 1, "problem_qc": 1, "solve": 1, "solution_qc": 2}.items():
+        manifests = [json.loads(m.read_text()) for m in (tmp_path / "store" / stage).glob("*/manifest.json")]
+        assert len(manifests) == n and all(m["attempts"] == 1 for m in manifests), stage
+    jobs = {m.group(1): m.group(2) for m in re.finditer(r"study quickstart: (\w+) -> \d+ tasks \(job (\d+)\)", out)}
+    assert list(jobs) == ["synthesize", "problem_qc", "solve", "solution_qc"], out[-2000:]
+    if not accounting_enabled(env):
+        return
+    rows = subprocess.run(["sacct", "-n", "-P", "-X", "-j", ",".join(jobs.values()), "-o",
+                           "JobID,JobName,State,AllocTRES,Start,End"], env=env, capture_output=True, text=True,
+                          timeout=60).stdout.splitlines()
+    info = {r.split("|")[1].rsplit("-", 1)[-1]: r.split("|") for r in rows}
+    assert all(info[s][2] == "COMPLETED" for s in jobs), rows
+    assert "gres/gpu=1" in info["synthesize"][3] and "gres/gpu=1" in info["solve"][3], rows  # generation got a GPU
+    assert "gres/gpu" not in info["problem_qc"][3] and "gres/gpu" not in info["solution_qc"][3], rows
+    order = [info[s] for s in jobs]  # each stage's array started after the one before ended
+    assert all(later[4] >= earlier[5] for earlier, later in zip(order, order[1:])), rows
