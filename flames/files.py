@@ -1,4 +1,4 @@
-"""The file layer under the store and the model caches: locks, atomic folders, durable JSONL appends.
+"""The file layer under the store and the model caches: locks (flames.locks), atomic folders, durable JSONL appends.
 
 Nothing here knows about stages, LLMs or configs; every writer of shared files goes through it.
 """
@@ -6,7 +6,6 @@ Nothing here knows about stages, LLMs or configs; every writer of shared files g
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -15,23 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from flames.locks import file_lock
+
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, what: str = "") -> Iterator[None]:
-    """Exclusive advisory lock (flock) on `path`; waits, with a log line, while another holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("Waiting for another process computing %s", what or path)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ An artifact folder holds
 - _COMPLETE      the completion marker, written last and atomically.
 
 key = hash(stage, the stage's own config slice, input keys): a sweep that changes only a later
-stage reuses every earlier artifact. A file lock keeps two processes from computing one key.
+stage reuses every earlier artifact. A lock file (flames.locks) keeps two processes, on any nodes, from
+computing one key.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from flames.files import append_jsonl, file_lock, repair_tail, write_json_atomic
+from flames.files import append_jsonl, repair_tail, write_json_atomic
 from flames.jsonl import read_jsonl
+from flames.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +133,9 @@ class Artifact:
 class Store:
     """Content-addressed stage outputs under one root folder."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, lock_timeout: float | None = None):
         self.root = Path(root)
+        self.lock_timeout = lock_timeout  # seconds to wait for another job computing an artifact; None: no limit
 
     def artifact(self, stage: str, config: Any, inputs: dict[str, Artifact]) -> Artifact:
         key = stage_key(stage, config, {k: a.key for k, a in inputs.items()})
@@ -150,7 +153,7 @@ class Store:
         art = self.artifact(stage, config, inputs)
         if art.complete:
             return art, True
-        with file_lock(art.path.parent / f"{art.key}.lock", f"{stage}/{art.key}"):
+        with file_lock(art.path.parent / f"{art.key}.lock", f"{stage}/{art.key}", timeout=self.lock_timeout):
             if art.complete:  # another process finished it while we waited
                 return art, True
             art.path.mkdir(parents=True, exist_ok=True)

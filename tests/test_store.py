@@ -84,7 +84,7 @@ class _MarkWaiting(logging.Handler):
 
 def _compute_once(root, markers, out_q):
     """One of two processes: whichever computes holds the lock until the other logs that it waits."""
-    store_log = logging.getLogger("flames.files")  # file_lock logs the wait
+    store_log = logging.getLogger("flames.locks")  # file_lock logs the wait
     store_log.setLevel(logging.INFO)
     store_log.addHandler(_MarkWaiting(markers))
     saw_waiter = []
@@ -118,11 +118,12 @@ def test_lock_lets_one_process_compute(tmp_path):
         assert p.exitcode == 0
     holder, waiter = sorted(results, key=lambda r: r["reused"])
     assert not holder["reused"] and waiter["reused"]  # one computed, the other reused
-    # The waiter logged "Waiting for another process" (its non-blocking flock failed: the lock was
-    # held) and the holder saw that log's marker before it left compute and let the lock go.
+    # The waiter logged "Waiting for another process" (its lock file existed: the lock was held),
+    # naming the holder, and the holder saw that log's marker before it left compute and let the lock go.
     art = Store(store).artifact("s", {"k": 1}, {})
     assert waiter["waited"] and not holder["waited"]
-    assert f"computing s/{art.key}" in (markers / f"waiting-{waiter['pid']}").read_text()
+    waited = (markers / f"waiting-{waiter['pid']}").read_text()
+    assert f"computing s/{art.key}" in waited and f"held by pid {holder['pid']} on " in waited
     assert holder["saw_waiter"] == [True] and waiter["saw_waiter"] == []
     assert sorted(m.name for m in markers.glob("computing-*")) == [f"computing-{holder['pid']}"]
     assert [r["id"] for r in art.records()] == ["only"]
