@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from flames import agent_costs, study
 from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
+from flames.locks import LockTimeout
 from flames.logger import make_logger
 from flames.pipeline import Pipeline, UpstreamMissing
 from flames.stages import STAGE_BY_NAME
@@ -22,8 +23,9 @@ log = logging.getLogger("flames")
 # The config root ships inside the package (flames/conf), so wheels and non-editable installs have it.
 CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 # A user's mistake: one line naming the key or file:line, exit code 2 (no traceback).
-# A study task whose input a failed job left missing ends the same way (the study lists it).
-USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError, UpstreamMissing)
+# A study task whose input a failed job left missing, or a lock wait past paths.lock_timeout_s, ends the same
+# way: one line (the study lists it; the lock's line names its holder).
+USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError, UpstreamMissing, LockTimeout)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

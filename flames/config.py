@@ -272,6 +272,8 @@ class LoggerConfig:
 class PathsConfig:
     outputs: str = "outputs"  # run folders and the store, relative to where flames is started
     store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
+    # seconds a job waits for another's lock on an artifact before it gives up naming the holder; None = forever
+    lock_timeout_s: Optional[float] = None
 
 
 @dataclass

@@ -58,7 +58,7 @@ class PipelineRun:
 class Pipeline:
     def __init__(self, cfg: DictConfig, logger=None):
         self.cfg = cfg
-        self.store = Store(Path(cfg.paths.store).expanduser().resolve())
+        self.store = Store(Path(cfg.paths.store).expanduser().resolve(), lock_timeout=cfg.paths.lock_timeout_s)
         self.logger = logger
         self.shared = Shared(cfg)
         self.run_info = PipelineRun(train_history=self.shared.train_history)
