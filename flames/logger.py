@@ -60,6 +60,9 @@ class WandbLogger(NoLogger):
         self.run.summary.update(row)
         if result.stage == "train":
             self.log_selection(m.get("metrics") or {})
+            curve = result.artifact.path / "train_log.jsonl"
+            if result.reused and curve.exists():  # trained by another job (a study's train task): its curve
+                self.log_train(list(read_jsonl(curve)))
         if result.stage == "evaluate":
             self.log_eval(m["metrics"], result.artifact)
         elif result.artifact.data.exists():

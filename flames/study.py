@@ -80,7 +80,9 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         argv = [*study.overrides, *cell, *extra]
         cfg = compose(argv)
         pipeline = Pipeline(cfg)
-        for result in pipeline.plan():
+        planned = pipeline.plan()
+        last = planned[-1].stage if planned else None
+        for result in planned:
             stage, key = result.stage, result.artifact.key
             plan.artifacts.setdefault(stage, {})[key] = result.reused
             if result.reused or key in assigned:
@@ -89,11 +91,13 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
             need = STAGE_BY_NAME[stage].resources(cfg)
             hours = gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
             tasks = plan.tasks.setdefault(stage, [])
-            if tasks and tasks[-1].argv[:-2] == argv:  # this cell's task already computes another of its agents
+            if tasks and tasks[-1].argv[:len(argv)] == argv:  # this cell's task already computes another of its agents
                 tasks[-1].keys.append(key)
                 tasks[-1].gpu_hours += hours
             else:
-                tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true"], [key], need, hours))
+                # one W&B run per cell: its last stage's task logs every stage (reused) with the curve
+                quiet = [] if stage == last else ["logger=none"]
+                tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", *quiet], [key], need, hours))
     return plan
 
 

@@ -52,6 +52,10 @@ def test_table1_qc_shares_one_pool_and_keeps_cpu_strategies_off_gpus(flames_data
     assert unique["solution_qc"] == unique["train"] == unique["evaluate"] == 12
     qc_arrays = {r.gpus: len(tasks) for s, r, tasks in p.arrays() if s == "solution_qc"}
     assert qc_arrays == {0: 8, 1: 4}  # first, majority, majority_first, strict need no GPU; the judges do
+    # one W&B run per cell: only its last stage's task logs (every stage, reused, with the training curve)
+    assert all("logger=none" in t.argv for s in ("synthesize", "solve", "train") for t in p.tasks[s])
+    assert not any("logger=none" in t.argv for t in p.tasks["evaluate"])
+    assert all(t.argv[-3:-1] == ["stage=solve", "study_task=true"] for t in p.tasks["solve"])
 
 
 def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):
