@@ -105,24 +105,31 @@ def test_global_batch_means_the_same_on_any_number_of_devices():
     assert make_plan(student(packing=True, attn_implementation="flash_attention_2"), 1).global_batch == 2
 
 
-def run_train(tmp_path: Path, n: int, processes: int = 1, **overrides) -> tuple[dict, list[dict]]:
+def run_train(tmp_path: Path, n: int, processes: int = 1, streamed: list | None = None,
+              **overrides) -> tuple[dict, list[dict]]:
+    """Train on `n` rows; `streamed` gets (row, whether the run had ended) for each line forwarded live."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     mixture = tmp_path / "mixture.jsonl"
     write_jsonl(mixture, rows(n))
     out = tmp_path / "train"
-    metrics = train(mixture, out, embedded_model_dir(), student(**overrides), PROMPT, ddp(), processes)
+    on_log = None if streamed is None else lambda row: streamed.append((row, (out / RESULT_FILE).exists()))
+    metrics = train(mixture, out, embedded_model_dir(), student(**overrides), PROMPT, ddp(), processes, on_log)
     return metrics, list(read_jsonl(out / LOG_FILE))
 
 
 @pytest.mark.slow
 def test_overfitting_sixteen_examples_halves_the_loss(tmp_path):
-    metrics, log = run_train(tmp_path, 16, max_steps=12, learning_rate=3e-4, per_device_train_batch_size=4)
+    streamed = []
+    metrics, log = run_train(tmp_path, 16, streamed=streamed, max_steps=12, learning_rate=3e-4,
+                             per_device_train_batch_size=4)
     losses = [r["loss"] for r in log]
     print(f"overfit: loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps")
     assert metrics["steps"] == 12 and [r["step"] for r in log] == list(range(1, 13))
     assert sum(losses[-4:]) / 4 <= 0.5 * sum(losses[:4]) / 4
     assert (tmp_path / "train" / "model" / "config.json").exists()
     assert all(k in log[-1] for k in ("learning_rate", "grad_norm", "epoch", "tokens_per_s"))
+    assert [row for row, _ in streamed] == log  # every line reached the logger, once, in order
+    assert not streamed[0][1]  # the first while the workers were still training, not at the end
 
 
 @pytest.mark.slow
