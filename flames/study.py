@@ -91,7 +91,7 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
             need = STAGE_BY_NAME[stage].resources(cfg)
             hours = gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
             tasks = plan.tasks.setdefault(stage, [])
-            if tasks and tasks[-1].argv[:len(argv)] == argv:  # this cell's task already computes another of its agents
+            if tasks and tasks[-1].argv[:len(argv)] == argv:  # the cell's task computes another agent's too
                 tasks[-1].keys.append(key)
                 tasks[-1].gpu_hours += hours
             else:

@@ -55,7 +55,8 @@ class QFT(Agent):
 
     def run_chunk(self, slots: list[dict]) -> ChunkResult:
         out = ChunkResult()
-        replies = self.step("sample", [self.prompt(s["dataset"]) for s in slots], keys=[self.request_key(s) for s in slots])
+        replies = self.step("sample", [self.prompt(s["dataset"]) for s in slots],
+                            keys=[self.request_key(s) for s in slots])
         for slot, reply in zip(slots, replies):
             problem, reason = clean_problem(reply)
             if problem:
