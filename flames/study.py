@@ -27,10 +27,12 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from flames.config import ConfigError, Resources
+from flames.files import write_json_atomic
 from flames.pipeline import STAGE_NAMES, Pipeline
 from flames.stages import STAGE_BY_NAME
 
 log = logging.getLogger(__name__)
+FAILED_MARKER = "FAILED.json"  # written next to a failed task's logs: its cell, artifacts and reason
 
 
 @dataclass
@@ -201,6 +203,9 @@ def report(submitted: list[tuple[Task, Any]]) -> int:
     states = Counter("failed" if any(t is task for t, _, _ in failed) else "done" for task, _ in submitted)
     print(f"Study: {states['done']} tasks done, {states['failed']} failed", flush=True)
     for task, job, why in failed:
+        marker = Path(job.paths.stderr).parent / FAILED_MARKER  # next to the task's logs, for later inspection
+        write_json_atomic(marker, {"stage": task.stage, "argv": task.argv, "keys": task.keys, "reason": why,
+                                   "job": job.job_id, "log": str(job.paths.stderr)})
         print(f"  FAILED {task.stage} [{' '.join(task.argv)}]\n    log: {job.paths.stderr}\n    {why}", flush=True)
     return len(failed)
 

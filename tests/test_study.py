@@ -93,6 +93,9 @@ def test_a_failed_cell_is_listed_the_others_finish_and_a_rerun_plans_only_it(tmp
     failed = [line for line in out.splitlines() if line.strip().startswith("FAILED")]
     assert failed and all("solution_model.backend=openai" in line for line in failed), failed
     assert "log: " in out and "solve" in failed[0]
+    (marker,) = (tmp_path / "outputs" / "studies" / "mine" / "solve").glob("*/FAILED.json")  # next to its logs
+    record = json.loads(marker.read_text())
+    assert record["stage"] == "solve" and "solution_model.backend=openai" in record["argv"] and record["keys"]
     store = tmp_path / "store"
     assert len(list((store / "synthesize").glob("*/_COMPLETE"))) == 1  # shared by both cells
     assert len(list((store / "solution_qc").glob("*/_COMPLETE"))) == 1  # the healthy cell finished
