@@ -77,6 +77,15 @@ def problem_from_prompt(prompt: str) -> str:
 
 
 @pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """No network: `datasets` reads local dataset folders only, and caches under tmp."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    return tmp_path
+
+
+@pytest.fixture
 def scripted():
     return ScriptedLLM
 

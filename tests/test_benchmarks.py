@@ -99,14 +99,6 @@ def test_missing_local_file_points_to_the_hub(tmp_path):
 
 
 # ------------------------------------------------------------------ hub loading, offline
-@pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    """No network: datasets reads local dataset folders, and caches under tmp."""
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
-    return tmp_path
-
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,15 +33,6 @@ def ids(folder: Path) -> list[str]:
     return [r["id"] for r in read_jsonl(folder / "data.jsonl")]
 
 
-@pytest.fixture
-def offline_datasets(tmp_path, monkeypatch):
-    """No network: `datasets` reads local folders only and caches under tmp."""
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
-    return tmp_path
-
-
 # ------------------------------------------------------------------ the plain function
 def test_jsonl_columns_are_mapped_and_rows_without_a_solution_are_dropped_and_counted(tmp_path):
     rows = sft_rows(3) + [{"uid": "q3", "query": "No answer?"}, {"uid": "q4", "query": "Blank?", "response": " "},
@@ -94,10 +85,10 @@ def test_a_missing_file_names_mixture_dataset(tmp_path):
         mix_external(str(tmp_path / "nowhere.jsonl"), "train", {}, tmp_path / "out", budget=None)
 
 
-def test_a_dataset_folder_saved_to_disk(offline_datasets):
+def test_a_dataset_folder_saved_to_disk(offline_hub):
     import datasets
 
-    tmp = offline_datasets
+    tmp = offline_hub
     datasets.Dataset.from_list(sft_rows(4)).save_to_disk(str(tmp / "saved"))
     mix_external(str(tmp / "saved"), "train", MAPPING, tmp / "out", budget=None)
     assert sorted(ids(tmp / "out")) == ["saved/q0", "saved/q1", "saved/q2", "saved/q3"]
@@ -110,9 +101,9 @@ def test_a_dataset_folder_saved_to_disk(offline_datasets):
         mix_external(str(tmp / "splits"), "dev", MAPPING, tmp / "dev", budget=None)
 
 
-def test_a_hub_layout_folder_through_load_dataset(offline_datasets):
+def test_a_hub_layout_folder_through_load_dataset(offline_hub):
     """A folder of data files, as a hub dataset repo is laid out, read by datasets.load_dataset."""
-    tmp = offline_datasets
+    tmp = offline_hub
     write_rows(tmp / "repo" / "train.jsonl", sft_rows(3))
     mix_external(str(tmp / "repo"), "train", {"problem": "query", "solution": "response"}, tmp / "out", budget=2)
     records = list(read_jsonl(tmp / "out" / "data.jsonl"))
