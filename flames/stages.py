@@ -50,6 +50,7 @@ class Shared:
         self.cfg = cfg
         self._references: dict | None = None
         self._eval_items: dict | None = None
+        self._seeds: list[dict] | None = None
         self.train_history: list[dict] = []
         self.on_train_log: Callable[[dict], None] | None = None  # each training log line, as it is written
 
@@ -67,6 +68,12 @@ class Shared:
                 raise ConfigError(f"qc.decontam.against: {unknown} not in benchmarks.names {list(suite.names)}")
             self._references = {name: load_benchmark(name, suite) for name in against or suite.names}
         return self._references
+
+    def seeds(self) -> list[dict]:
+        """The seed problems (cfg.seeds), read once per run: tune keys and runs on them, synthesize reads them."""
+        if self._seeds is None:
+            self._seeds = load_seeds(self.cfg.seeds)
+        return self._seeds
 
     def eval_items(self) -> dict[str, list[dict]]:
         """The items evaluation answers (benchmarks.limit / limit_seed applied)."""
@@ -150,7 +157,7 @@ class Tune(Stage):
 
     def rows(self, job: Job) -> list[dict]:
         agent = build_agent(job.agent, None, llm_mod.Sampling(), model_cfg=job.cfg.problem_model)
-        return agent.generator_data(load_seeds(job.cfg.seeds))
+        return agent.generator_data(job.shared.seeds())
 
     def fingerprints(self, job, inputs):
         # The training rows themselves: which seeds, how many, the instructions.
@@ -181,7 +188,7 @@ class Synthesize(Stage):
 
     def run(self, job, inputs, out):
         cfg, agent_cfg = job.cfg, job.agent
-        seeds = load_seeds(cfg.seeds)  # a missing or malformed seed file fails before a model loads
+        seeds = job.shared.seeds()  # a missing or malformed seed file fails before a model loads
         model_cfg, generator = generator_config(cfg, inputs)
         model = llm_mod.get_llm(model_cfg) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)

@@ -24,7 +24,7 @@ from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from flames.config import ConfigError, Resources
 from flames.files import write_json_atomic
