@@ -164,6 +164,7 @@ SlurmdPidFile=$R/slurmd.pid
 SlurmctldLogFile=$R/log/slurmctld.log
 SlurmdLogFile=$R/log/slurmd.log
 DefMemPerCPU=1000
+KillWait=5
 $GRES_TYPES
 NodeName=$H CPUs=$CPUS RealMemory=$MEM$NODE_GRES State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP

@@ -14,7 +14,7 @@ from flames import agent_costs, study
 from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
 from flames.locks import LockTimeout
-from flames.logger import make_logger
+from flames.logger import RunIdentity, make_logger
 from flames.pipeline import Pipeline, UpstreamMissing
 from flames.stages import STAGE_BY_NAME
 from flames.report import format_report
@@ -40,20 +40,26 @@ def app(cfg: DictConfig) -> float | None:
         if cfg.study.name:  # a study plans and submits its cells; it runs no pipeline itself
             failed = study.run_study(cfg, study_overrides(hydra_cfg.overrides.task), compose_cell)
             sys.exit(1 if failed else 0)
-        return run(cfg, run_dir)
+        return run(cfg, run_dir, identity(cfg, hydra_cfg))
     except USER_ERRORS as e:
         print(f"flames: error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
 
 
-def run(cfg: DictConfig, run_dir: str) -> float | None:
+def identity(cfg: DictConfig, hydra_cfg) -> RunIdentity:
+    """The job as W&B names it: its overrides, its config choices, its stage."""
+    choices = {g: str(c) for g, c in hydra_cfg.runtime.choices.items() if c is not None}
+    return RunIdentity(list(hydra_cfg.overrides.task), choices, str(getattr(cfg.stage, "value", cfg.stage)))
+
+
+def run(cfg: DictConfig, run_dir: str, who: RunIdentity | None = None) -> float | None:
     """One job: the pipeline, its tracking, and the printed report."""
     if cfg.distributed.dry_run:  # what a cluster's train job would launch; nothing runs
         print(STAGE_BY_NAME["train"].dry_run(cfg), flush=True)
         return None
     pipeline = Pipeline(cfg)  # checks the agents' configs before a W&B run or a model starts
     logger = pipeline.logger = make_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True), run_dir,
-                                           cfg.experiment)
+                                           cfg.experiment, who)
     try:
         result = pipeline.run()
         costs = agent_costs.agent_costs(result.results)

@@ -262,8 +262,10 @@ class LoggerConfig:
     project: str = "flames"
     entity: Optional[str] = None
     mode: str = "offline"  # offline | online | disabled
-    group: Optional[str] = None  # W&B group; default: the experiment name
-    tags: List[str] = field(default_factory=list)
+    group: Optional[str] = None  # W&B group; default: the experiment name (a study sets its name)
+    tags: List[str] = field(default_factory=list)  # added to one tag per chosen config option
+    id: Optional[str] = None  # W&B run id; default: a hash of the job's overrides (a requeue resumes the run)
+    run_name: Optional[str] = None  # W&B run name; default: the job's overrides (agent=iqc,qc=majority)
     dir: Optional[str] = None  # where wandb/ is written; default: the Hydra run dir
     sample_rows: int = 20  # rows of the sample-records table per stage
 

@@ -1,15 +1,24 @@
 """Experiment tracking: one W&B run per job (offline by default), or nothing (logger=none).
 
-Logged: the resolved config, every stage's manifest counts namespaced by stage
-(`synthesize/paraphrase/records_out`, `eval/gsm8k/accuracy`, ...), the training loss curve,
+A run's identity comes from its job (`RunIdentity`): the id is a hash of the job's overrides, so a
+requeued or rerun job resumes the same run (`resume="allow"`); the name is those overrides
+(`agent=iqc,qc=majority`); the group is the study or experiment; `job_type` is the stage
+("pipeline" for a whole-pipeline job); every chosen config option is a tag and a `choice/<group>` config
+column, next to the resolved config flattened to dotted keys.
+
+Logged: every stage's manifest counts under one key per quantity in every run (`synthesize/records_out`,
+`solution_qc/dropped/no_majority`, `eval/gsm8k/accuracy`, `eval/avg`; a mixture's per-agent stages add
+up, with each agent's counts in a `<stage>/per_agent` table), the training loss curve as it trains,
 a table of sample records per stage, and the grader disagreements of an evaluation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from flames.benchmarks import paper_average
@@ -24,10 +33,77 @@ COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_toke
 SAMPLE_FIELDS = ("id", "agent", "problem", "solution", "answer", "pred", "gold", "correct", "graders")
 
 
+# Overrides that say where or how a job logs or runs, not what it computes: left out of its W&B id and name.
+_NOT_IDENTITY = ("logger.", "logger=", "hydra.", "hydra/", "study_task=", "paths.", "distributed.dry_run=")
+
+
+@dataclass
+class RunIdentity:
+    """Who a job is, for W&B: its overrides (the cell), chosen config options and stage."""
+
+    overrides: list[str] = field(default_factory=list)
+    choices: dict[str, str] = field(default_factory=dict)  # config group -> chosen option (Hydra's choices)
+    stage: str = "all"
+
+    def cell(self) -> list[str]:
+        return sorted(o for o in self.overrides if not o.lstrip("+~").startswith(_NOT_IDENTITY))
+
+    def run_id(self, project: str, group: str) -> str:
+        """The same job (cell + stage) in the same project and group gets the same id, whenever it runs."""
+        text = "\n".join([project, group, *self.cell()])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def name(self, experiment: str) -> str:
+        return ",".join(self.cell()) or experiment
+
+    def job_type(self) -> str:
+        return "pipeline" if self.stage == "all" else self.stage
+
+    def tags(self) -> list[str]:
+        """One tag per chosen option (W&B caps tags at 64 characters)."""
+        return [f"{g}:{c}"[:64] for g, c in sorted(self.choices.items()) if c and not g.startswith("hydra")]
+
+
+def flat_config(config: dict, identity: RunIdentity) -> dict:
+    """Dotted keys (`agent.num_problems`) and `choice/<group>`: every value and group choice is a column."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = node
+
+    walk("", config)
+    flat.update({f"choice/{g}": c for g, c in identity.choices.items() if not g.startswith("hydra")})
+    return flat
+
+
 class NoLogger:
     def __init__(self, *args: Any) -> None: ...
 
     def log_stage(self, result) -> None: ...
+
+    def log_lineage(self, result, prefix: str) -> None:
+        """The stage's artifact as a W&B artifact reference (its store path and key; nothing is uploaded):
+        the run that computed it logs it as an output, a run that reused it as an input (online only: W&B
+        refuses inputs offline), so W&B shows which synthesize fed which solve. The key is in the summary."""
+        art = result.artifact
+        self.run.summary[f"{prefix}/artifact"] = art.key
+        ref = self.wandb.Artifact(f"{result.stage}-{art.key}", type=result.stage,
+                                  metadata={"key": art.key, "path": str(art.path), "agent": result.label or None})
+        ref.add_reference(art.path.resolve().as_uri(), checksum=False)  # one entry for the folder, no file walk
+        if not result.reused:
+            self.run.log_artifact(ref)
+        elif not self.run.offline:
+            self.run.use_artifact(ref)
+
+    def log_per_agent(self, stage: str, agents: dict[str, dict]) -> None:
+        """A mixture's per-agent counts of one stage as a table (`synthesize/per_agent`)."""
+        cols = sorted({k for c in agents.values() for k in c})
+        self.run.log({f"{stage}/per_agent": self.wandb.Table(
+            columns=["agent", *cols], data=[[a, *(c.get(k) for k in cols)] for a, c in agents.items()])})
 
     def log_eval(self, metrics: dict, artifact) -> None: ...
 
@@ -39,25 +115,36 @@ class NoLogger:
 
 
 class WandbLogger(NoLogger):
-    def __init__(self, cfg: Any, config: dict, run_dir: str, experiment: str):
+    def __init__(self, cfg: Any, config: dict, run_dir: str, experiment: str, identity: RunIdentity | None = None):
         os.environ.setdefault("WANDB_SILENT", "true")
         import wandb
 
         self.wandb = wandb
         self.sample_rows = cfg.sample_rows
-        self.run = wandb.init(project=cfg.project, entity=cfg.entity, mode=cfg.mode, group=cfg.group or experiment,
-                              tags=list(cfg.tags), dir=cfg.dir or run_dir, config=config, reinit="finish_previous")
-        log.info("W&B run %s (%s) in %s", self.run.id, cfg.mode, self.run.dir)
+        self.per_agent: dict[str, dict[str, dict]] = {}  # stage -> agent -> its counts (mixtures)
+        who = identity or RunIdentity()
+        group = cfg.group or experiment
+        self.run = wandb.init(project=cfg.project, entity=cfg.entity, mode=cfg.mode, group=group,
+                              id=cfg.get("id") or who.run_id(cfg.project, group), resume="allow",
+                              name=cfg.get("run_name") or who.name(experiment), job_type=who.job_type(),
+                              tags=[*cfg.tags, *who.tags()], dir=cfg.dir or run_dir,
+                              config=flat_config(config, who), reinit="finish_previous")
+        log.info("W&B run %s (%s, %s) in %s", self.run.id, self.run.name, cfg.mode, self.run.dir)
 
     def log_stage(self, result) -> None:
         m = result.manifest
-        prefix = f"{result.stage}/{result.label}" if result.label else result.stage
-        row = {f"{prefix}/{k}": m[k] for k in COUNT_KEYS if m.get(k) is not None}
-        row.update({f"{prefix}/dropped/{k}": v for k, v in (m.get("dropped") or {}).items()})
-        row.update({f"{prefix}/{k}": v for k, v in (m.get("metrics") or {}).items() if isinstance(v, (int, float))})
-        row[f"{prefix}/reused"] = int(result.reused)
+        counts = stage_counts(m)
+        if result.label:  # a per-agent stage: the key names the quantity, not the agent; agents add up
+            agents = self.per_agent.setdefault(result.stage, {})
+            agents[result.label] = counts
+            counts = summed(agents.values())
+            self.log_per_agent(result.stage, agents)
+        row = {f"{result.stage}/{k}": v for k, v in counts.items()}
+        row[f"{result.stage}/reused"] = int(result.reused)
         self.run.log(row)
         self.run.summary.update(row)
+        prefix = f"{result.stage}/{result.label}" if result.label else result.stage
+        self.log_lineage(result, prefix)
         if result.stage == "train":
             self.log_selection(m.get("metrics") or {})
             curve = result.artifact.path / "train_log.jsonl"
@@ -67,6 +154,26 @@ class WandbLogger(NoLogger):
             self.log_eval(m["metrics"], result.artifact)
         elif result.artifact.data.exists():
             self._table(f"{prefix}/samples", result.artifact.records())
+
+    def log_lineage(self, result, prefix: str) -> None:
+        """The stage's artifact as a W&B artifact reference (its store path and key; nothing is uploaded):
+        the run that computed it logs it as an output, a run that reused it as an input (online only: W&B
+        refuses inputs offline), so W&B shows which synthesize fed which solve. The key is in the summary."""
+        art = result.artifact
+        self.run.summary[f"{prefix}/artifact"] = art.key
+        ref = self.wandb.Artifact(f"{result.stage}-{art.key}", type=result.stage,
+                                  metadata={"key": art.key, "path": str(art.path), "agent": result.label or None})
+        ref.add_reference(art.path.resolve().as_uri(), checksum=False)  # one entry for the folder, no file walk
+        if not result.reused:
+            self.run.log_artifact(ref)
+        elif not self.run.offline:
+            self.run.use_artifact(ref)
+
+    def log_per_agent(self, stage: str, agents: dict[str, dict]) -> None:
+        """A mixture's per-agent counts of one stage as a table (`synthesize/per_agent`)."""
+        cols = sorted({k for c in agents.values() for k in c})
+        self.run.log({f"{stage}/per_agent": self.wandb.Table(
+            columns=["agent", *cols], data=[[a, *(c.get(k) for k in cols)] for a, c in agents.items()])})
 
     def log_eval(self, metrics: dict, artifact) -> None:
         row = {} if paper_average(metrics) is None else {"eval/avg": paper_average(metrics)}
@@ -120,6 +227,24 @@ class WandbLogger(NoLogger):
         self.run.finish(exit_code=exit_code)
 
 
+def stage_counts(m: dict) -> dict[str, float]:
+    """A manifest's counts, drops (`dropped/<reason>`) and numeric metrics, by their shared names."""
+    row = {k: m[k] for k in COUNT_KEYS if m.get(k) is not None}
+    row.update({f"dropped/{k}": v for k, v in (m.get("dropped") or {}).items()})
+    row.update({k: v for k, v in (m.get("metrics") or {}).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return row
+
+
+def summed(rows) -> dict[str, float]:
+    """Counts over a mixture's agents; a ratio or metric that does not add up is kept only when one agent has it."""
+    rows = list(rows)
+    if len(rows) == 1:
+        return dict(rows[0])
+    keys = {k for r in rows for k in r if k in COUNT_KEYS or k.startswith("dropped/")}
+    return {k: sum(r.get(k, 0) for r in rows) for k in sorted(keys)}
+
+
 def _cell(v: Any) -> Any:
     return v if isinstance(v, (int, float, bool)) or v is None else str(v)[:2000]
 
@@ -128,7 +253,8 @@ def _cell(v: Any) -> Any:
 LOGGERS = {"none": "flames.logger.NoLogger", "wandb": "flames.logger.WandbLogger"}
 
 
-def make_logger(cfg: Any, config: dict, run_dir: str, experiment: str) -> NoLogger:
+def make_logger(cfg: Any, config: dict, run_dir: str, experiment: str, identity: RunIdentity | None = None
+                ) -> NoLogger:
     if cfg.get("mode") == "disabled":
         return NoLogger()
-    return find_class(cfg.name, LOGGERS, what="logger")(cfg, config, run_dir, experiment)
+    return find_class(cfg.name, LOGGERS, what="logger")(cfg, config, run_dir, experiment, identity)

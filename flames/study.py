@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
@@ -99,7 +103,8 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
             else:
                 # one W&B run per cell: its last stage's task logs every stage (reused) with the curve
                 quiet = [] if stage == last else ["logger=none"]
-                tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", *quiet], [key], need, hours))
+                tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}",
+                                      *quiet], [key], need, hours))
     return plan
 
 
@@ -117,9 +122,14 @@ def gpu_hours(stage: str, cfg: DictConfig, agents: dict, label: str, need: Resou
         "solve": lambda: n * cfg.solve.num_samples * cfg.solution_model.max_new_tokens / gen,
         "solution_qc": lambda: n * cfg.solve.num_samples * 512 / gen,
         "train": lambda: total * cfg.student.num_train_epochs * cfg.student.max_length / 2 / train,
-        "evaluate": lambda: 6000 * cfg.benchmarks.max_new_tokens / gen,  # ~6K test items in the paper's suite
+        "evaluate": lambda: eval_items(cfg.benchmarks) * cfg.benchmarks.max_new_tokens / gen,
     }.get(stage, lambda: 0.0)()
     return seconds / 3600
+
+
+def eval_items(benchmarks: DictConfig) -> int:
+    """Test items an evaluation decodes: `limit` per benchmark, else ~6K (the paper's suite)."""
+    return benchmarks.limit * len(benchmarks.suite) if benchmarks.limit else 6000
 
 
 def format_plan(plan: StudyPlan) -> str:
@@ -144,9 +154,43 @@ def format_plan(plan: StudyPlan) -> str:
     return "\n".join(lines)
 
 
-def run_task(argv: list[str]) -> None:
-    """One task: the flames CLI on a cell (a failure raises, so the job ends FAILED in sacct)."""
-    subprocess.run([sys.executable, "-m", "flames", *argv], check=True)
+class StudyTask:
+    """One task: the flames CLI on a cell, in a child process; a failure raises, so the job ends FAILED in sacct.
+
+    Preemption, `scontrol requeue` and timeouts restart the task, which resumes its artifact (the store keeps
+    what the killed attempt wrote) and its W&B run (the id is a hash of the argv). SLURM ends a job with
+    SIGTERM (or submitit's timeout signal) to every process, then SIGKILL after KillWait: a child killed by a
+    signal is that, not a failure, so the task waits for the kill (or submitit's requeue) instead of
+    writing a failed result that the study would read before the requeued attempt ran.
+    """
+
+    kill_wait_s = 120.0  # longer than SLURM's KillWait (30 s by default): past it the child died on its own (OOM)
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self.command = command or [sys.executable, "-m", "flames"]
+        self.child: subprocess.Popen | None = None
+
+    def __call__(self, argv: list[str]) -> None:
+        self.child = subprocess.Popen([*self.command, *argv])
+        code = self.child.wait()
+        if code < 0 and os.environ.get("SLURM_JOB_ID"):  # SLURM is ending this job (requeue, preemption, timeout)
+            log.warning("flames was killed by %s; waiting for SLURM to end or requeue this job",
+                        signal.Signals(-code).name)
+            time.sleep(self.kill_wait_s)
+        if code:
+            raise subprocess.CalledProcessError(code, self.child.args)
+
+    def checkpoint(self, argv: list[str]) -> Any:
+        """submitit's timeout/preemption hook: stop the child (its work is in the store), resubmit the same task."""
+        import submitit
+
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signal.SIGINT)  # Python unwinds: locks released, the W&B run closed
+            try:
+                self.child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+        return submitit.helpers.DelayedSubmission(StudyTask(self.command), argv)
 
 
 def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:
@@ -164,7 +208,7 @@ def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:
                     job.wait()
         executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor)
         executor.update_parameters(**job_parameters(stage, request, study, previous))
-        jobs = executor.map_array(run_task, [t.argv for t in tasks])
+        jobs = executor.map_array(StudyTask(), [t.argv for t in tasks])
         log.info("study %s: %s -> %d tasks (job %s)", plan.name, stage, len(jobs), jobs[0].job_id.split("_")[0])
         submitted += list(zip(tasks, jobs))
         current += jobs
@@ -199,7 +243,7 @@ def report(submitted: list[tuple[Task, Any]]) -> int:
         try:
             job.result()
         except Exception as e:  # noqa: BLE001 - a failed task is reported, the others still finish
-            failed.append((task, job, str(e).splitlines()[-1] if str(e) else type(e).__name__))
+            failed.append((task, job, failure_reason(Path(job.paths.stderr)) or type(e).__name__))
     states = Counter("failed" if any(t is task for t, _, _ in failed) else "done" for task, _ in submitted)
     print(f"Study: {states['done']} tasks done, {states['failed']} failed", flush=True)
     for task, job, why in failed:
@@ -208,6 +252,18 @@ def report(submitted: list[tuple[Task, Any]]) -> int:
                                    "job": job.job_id, "log": str(job.paths.stderr)})
         print(f"  FAILED {task.stage} [{' '.join(task.argv)}]\n    log: {job.paths.stderr}\n    {why}", flush=True)
     return len(failed)
+
+
+def failure_reason(stderr: Path) -> str:
+    """The line that says why a task's flames failed: its one-line user error, else the exception's last line."""
+    try:
+        lines = [line.strip() for line in stderr.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    said = [line for line in lines if line.startswith("flames: error:")]
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b.*:", line)
+              and not line.startswith("subprocess.CalledProcessError")]
+    return (said or raised or [""])[-1][:500]
 
 
 def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], DictConfig]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,14 @@ def start_flames(args: list[str], cwd: Path, store: Path) -> subprocess.Popen:
 def stage_lines(output: str, word: str) -> list[str]:
     """Log lines like 'synthesize[paraphrase]: computing -> ...'."""
     return [line for line in output.splitlines() if f": {word}" in line and "flames.pipeline" in line]
+
+
+def wandb_summary(run_dir: Path) -> dict:
+    """An offline W&B run read back with the wandb CLI: `leet inspect --summary` (state, name, run_id, tags,
+    config, summary) plus the run record's group and job_type."""
+    wandb_cli = str(Path(sys.executable).parent / "wandb")  # the venv's CLI, also when PATH lacks it
+    inspect = lambda *flags: subprocess.run([wandb_cli, "leet", "inspect", *flags, "--json", str(run_dir)],  # noqa: E731
+                                            capture_output=True, text=True, timeout=120, check=True).stdout
+    out = json.loads(inspect("--summary"))
+    run = next(json.loads(line)["run"] for line in inspect().splitlines() if '"type":"run"' in line)
+    return {**out, "group": run.get("run_group"), "job_type": run.get("job_type")}

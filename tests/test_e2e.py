@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import flames.llm as llm_mod
 from flames.jsonl import read_jsonl
 from flames.pipeline import STAGE_NAMES, Pipeline
-from tests.e2e import TINY, run_flames, stage_lines, start_flames
+from tests.e2e import TINY, run_flames, stage_lines, start_flames, wandb_summary
 from tests.helpers import compose_config
 
 pytestmark = pytest.mark.slow
@@ -69,26 +68,27 @@ def test_second_run_reuses_every_stage_without_model_work(quickstart):
     assert not stage_lines(log, "computing") and "Loading weights" not in log
 
 
-def test_wandb_offline_run_has_config_counts_and_tables(quickstart):
+def test_wandb_offline_run_has_identity_config_counts_and_tables(quickstart):
     runs = sorted(quickstart["root"].glob("outputs/runs/*/*/wandb/offline-run-*"))
     assert runs, "no offline W&B run written"
-    wandb_cli = str(Path(sys.executable).parent / "wandb")  # the venv's CLI, also when PATH lacks it
-    proc = subprocess.run([wandb_cli, "leet", "inspect", "--summary", "--json", str(runs[0])],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    data = wandb_summary(runs[0])
     config, summary = data["config"], data["summary"]
-    assert config["agent"]["name"] == "paraphrase"
-    assert config["qc"]["strategy"]["_target_"] == "flames.qc.solution.First"
-    for key in ("synthesize/paraphrase/records_out", "solve/paraphrase/completion_tokens",
-                "solution_qc/paraphrase/records_out", "mix/records_out", "eval/builtin/accuracy",
-                "eval/builtin/disagreements"):
+    # identity: group = experiment, job_type = pipeline, a tag and a config column per chosen option
+    assert data["group"] == "quickstart" and data["job_type"] == "pipeline" and data["state"] == "finished"
+    assert "agent:paraphrase" in data["tags"] and "qc:first" in data["tags"], data["tags"]
+    assert config["agent.name"] == "paraphrase" and config["choice/agent"] == "paraphrase"  # flat columns
+    assert config["qc.strategy._target_"] == "flames.qc.solution.First"
+    assert re.fullmatch(r"[0-9a-f]{16}", data["run_id"]) and data["name"], data["name"]
+    for key in ("synthesize/records_out", "solve/completion_tokens", "solution_qc/records_out", "mix/records_out",
+                "eval/builtin/accuracy", "eval/builtin/disagreements"):  # one key per quantity, any agent
         assert key in summary, key
     arts = quickstart["artifacts"]
     for stage, key in [("synthesize", "records_out"), ("solve", "completion_tokens"), ("mix", "records_out")]:
-        prefix = "mix" if stage == "mix" else f"{stage}/paraphrase"
-        assert summary[f"{prefix}/{key}"] == manifest(arts[stage])[key], (stage, key)
+        assert summary[f"{stage}/{key}"] == manifest(arts[stage])[key], (stage, key)
     assert "eval/predictions" in summary
+    # lineage: each stage's artifact (store key) is recorded, per agent for per-agent stages
+    assert summary["mix/artifact"] == arts["mix"].name and summary["synthesize/paraphrase/artifact"] == \
+        arts["synthesize"].name
     # tables of samples and a loss curve, where the model's output left rows and examples
     assert ("synthesize/paraphrase/samples" in summary) == (manifest(arts["synthesize"])["records_out"] > 0)
     assert ("train/loss" in summary) == (not manifest(arts["train"])["metrics"].get("skipped"))

@@ -240,14 +240,14 @@ def run_flames(args: list[str], env: dict) -> tuple[int, str, Path]:
 
 
 def sacct_rows(env: dict, *args: str, until=lambda rows: bool(rows)) -> list[dict]:
-    """sacct -X rows (JobID, State, ReqTRES, AllocTRES, WorkDir), polled until `until(rows)` (a fresh record
-    reaches the accounting DB a few seconds after the job ends) or 30 s have passed."""
-    fields = ("JobID", "State", "ReqTRES", "AllocTRES", "WorkDir")
+    """sacct -X rows (JobID, State, ReqTRES, AllocTRES, WorkDir, Start, End), polled until `until(rows)` (a fresh
+    record reaches the accounting DB a few seconds after the job ends) or 30 s have passed."""
+    fields = ("JobID", "State", "ReqTRES", "AllocTRES", "WorkDir", "Start", "End")
     rows: list[dict] = []
     for _ in range(60):
         p = subprocess.run(["sacct", "-X", "-n", "-P", "-o", ",".join(fields), *args], env=env, capture_output=True,
                            text=True, timeout=30)
-        rows = [dict(zip(fields, line.split("|"))) for line in p.stdout.splitlines() if line.count("|") == 4]
+        rows = [dict(zip(fields, line.split("|"))) for line in p.stdout.splitlines() if line.count("|") == len(fields) - 1]
         if until(rows):
             break
         time.sleep(0.5)
@@ -319,33 +319,141 @@ def test_request_for_more_gpus_than_the_node_has_is_refused(gpu_env):
         assert f"gres/gpu={too_many}" in rows[0]["ReqTRES"].split(","), rows
 
 
-def test_a_study_runs_stage_arrays_on_slurm_with_gpus_for_generation(slurm_env, tmp_path):
-    """`flames study=quickstart`: one array per stage through slurmctld, generation on (fake) GPUs, each
-    unique artifact computed once (2 QC cells share synthesize, problem_qc and solve)."""
-    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store")}
-    args = ["study=quickstart", "experiment=local_slurm", "stage=solution_qc", "problem_model.max_new_tokens=48",
-            "solution_model.max_new_tokens=48"]
-    try:
-        proc = subprocess.run([flames_exe(), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=1500)
-    finally:
-        ids = {d.name.split("_")[0] for d in tmp_path.glob("outputs/studies/quickstart/*/*") if d.name[:1].isdigit()}
-        subprocess.run(["scancel", *sorted(ids)], env=env, capture_output=True, timeout=30) if ids else None
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "5 tasks done, 0 failed" in out, out[-4000:]
-    for stage, n in {"synthesize": 1, "problem_qc": 1, "solve": 1, "solution_qc": 2}.items():
-        manifests = [json.loads(m.read_text()) for m in (tmp_path / "store" / stage).glob("*/manifest.json")]
-        assert len(manifests) == n and all(m["attempts"] == 1 for m in manifests), stage
-    jobs = {m.group(1): m.group(2) for m in re.finditer(r"study quickstart: (\w+) -> \d+ tasks \(job (\d+)\)", out)}
-    assert list(jobs) == ["synthesize", "problem_qc", "solve", "solution_qc"], out[-2000:]
+# The paper's studies at CPU size (rehearsal=cpu), through slurmctld, into one store. CI's 2 cores fit
+# Table 1's six QC strategies on one suggester_editor pool (at full size; the fixed-45K column doubles the
+# training) and three of Table 2's agents, suggester_editor among them: its pool is Table 1's, reused. Every
+# cell of both studies is planned in tests/test_study.py, and every agent synthesizes in test_sweep_agents.
+PAPER_STUDIES = {"table1_qc": ["study.axes={qc.fixed_size:[null]}"],
+                 "table2_agents": ["study.axes={agent:[suggester_editor,few_shot,distraction_insertion]}"]}
+
+
+@pytest.fixture(scope="module")
+def paper_studies(slurm_env, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("studies")
+    env = {**slurm_env, "FLAMES_STORE": str(root / "store")}
+    runs = {}
+    for name, extra in PAPER_STUDIES.items():
+        args = [f"study={name}", "rehearsal=cpu", *extra]
+        try:
+            proc = subprocess.run([flames_exe(), *args], cwd=root, env=env, capture_output=True, text=True,
+                                  timeout=2400)
+        finally:
+            ids = {d.name for d in root.glob(f"outputs/studies/{name}/*/*") if d.name.isdigit()}
+            subprocess.run(["scancel", *sorted(ids)], env=env, capture_output=True, timeout=30) if ids else None
+        runs[name] = {"args": args, "out": proc.stdout + proc.stderr, "code": proc.returncode}
+    return {"root": root, "env": env, "runs": runs}
+
+
+def stage_jobs(out: str, name: str) -> dict[str, list[str]]:
+    """stage -> the SLURM array ids the study submitted for it, in order."""
+    jobs: dict[str, list[str]] = {}
+    for m in re.finditer(rf"study {name}: (\w+) -> \d+ tasks \(job (\d+)\)", out):
+        jobs.setdefault(m.group(1), []).append(m.group(2))
+    return jobs
+
+
+@pytest.mark.parametrize("name", PAPER_STUDIES)
+def test_a_paper_study_runs_as_stage_arrays_on_slurm(paper_studies, name):
+    """Every task done; one array per stage and request, each submitted after (afterany) the arrays of the
+    stage before and started after they ended; generation arrays asked for a GPU and got one."""
+    run, root, env = paper_studies["runs"][name], paper_studies["root"], paper_studies["env"]
+    assert run["code"] == 0 and re.search(r"\d+ tasks done, 0 failed", run["out"]), run["out"][-4000:]
+    jobs = stage_jobs(run["out"], name)
+    stages = list(jobs)
+    assert stages[-3:] == ["mix", "train", "evaluate"] and "solution_qc" in stages, stages
+    for earlier, later in zip(stages, stages[1:]):  # the dependency each array was submitted with
+        for job in jobs[later]:
+            script = (root / "outputs" / "studies" / name / later / job / f"{job}_submission.sh").read_text()
+            dep = re.search(r"--dependency=afterany:(\S+)", script)
+            assert dep and set(dep.group(1).split(":")) == set(jobs[earlier]), (later, script)
     if not accounting_enabled(env):
         return
-    rows = subprocess.run(["sacct", "-n", "-P", "-X", "-j", ",".join(jobs.values()), "-o",
-                           "JobID,JobName,State,AllocTRES,Start,End"], env=env, capture_output=True, text=True,
-                          timeout=60).stdout.splitlines()
-    info = {r.split("|")[1].rsplit("-", 1)[-1]: r.split("|") for r in rows}
-    assert all(info[s][2] == "COMPLETED" for s in jobs), rows
-    assert "gres/gpu=1" in info["synthesize"][3] and "gres/gpu=1" in info["solve"][3], rows  # generation got a GPU
-    assert "gres/gpu" not in info["problem_qc"][3] and "gres/gpu" not in info["solution_qc"][3], rows
-    order = [info[s] for s in jobs]  # each stage's array started after the one before ended
-    assert all(later[4] >= earlier[5] for earlier, later in zip(order, order[1:])), rows
+    rows = sacct_rows(env, "-j", ",".join(j for js in jobs.values() for j in js),
+                      until=lambda rows: all(r["State"] not in ("RUNNING", "PENDING") for r in rows))
+    by_stage = {s: [r for r in rows if r["JobID"].split("_")[0] in js] for s, js in jobs.items()}
+    assert all(r["State"] == "COMPLETED" for r in rows), rows
+    for stage in ("synthesize", "solve", "evaluate"):  # generation and evaluation asked for a GPU and got it
+        assert by_stage[stage] and all("gres/gpu=1" in r["AllocTRES"] for r in by_stage[stage]), by_stage[stage]
+    for stage in ("problem_qc", "mix", "train"):
+        assert all("gres/gpu" not in r["AllocTRES"] for r in by_stage[stage]), by_stage[stage]
+    for earlier, later in zip(stages, stages[1:]):  # nothing started before the stage it reads had ended
+        assert min(r["Start"] for r in by_stage[later]) >= max(r["End"] for r in by_stage[earlier]), (earlier, later)
+
+
+def test_the_paper_studies_compute_each_unique_artifact_once(paper_studies, monkeypatch):
+    """The store holds exactly the artifacts the two studies planned (their union: table2's suggester_editor
+    cell reuses table1's pool), each made by one attempt, by one task; a rerun has nothing to run."""
+    from flames.study import plan_study
+    from tests.helpers import compose_config
+
+    monkeypatch.setenv("FLAMES_STORE", paper_studies["env"]["FLAMES_STORE"])
+    planned: dict[str, set[str]] = {}
+    for name, extra in PAPER_STUDIES.items():
+        args = [f"study={name}", "rehearsal=cpu", *extra]
+        study = compose_config(args).study
+        plan = plan_study(study, ["rehearsal=cpu"], compose_config)
+        assert not plan.tasks, f"{name}: still missing after the run: {plan.tasks}"
+        for stage, keys in plan.artifacts.items():
+            planned.setdefault(stage, set()).update(keys)
+    store = Path(paper_studies["env"]["FLAMES_STORE"])
+    for stage, keys in planned.items():
+        made = {p.parent.name: json.loads((p.parent / "manifest.json").read_text())
+                for p in (store / stage).glob("*/_COMPLETE")}
+        assert set(made) == keys, stage
+        assert all(m["attempts"] == 1 for m in made.values()), stage
+    assert len(planned["synthesize"]) == 3 and len(planned["solution_qc"]) == 6 + 3, planned  # one shared pool
+    again = subprocess.run([flames_exe(), *paper_studies["runs"]["table1_qc"]["args"]], cwd=paper_studies["root"],
+                           env=paper_studies["env"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "nothing to run" in again.stdout, again.stdout[-2000:]
+
+
+def test_a_requeued_generation_job_resumes_its_artifact_and_its_wandb_run(slurm_env, tmp_path):
+    """`scontrol requeue` on a running synthesize job (what preemption does): the job runs again, finishes
+    the artifact the first attempt started (no record lost or written twice) and logs to the same W&B run id."""
+    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store")}
+    args = ["study=quickstart", "rehearsal=cpu", "stage=synthesize", "logger=wandb", "logger.dir=wandb",
+            "agent=few_shot", "agent.num_problems=12", "agent.chunk_size=2", "problem_model.max_new_tokens=48"]
+    proc = subprocess.Popen([flames_exe(), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        data = _wait_for(lambda: next(iter((tmp_path / "store" / "synthesize").glob("*/data.jsonl")), None), 600)
+        _wait_for(lambda: data.read_text().count("\n") >= 1, 300)
+        assert not (data.parent / "_COMPLETE").exists(), "the job finished before it could be requeued"
+        (job,) = [d.name for d in tmp_path.glob("outputs/studies/quickstart/synthesize/*") if d.name.isdigit()]
+        before = data.read_text().count("\n")
+        subprocess.run(["scontrol", "requeue", job], env=env, check=True, capture_output=True, timeout=30)
+        # slurmctld holds a requeued job until its credential expires (~2 min); start it as soon as it is pending
+        _wait_for(lambda: _job_state(job, env) == "PENDING", 120)
+        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=env, capture_output=True,
+                       timeout=30)
+        out, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            ids = {d.name.split("_")[0] for d in tmp_path.glob("outputs/studies/quickstart/*/*") if d.name[:1].isdigit()}
+            subprocess.run(["scancel", *sorted(ids)], env=env, capture_output=True, timeout=30) if ids else None
+    assert proc.returncode == 0 and "1 tasks done, 0 failed" in out, out[-4000:]
+    manifest = json.loads((data.parent / "manifest.json").read_text())
+    assert manifest["attempts"] == 2, manifest.get("attempts")  # the requeued attempt finished what the first began
+    ids = [json.loads(line)["id"] for line in data.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == manifest["records_out"] and before >= 1, (before, ids)
+    assert manifest["metrics"]["accepted"] == 12, manifest["metrics"]
+    runs = sorted(tmp_path.glob("wandb/wandb/offline-run-*"))
+    run_ids = {re.match(r"offline-run-\d+_\d+-(\w+?)(-\d+)?$", r.name).group(1) for r in runs}
+    assert len(runs) == 2 and len(run_ids) == 1, runs  # two attempts, one W&B run
+
+
+def _job_state(job: str, env: dict) -> str:
+    p = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True, timeout=30)
+    return p.stdout.strip()
+
+
+def _wait_for(check, timeout: float):
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {check}")
