@@ -434,7 +434,9 @@ def _accuracy_bars(rows: list[dict], refs: list[dict], axes: list[str]):
         bars = [(g, _number(row.get(k))) for g, (_, k) in enumerate(groups)]
         bars = [(g + i * width, v) for g, v in bars if v is not None]
         if bars:
-            ax.bar([x for x, _ in bars], [v for _, v in bars], width, label=_cell_name(row, axes))
+            drawn_bars = ax.bar([x for x, _ in bars], [v for _, v in bars], width, label=_cell_name(row, axes))
+            if len(rows) <= 6:  # the value on each bar (a 0.0 bar is otherwise invisible); more would clutter
+                ax.bar_label(drawn_bars, fmt="%.1f", fontsize="x-small", rotation=90, padding=2)
             drawn = True
         paper = [(g + i * width, _number(ref["values"].get(k))) for ref in refs if matches(ref, row)
                  for g, (_, k) in enumerate(groups)]
