@@ -300,8 +300,9 @@ def display_rows(rows: list[dict], refs: list[dict]) -> list[dict]:
             if matches(ref, row):
                 used.add(i)
                 out.append(_paper_row(ref, i, row))
-                if delta(row, ref):  # a Δ row only where there is something to subtract
-                        out.append({**row, STATUS: None, KEPT: None, TRAIN: None, **_blank(row), **delta(row, ref),
+                diff = delta(row, ref)
+                if diff:  # a Δ row only where there is something to subtract
+                    out.append({**row, STATUS: None, KEPT: None, TRAIN: None, **_blank(row), **diff,
                                 SOURCE: "delta", "ref": i, "label": ref["label"], "cite": ref["cite"]})
     return out + [_paper_row(ref, i, ref["axes"]) for i, ref in enumerate(refs) if i not in used]
 
