@@ -56,6 +56,7 @@ class StudyPlan:
     cells: list[list[str]]
     artifacts: dict[str, dict[str, bool]] = field(default_factory=dict)  # stage -> key -> complete
     tasks: dict[str, list[Task]] = field(default_factory=dict)  # stage -> tasks (missing artifacts only)
+    planned: list[list] = field(default_factory=list)  # per cell: every stage's artifact (Pipeline.plan)
 
     def arrays(self) -> list[tuple[str, Resources, list[Task]]]:
         """One job array per stage and request, in stage order: a CPU-only QC cell never holds a GPU."""
@@ -87,6 +88,7 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         cfg = compose(argv)
         pipeline = Pipeline(cfg)
         planned = pipeline.plan()
+        plan.planned.append(planned)
         last = planned[-1].stage if planned else None
         for result in planned:
             stage, key = result.stage, result.artifact.key
@@ -275,7 +277,19 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
         raise ConfigError(f"study.executor={study.executor!r}: slurm or local")
     plan = plan_study(study, extra, compose)
     print(format_plan(plan), flush=True)
-    if study.dry_run or not plan.tasks:
+    if study.dry_run:
         return 0
-    submitted = submit(plan, study)
-    return report(submitted) if study.wait else 0
+    failed = report(submit(plan, study)) if plan.tasks else 0
+    if study.report and (study.wait or not plan.tasks):
+        write_study_report(plan, study)
+    return failed
+
+
+def write_study_report(plan: StudyPlan, study: Any) -> list[Path]:
+    """The study's tables (Markdown, CSV) and plots, from its cells' manifests; a failed cell shows what is missing."""
+    from flames.tables import Cell, write_report
+
+    cells_ = [Cell(dict(o.split("=", 1) for o in cell), results) for cell, results in zip(plan.cells, plan.planned)]
+    paths = write_report(plan.name, cells_, Path(study.folder) / plan.name / "report", list(study.axes))
+    print(f"Report: {paths[0]}" + "".join(f"\n        {p}" for p in paths[1:]), flush=True)
+    return paths

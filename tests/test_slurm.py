@@ -9,6 +9,7 @@ job asking for GPUs is scheduled by slurmctld and sees them, and that asking for
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -366,6 +367,11 @@ def test_a_paper_study_runs_as_stage_arrays_on_slurm(paper_studies, name):
             script = (root / "outputs" / "studies" / name / later / job / f"{job}_submission.sh").read_text()
             dep = re.search(r"--dependency=afterany:(\S+)", script)
             assert dep and set(dep.group(1).split(":")) == set(jobs[earlier]), (later, script)
+    report = root / "outputs" / "studies" / name / "report"  # the study's tables, from its cells' manifests
+    rows = [r for r in csv.DictReader((report / f"{name}.csv").open()) if r["source"] == "ours"]
+    assert len(rows) == int(re.search(r"Study \S+: (\d+) cells", run["out"]).group(1)), rows  # one per cell
+    assert all(r["status"].startswith("done") and r["train_examples"] for r in rows), rows
+    assert (report / f"{name}.md").exists() and (report / f"{name}_accuracy.png").stat().st_size > 1000
     if not accounting_enabled(env):
         return
     rows = sacct_rows(env, "-j", ",".join(j for js in jobs.values() for j in js),

@@ -6,6 +6,8 @@ here and through the real local SLURM in tests/test_slurm.py.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import textwrap
 from pathlib import Path
@@ -103,6 +105,10 @@ def test_a_failed_cell_is_listed_the_others_finish_and_a_rerun_plans_only_it(tmp
     states = {name.split("solution_model.backend=")[1].split(",")[0]: s["state"] for name, s in runs.items()}
     assert states == {"hf": "finished", "openai": "failed"}, states  # each cell's run; the failed one marked
     assert all(s["group"] == "mine" and s["job_type"] == "solution_qc" for s in runs.values()), runs
+    report = (tmp_path / "outputs" / "studies" / "mine" / "report" / "mine.csv").read_text()  # written all the same
+    statuses = {r["solution_model.backend"]: r["status"] for r in csv.DictReader(io.StringIO(report))
+                if r["source"] == "ours"}
+    assert statuses == {"hf": "done", "openai": "missing solve"}, statuses
     again = run_flames([*args, "study.dry_run=true"], tmp_path, store, timeout=600)
     rows = {line.split()[0]: line.split() for line in again.stdout.splitlines() if line[:1].isalpha()}
     assert rows["synthesize"][3] == "0" and rows["solve"][3] == "1" and rows["solution_qc"][3] == "1", again.stdout
