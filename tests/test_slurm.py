@@ -322,10 +322,12 @@ def test_request_for_more_gpus_than_the_node_has_is_refused(gpu_env):
 
 # The paper's studies at CPU size (rehearsal=cpu), through slurmctld, into one store. CI's 2 cores fit
 # Table 1's six QC strategies on one suggester_editor pool (at full size; the fixed-45K column doubles the
-# training) and three of Table 2's agents, suggester_editor among them: its pool is Table 1's, reused. Every
-# cell of both studies is planned in tests/test_study.py, and every agent synthesizes in test_sweep_agents.
+# training) and three of Table 2's agents, suggester_editor among them (its pool is Table 1's, reused), each
+# under two QC strategies (the W&B comparison's agents x QC). Every cell of both studies is planned in
+# tests/test_study.py, and every agent synthesizes in test_sweep_agents.
 PAPER_STUDIES = {"table1_qc": ["study.axes={qc.fixed_size:[null]}"],
-                 "table2_agents": ["study.axes={agent:[suggester_editor,few_shot,distraction_insertion]}"]}
+                 "table2_agents": ["study.axes={agent:[suggester_editor,few_shot,distraction_insertion],"
+                                   "qc:[first,majority]}"]}
 
 
 @pytest.fixture(scope="module")
@@ -407,7 +409,7 @@ def test_the_paper_studies_compute_each_unique_artifact_once(paper_studies, monk
                 for p in (store / stage).glob("*/_COMPLETE")}
         assert set(made) == keys, stage
         assert all(m["attempts"] == 1 for m in made.values()), stage
-    assert len(planned["synthesize"]) == 3 and len(planned["solution_qc"]) == 6 + 3, planned  # one shared pool
+    assert len(planned["synthesize"]) == 3 and len(planned["solution_qc"]) == 6 + 6, planned  # one shared pool
     again = subprocess.run([flames_exe(), *paper_studies["runs"]["table1_qc"]["args"]], cwd=paper_studies["root"],
                            env=paper_studies["env"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "nothing to run" in again.stdout, again.stdout[-2000:]
@@ -463,3 +465,32 @@ def _wait_for(check, timeout: float):
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout}s waiting for {check}")
+
+
+def test_each_cell_of_a_study_is_one_wandb_run_whose_numbers_are_the_manifests(paper_studies):
+    """Table 2's cells (agents x QC strategies), read back from their offline W&B runs: name = the cell's
+    overrides, group = the study, job_type = evaluate, a tag and a config column per choice, the same metric
+    keys in every run, and summary values equal to the manifests they came from."""
+    from tests.e2e import wandb_summary
+
+    root, store = paper_studies["root"], Path(paper_studies["env"]["FLAMES_STORE"])
+    runs = [wandb_summary(r) for r in sorted(root.glob("outputs/runs/*/*/wandb/offline-run-*"))]
+    cells = [r for r in runs if r["group"] == "table2_agents"]
+    pairs = {(r["config"]["choice/agent"], r["config"]["choice/qc"]) for r in cells}
+    assert len(cells) == len(pairs) == 6, [r["name"] for r in cells]  # one run per cell, none twice
+    for run in cells:
+        agent, qc = run["config"]["choice/agent"], run["config"]["choice/qc"]
+        assert f"agent={agent}" in run["name"] and f"qc={qc}" in run["name"], run["name"]
+        assert run["job_type"] == "evaluate" and run["state"] == "finished", run
+        assert {f"agent:{agent}", f"qc:{qc}", "rehearsal:cpu"} <= set(run["tags"]), run["tags"]
+        assert run["config"]["agent.name"] == agent and run["config"]["solve.num_samples"] >= 1
+        summary = run["summary"]
+        for stage, label in [("synthesize", agent), ("solve", agent), ("solution_qc", agent), ("mix", ""),
+                             ("evaluate", "")]:
+            key = summary[f"{stage}/{label}/artifact" if label else f"{stage}/artifact"]
+            manifest = json.loads((store / stage / key / "manifest.json").read_text())
+            if stage == "evaluate":
+                assert summary["eval/gsm8k/accuracy"] == manifest["metrics"]["gsm8k"]["accuracy"]
+                assert "eval/avg" in summary
+            else:
+                assert summary[f"{stage}/records_out"] == manifest["records_out"], (stage, run["name"])

@@ -1,0 +1,34 @@
+"""W&B run identity and metric names: pure functions, no W&B process (the offline runs themselves are read
+back in tests/test_e2e.py, tests/test_study.py and tests/test_slurm.py)."""
+
+from __future__ import annotations
+
+from flames.logger import RunIdentity, flat_config, stage_counts, summed
+
+
+def test_the_run_id_is_the_jobs_overrides_in_any_order_and_nothing_else():
+    a = RunIdentity(["agent=iqc", "qc=majority", "logger.dir=x", "study_task=true"], {}, "evaluate")
+    b = RunIdentity(["qc=majority", "agent=iqc", "hydra.run.dir=y"], {}, "evaluate")
+    assert a.run_id("flames", "g") == b.run_id("flames", "g")  # a requeue or rerun resumes the same run
+    assert len(a.run_id("flames", "g")) == 16 and a.run_id("flames", "g").isalnum()
+    assert a.run_id("flames", "g") != a.run_id("flames", "other-group") != a.run_id("other", "g")
+    assert a.run_id("flames", "g") != RunIdentity(["agent=iqc", "qc=first"]).run_id("flames", "g")
+    assert a.name("exp") == "agent=iqc,qc=majority" and RunIdentity().name("exp") == "exp"
+    assert a.job_type() == "evaluate" and RunIdentity().job_type() == "pipeline"
+
+
+def test_tags_and_flat_config_carry_every_chosen_option():
+    who = RunIdentity([], {"agent": "iqc", "qc": "majority", "hydra/launcher": "basic", "x": "y" * 80})
+    assert who.tags() == ["agent:iqc", "qc:majority", ("x:" + "y" * 80)[:64]]
+    flat = flat_config({"agent": {"name": "iqc", "knobs": {"k": 1}}, "stage": "all", "empty": {}}, who)
+    assert flat["agent.name"] == "iqc" and flat["agent.knobs.k"] == 1 and flat["stage"] == "all"
+    assert flat["empty"] == {} and flat["choice/qc"] == "majority" and "choice/hydra/launcher" not in flat
+
+
+def test_one_key_per_quantity_and_a_mixtures_agents_add_up():
+    m = {"records_out": 3, "llm_calls": 2, "dropped": {"no_majority": 1}, "metrics": {"ratio": 0.5, "ok": True}}
+    assert stage_counts(m) == {"records_out": 3, "llm_calls": 2, "dropped/no_majority": 1, "ratio": 0.5}
+    one = stage_counts(m)
+    assert summed([one]) == one  # a single agent keeps its metrics
+    two = summed([one, {"records_out": 4, "dropped/no_majority": 2, "ratio": 0.9}])
+    assert two == {"records_out": 7, "llm_calls": 2, "dropped/no_majority": 3}  # ratios do not add up
