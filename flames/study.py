@@ -57,6 +57,7 @@ class StudyPlan:
     artifacts: dict[str, dict[str, bool]] = field(default_factory=dict)  # stage -> key -> complete
     tasks: dict[str, list[Task]] = field(default_factory=dict)  # stage -> tasks (missing artifacts only)
     planned: list[list] = field(default_factory=list)  # per cell: every stage's artifact (Pipeline.plan)
+    benchmarks: list[str] = field(default_factory=list)  # what the cells evaluate (the W&B report's panels)
 
     def arrays(self) -> list[tuple[str, Resources, list[Task]]]:
         """One job array per stage and request, in stage order: a CPU-only QC cell never holds a GPU."""
@@ -89,6 +90,7 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         pipeline = Pipeline(cfg)
         planned = pipeline.plan()
         plan.planned.append(planned)
+        plan.benchmarks = list(dict.fromkeys([*plan.benchmarks, *cfg.benchmarks.suite]))
         last = planned[-1].stage if planned else None
         for result in planned:
             stage, key = result.stage, result.artifact.key
@@ -281,8 +283,17 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
         return 0
     failed = report(submit(plan, study)) if plan.tasks else 0
     if study.report and (study.wait or not plan.tasks):
-        write_study_report(plan, study)
+        paths = write_study_report(plan, study)
+        if study.wandb_report:
+            save_wandb_report(plan, study, cfg.logger, paths[0].read_text())
     return failed
+
+
+def save_wandb_report(plan: StudyPlan, study: Any, logger: Any, markdown: str) -> None:
+    from flames.wandb_report import build_report, save_report
+
+    report = build_report(plan.name, logger.project, logger.entity, markdown, plan.benchmarks, list(study.axes))
+    print(f"W&B report: {save_report(report)}", flush=True)
 
 
 def write_study_report(plan: StudyPlan, study: Any) -> list[Path]:

@@ -32,3 +32,21 @@ def test_one_key_per_quantity_and_a_mixtures_agents_add_up():
     assert summed([one]) == one  # a single agent keeps its metrics
     two = summed([one, {"records_out": 4, "dropped/no_majority": 2, "ratio": 0.9}])
     assert two == {"records_out": 7, "llm_calls": 2, "dropped/no_majority": 3}  # ratios do not add up
+
+
+def test_the_wandb_report_of_a_study_shows_its_table_over_its_cells_runs():
+    """Built, not saved (saving needs a W&B login): the study's Markdown table, then panels over the runs of
+    the study's group that logged its cells (job_type evaluate)."""
+    from flames.wandb_report import build_report, runset_filter
+
+    table = "| agent | Avg |\n| --- | --- |\n| iqc | 56.9 |"
+    report = build_report("table2_agents", "flames", "me", table, ["gsm8k", "math"], ["agent", "qc"])
+    heading, text, grid = report.blocks
+    assert report.project == "flames" and report.entity == "me" and "table2_agents" in heading.text
+    assert text.text == table
+    (runs,) = grid.runsets
+    assert runs.filters == runset_filter("table2_agents") and runs.groupby == ["config.choice/agent"]
+    assert "Metric('Group') == 'table2_agents'" in runs.filters and "'evaluate'" in runs.filters
+    bars, scatter, curve = grid.panels
+    assert bars.metrics == ["eval/gsm8k/accuracy", "eval/math/accuracy", "eval/avg"]
+    assert (scatter.x, scatter.y) == ("solution_qc/records_out", "eval/avg") and curve.y == ["train/loss"]
