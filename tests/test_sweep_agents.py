@@ -7,6 +7,7 @@ and the sweep must print (and each job log) the calls and tokens per problem of 
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -49,3 +50,7 @@ def test_sweep_over_every_agent_counts_calls_and_tokens_per_problem(tmp_path, fl
         (row,) = json.loads(job.read_text())
         manifest = manifests[row["agent"]][0]
         assert (row["candidates"], row["llm_calls"]) == (manifest["records_out"], manifest["llm_calls"]), row
+    # the sweep's table: one row per job (the axis: agent), every planned artifact there
+    (report,) = tmp_path.glob("outputs/multirun/*/*/report/sweep.csv")
+    rows = [r for r in csv.DictReader(report.open()) if r["source"] == "ours"]
+    assert sorted(r["agent"] for r in rows) == agents and all(r["status"] == "done" for r in rows), rows
