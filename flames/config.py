@@ -336,6 +336,7 @@ class StudyConfig:
     wait: bool = True  # wait for every job, then list failures (exit 1 if any)
     report: bool = True  # then write the study's tables and plots (<folder>/<name>/report/, docs/report.md)
     wandb_report: bool = False  # and save them as a W&B Report over the cells' runs (needs a W&B login)
+    report_from: str = "store"  # store: the artifacts' manifests | wandb: the cells' W&B runs (online, no store)
     # for the GPU-hours estimate: tokens per second per GPU (vLLM generation, SFT); set yours from a benchmark
     generate_tokens_per_s_per_gpu: float = 2500.0
     train_tokens_per_s_per_gpu: float = 3000.0

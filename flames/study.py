@@ -277,6 +277,15 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
         raise ConfigError("study: pick one with study=<name> (flames/conf/study/)")
     if study.executor not in ("slurm", "local"):
         raise ConfigError(f"study.executor={study.executor!r}: slurm or local")
+    if study.report_from not in ("store", "wandb"):
+        raise ConfigError(f"study.report_from={study.report_from!r}: store or wandb")
+    if study.report_from == "wandb":  # the tables from the cells' W&B runs: nothing is planned or submitted
+        from flames.wandb_report import report_from_runs, study_runs
+
+        runs = study_runs(study.name, cfg.logger.project, cfg.logger.entity)
+        paths = report_from_runs(study.name, runs, Path(study.folder) / study.name / "report", list(study.axes))
+        print(f"Report ({len(runs)} W&B runs): {paths[0]}", flush=True)
+        return 0
     plan = plan_study(study, extra, compose)
     print(format_plan(plan), flush=True)
     if study.dry_run:

@@ -50,3 +50,25 @@ def test_the_wandb_report_of_a_study_shows_its_table_over_its_cells_runs():
     bars, scatter, curve = grid.panels
     assert bars.metrics == ["eval/gsm8k/accuracy", "eval/math/accuracy", "eval/avg"]
     assert (scatter.x, scatter.y) == ("solution_qc/records_out", "eval/avg") and curve.y == ["train/loss"]
+
+
+def test_a_study_report_from_wandb_runs_reads_their_choices_and_summaries(tmp_path):
+    """study.report_from=wandb: one row per run; axes from `choice/<group>` or the dotted key, numbers from
+    the summary, a run that did not finish said so (runs are stand-ins for wandb.Api() runs)."""
+    import csv
+    from types import SimpleNamespace
+
+    from flames.wandb_report import report_from_runs
+
+    def run(agent, size, state, acc):
+        return SimpleNamespace(id=agent, name=agent, state=state, config={"choice/agent": agent, "qc.fixed_size": size},
+                               summary={"solution_qc/records_out": 7, "mix/records_out": 6,
+                                        "eval/gsm8k/accuracy": acc, "eval/gsm8k/n": 2})
+
+    runs = [run("iqc", None, "finished", 50.0), run("fobar", 2, "failed", 0.0)]
+    paths = report_from_runs("mine", runs, tmp_path, ["agent", "qc.fixed_size"])
+    rows = {r["agent"]: r for r in csv.DictReader(paths[1].open()) if r["source"] == "ours"}
+    assert rows["iqc"]["qc.fixed_size"] == "null" and rows["fobar"]["qc.fixed_size"] == "2"
+    assert float(rows["iqc"]["eval/gsm8k/accuracy"]) == 50.0 and rows["iqc"]["problems_kept"] == "7"
+    assert rows["iqc"]["status"] == "done" and rows["fobar"]["status"] == "W&B run failed"
+    assert "W&B run iqc" in paths[0].read_text()  # where each row came from

@@ -494,3 +494,18 @@ def test_each_cell_of_a_study_is_one_wandb_run_whose_numbers_are_the_manifests(p
                 assert "eval/avg" in summary
             else:
                 assert summary[f"{stage}/records_out"] == manifest["records_out"], (stage, run["name"])
+    # study.report_from=wandb (the runs as wandb.Api() gives them, here read from the offline files) makes the
+    # same table as the store
+    from types import SimpleNamespace
+
+    from flames.wandb_report import report_from_runs
+
+    api_runs = [SimpleNamespace(id=r["run_id"], name=r["name"], state=r["state"], config=r["config"],
+                                summary=r["summary"]) for r in cells]
+    paths = report_from_runs("table2_agents", api_runs, root / "from_wandb", ["agent", "qc"])
+    ours = lambda path: {(r["agent"], r["qc"]): r for r in csv.DictReader(path.open()) if r["source"] == "ours"}  # noqa: E731
+    from_wandb, from_store = ours(paths[1]), ours(root / "outputs/studies/table2_agents/report/table2_agents.csv")
+    assert from_wandb.keys() == from_store.keys()
+    for cell, row in from_store.items():
+        for col in ("problems_kept", "train_examples", "eval/gsm8k/accuracy", "eval/math/accuracy", "eval/avg"):
+            assert float(from_wandb[cell][col]) == float(row[col]), (cell, col)
