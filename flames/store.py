@@ -4,8 +4,11 @@ An artifact folder holds
 - data.jsonl     one record per line, each with a stable `id` (appended as work is done);
 - dropped.jsonl  records dropped with a `reason` (so a resumed run neither redoes nor recounts them);
 - calls.jsonl    one line per batched LLM call with its token counts;
-- manifest.json  what made it and what it holds (written by `finish`);
-- _COMPLETE      the completion marker, written last and atomically.
+- manifest.json  what made it and what it holds;
+- _COMPLETE      the completion marker, written last and atomically: every file's size and digest, and its
+                 inputs' digests (flames.seal). A reuse checks them first; an artifact that changed since
+                 (a truncated file, a missing manifest) or that was built on an input recomputed since is
+                 moved aside to <stage>/.bad/ and computed again, with a warning naming what was wrong.
 
 key = hash(stage, the stage's own config slice, input keys): a sweep that changes only a later
 stage reuses every earlier artifact. A lock file (flames.locks) keeps two processes, on any nodes, from
@@ -27,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator
 from flames.files import append_jsonl, repair_tail, write_json_atomic
 from flames.jsonl import read_jsonl
 from flames.locks import file_lock
+from flames.seal import differences, digest, seal_files
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +155,14 @@ class Store:
     ) -> tuple[Artifact, bool]:
         """Return (artifact, reused). `compute(folder)` does the work and returns stage metrics."""
         art = self.artifact(stage, config, inputs)
-        if art.complete:
+        if art.complete and not self.problems(art, inputs):
             return art, True
         with file_lock(art.path.parent / f"{art.key}.lock", f"{stage}/{art.key}", timeout=self.lock_timeout):
-            if art.complete:  # another process finished it while we waited
-                return art, True
+            if art.complete:  # finished by another process while we waited, or found wrong just now
+                problems = self.problems(art, inputs)
+                if not problems:
+                    return art, True
+                self.move_aside(art, problems)
             art.path.mkdir(parents=True, exist_ok=True)
             t0 = time.time()
             earlier = _attempts(art.path)
@@ -179,8 +186,71 @@ class Store:
             append_jsonl(art.path / "attempts.jsonl", [{"seconds": round(time.time() - t0, 3), "done": True}], None)
             (art.path / ".attempt").unlink(missing_ok=True)
             write_json_atomic(art.path / "manifest.json", manifest)
-            write_json_atomic(art.path / MARKER, {"key": art.key, "finished_at": manifest["created_at"]})
+            write_json_atomic(art.path / MARKER, {
+                "key": art.key, "finished_at": manifest["created_at"],
+                "files": seal_files(art.path, {MARKER}),
+                "inputs": {name: sealed_digest(a) for name, a in inputs.items()}})
         return art, False
+
+    def problems(self, art: Artifact, inputs: dict[str, Artifact]) -> list[str]:
+        """Why a complete artifact must not be reused (empty: it may): its files or its inputs changed."""
+        seal = json.loads((art.path / MARKER).read_text() or "{}")
+        if "files" not in seal:  # sealed by flames < 0.4, which recorded nothing to check against
+            return []
+        found = differences(seal["files"], art.path, {MARKER})
+        for name, a in inputs.items():
+            if seal.get("inputs", {}).get(name) != sealed_digest(a):
+                found.append(f"its input {name} ({a.stage}/{a.key}) was recomputed after it was built")
+        return found
+
+    def move_aside(self, art: Artifact, problems: list[str]) -> Path:
+        """Keep a bad artifact for inspection (never delete it) under <stage>/.bad/, out of the key's way."""
+        bad = self.root / art.stage / ".bad" / f"{art.key}-{time.strftime('%Y%m%d-%H%M%S')}"
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        art.path.rename(bad)
+        log.warning("%s/%s cannot be reused: %s. Moved aside to %s; computing it again.", art.stage, art.key,
+                    "; ".join(problems), bad)
+        return bad
+
+
+def verify_store(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Every complete artifact under `root` that would not be reused, with why (`python -m flames.store verify`)."""
+    store = Store(root)
+    for marker in sorted(Path(root).glob(f"*/*/{MARKER}")):
+        art = Artifact(marker.parent.parent.name, marker.parent.name, marker.parent)
+        try:
+            ins = json.loads((art.path / "manifest.json").read_text()).get("inputs", {})
+        except (OSError, ValueError):
+            ins = {}  # the missing or broken manifest is itself reported by the file check
+        inputs = {name: Artifact(i["stage"], i["key"], Path(root) / i["stage"] / i["key"]) for name, i in ins.items()}
+        problems = store.problems(art, inputs)
+        if problems:
+            yield art.path, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m flames.store verify [STORE]`: list the artifacts a run would not reuse; exit 1 if any."""
+    import os
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] != "verify":
+        print("usage: python -m flames.store verify [STORE]   (default: $FLAMES_STORE or outputs/store)")
+        return 2
+    root = Path(args[1] if len(args) > 1 else os.environ.get("FLAMES_STORE", "outputs/store"))
+    bad = 0
+    for path, problems in verify_store(root):
+        bad += 1
+        print(f"BAD {path}\n    " + "\n    ".join(problems))
+    print(f"{bad} bad artifact(s) under {root}")
+    return 1 if bad else 0
+
+
+def sealed_digest(art: Artifact) -> str | None:
+    """The digest of an artifact's sealed files (what a downstream artifact records of it); None if unsealed."""
+    marker = art.path / MARKER
+    seal = json.loads(marker.read_text() or "{}") if marker.exists() else {}
+    return digest(seal["files"]) if "files" in seal else None
 
 
 def _attempts(folder: Path) -> list[dict]:
@@ -205,3 +275,7 @@ def package_versions() -> dict[str, str]:
         with contextlib.suppress(md.PackageNotFoundError):
             out[name] = md.version(name)
     return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
