@@ -90,7 +90,38 @@ def compose_cell(overrides: list[str]) -> DictConfig:
 
 def main() -> None:
     register_configs()
+    mistake = config_mistake(sys.argv[1:])
+    if mistake:
+        print(f"flames: error: {mistake}", file=sys.stderr, flush=True)
+        sys.exit(2)
     app()
+
+
+def config_mistake(argv: list[str]) -> str | None:
+    """A command line whose config does not compose (unknown option, key or value), said in one line; None if
+    it composes. Hydra would print the same error over 5-10 lines with exit code 1. Command lines with flags
+    (-m, --cfg, --config-dir, ...) or hydra.* overrides are left to Hydra."""
+    if any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
+        return None
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(CONF_DIR, version_base="1.3"):
+            compose(config_name="config", overrides=argv)
+    except (HydraException, OmegaConfBaseException) as e:
+        return one_line(f"{e}\n{e.__cause__}" if e.__cause__ else str(e))
+    return None
+
+
+def one_line(message: str) -> str:
+    """Hydra's message without its detail and hint lines or the search path; an option list joined."""
+    message = message.split("\nConfig search path:")[0]
+    options = [line.strip() for line in message.splitlines() if line.startswith("\t")]
+    said = [line.strip() for line in message.splitlines() if line.strip() and not line.startswith((" ", "\t"))
+            and not line.startswith(("Set the environment", "To append"))]
+    return " ".join(said) + (f" {', '.join(options)}" if options else "")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from flames import llm as llm_mod
 from flames.agents import typed_config
+from flames.checks import check_values
 from flames.config import ConfigError
 from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage, external_dataset
 from flames.store import Artifact, Store
@@ -57,6 +58,7 @@ class PipelineRun:
 
 class Pipeline:
     def __init__(self, cfg: DictConfig, logger=None):
+        check_values(cfg)  # ranges, before a store, a W&B run or a model exists
         self.cfg = cfg
         self.store = Store(Path(cfg.paths.store).expanduser().resolve(), lock_timeout=cfg.paths.lock_timeout_s)
         self.logger = logger

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flames import builtin
-from flames.jsonl import read_jsonl
+from flames.jsonl import JSONLError, read_jsonl
 
 
 def seed_files(cfg: Any) -> list[Path]:
@@ -37,10 +37,16 @@ def _read_file(path: Path) -> list[dict]:
         raise FileNotFoundError(f"seed file {path} does not exist (set seeds.path or FLAMES_DATA_DIR)")
     rows = []
     for i, r in enumerate(read_jsonl(path)):
-        if "problem" not in r:
-            raise ValueError(f"{path}: record {i + 1} has no 'problem' field")
+        if not isinstance(r.get("problem"), str) or not r["problem"].strip():
+            raise JSONLError(f"{path}: record {i + 1} has no 'problem' text")
+        try:
+            r["problem"].encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") would fail later, in a tokenizer
+            raise JSONLError(f"{path}: record {i + 1}: 'problem' is not valid Unicode (a lone surrogate)") from None
         r.setdefault("id", f"{path.stem}-{i:06d}")
         rows.append(r)
+    if not rows:
+        raise JSONLError(f"{path}: no seed records (an empty file)")
     return rows
 
 
@@ -53,6 +59,8 @@ def fingerprint(cfg: Any) -> str:
     """Content hash of the seed files, so editing a file invalidates artifacts built from it."""
     h = hashlib.sha256()
     for f in seed_files(cfg):
+        if f.is_dir():
+            raise JSONLError(f"{f}: is a directory, not a JSONL seed file (seeds.path / seeds.files)")
         h.update(str(f).encode())
         h.update(f.read_bytes() if f.exists() else b"missing")
     return h.hexdigest()[:16]
