@@ -196,6 +196,8 @@ class StudentConfig:
     bf16: bool = True  # bf16 autocast over fp32 master weights on GPU; ignored on CPU (fp32)
     gradient_checkpointing: bool = False
     num_checkpoints: int = 1  # checkpoints spread evenly over training (paper: 10); the last one resumes a killed job
+    # keep the checkpoints' optimizer states once training is done (to continue training later); 1.6 GB at 135M
+    keep_optimizer_states: bool = runtime(False)
     # which checkpoint becomes the model: last (honest) | paper (best mean accuracy on select_on test
     # benchmarks: selects on test data, as the paper did) | dev (best on a held-out dev split of the mixture)
     selection: str = "last"

@@ -164,6 +164,9 @@ def test_a_sigkilled_training_job_resumes_from_its_checkpoint(tmp_path):
     assert steps == list(range(1, 9))  # the curve continues: no step twice, none from 0 again
     state = json.loads((out / "checkpoints" / "checkpoint-8" / "trainer_state.json").read_text())
     assert [h["step"] for h in state["log_history"] if "loss" in h] == list(range(1, 9))
+    losses = [r["loss"] for r in read_jsonl(out / LOG_FILE)]  # the loss over all 8 steps, not the last 4
+    assert result["train_loss"] == pytest.approx(sum(losses) / 8)
+    assert not list((out / "checkpoints").glob("*/optimizer.pt"))  # done: nothing left to resume
 
 
 @pytest.mark.slow

@@ -35,6 +35,19 @@ def resume_point(ckpt_dir: Path) -> Path | None:
     return next((p for p in reversed(checkpoints(ckpt_dir)) if resumable(p)), None)
 
 
+def drop_optimizer_states(ckpt_dir: Path) -> None:
+    """A finished run's checkpoints keep their weights (for selection) but not their optimizer states."""
+    for folder in checkpoints(ckpt_dir):
+        _strip(folder)
+
+
+def _strip(folder: Path) -> None:
+    for name in OPTIMIZER:
+        (folder / name).unlink(missing_ok=True)
+    for states in [*folder.glob("global_step*"), *folder.glob("optimizer_*")]:
+        shutil.rmtree(states, ignore_errors=True) if states.is_dir() else states.unlink(missing_ok=True)
+
+
 def thin(ckpt_dir: Path, keep_all: bool) -> None:
     """After a save: the newest checkpoint stays whole (it resumes); older ones lose their optimizer
     state (kept for selection, a 7B model's Adam state is 56 GB each) or, with keep_all False, go."""
@@ -43,7 +56,4 @@ def thin(ckpt_dir: Path, keep_all: bool) -> None:
         if not keep_all:
             shutil.rmtree(folder, ignore_errors=True)
             continue
-        for name in OPTIMIZER:
-            (folder / name).unlink(missing_ok=True)
-        for states in [*folder.glob("global_step*"), *folder.glob("optimizer_*")]:
-            shutil.rmtree(states, ignore_errors=True) if states.is_dir() else states.unlink(missing_ok=True)
+        _strip(folder)

@@ -98,11 +98,21 @@ def main(spec_path: str) -> None:
         if final.exists():
             shutil.rmtree(final)
         os.replace(partial, final)
+        if not spec["student"].get("keep_optimizer_states"):  # a finished run resumes nothing: free the disk
+            checkpoints.drop_optimizer_states(out / "checkpoints")
         kept = [checkpoints.step_of(p) for p in checkpoints.checkpoints(out / "checkpoints")]
         write_json_atomic(out / RESULT_FILE, {
-            "train_loss": result.training_loss, "steps": result.global_step, "checkpoint_steps": kept,
+            "train_loss": mean_logged_loss(out / LOG_FILE, result.training_loss), "steps": result.global_step,
+            "checkpoint_steps": kept,
             "runtime_s": result.metrics.get("train_runtime"),
             "resumed_from": checkpoints.step_of(resume) if resume else None})
+
+
+def mean_logged_loss(path: Path, fallback: float) -> float:
+    """The run's mean training loss over every step, from the step log (trimmed at a resume, so each step
+    counts once): the Trainer's own figure covers only the steps of the last attempt after a resume."""
+    losses = [r["loss"] for r in read_jsonl(path) if "loss" in r] if path.exists() else []
+    return sum(losses) / len(losses) if losses else fallback
 
 
 def trim_log(path: Path, step: int) -> None:
