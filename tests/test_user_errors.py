@@ -86,3 +86,16 @@ def test_a_bad_seed_file_is_one_line_naming_it(case, tmp_path):
 def test_a_missing_seed_file_is_one_line(tmp_path):
     proc = run_flames([*BASE, f"seeds.path={tmp_path / 'nope.jsonl'}"], tmp_path, tmp_path / "store", timeout=300)
     check_one_line(proc, "does not exist", tmp_path / "store")
+
+
+def test_an_empty_folder_as_the_student_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = run_flames(["logger=none", "stage=evaluate", f"student.path={tmp_path / 'empty'}"], tmp_path,
+                      tmp_path / "store", timeout=300)
+    check_one_line(proc, "not a model folder", tmp_path / "store")
+
+
+def test_an_unknown_model_with_the_hub_offline_is_one_line_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    proc = run_flames([*BASE, "problem_model.name=nobody/no-such-model"], tmp_path, tmp_path / "store", timeout=300)
+    check_one_line(proc, "nobody/no-such-model", tmp_path / "store")

@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from flames.config import ConfigError
 from flames.files import cached_folder
 
 log = logging.getLogger(__name__)
@@ -61,5 +62,30 @@ def _convert(out: Path) -> None:
 
 
 def resolve_model_path(name: str) -> str:
-    """Map a model name from config to something from_pretrained accepts."""
-    return str(embedded_model_dir()) if name == EMBEDDED_NAME else name
+    """Map a model name from config to something from_pretrained accepts, checked before anything loads."""
+    if name == EMBEDDED_NAME:
+        return str(embedded_model_dir())
+    check_model(name)
+    return name
+
+
+def check_model(name: str) -> None:
+    """A folder must hold a model (config.json); a hub id must be cached when the hub is offline. Otherwise
+    transformers fails later and at length (an empty folder: "install sentencepiece"; offline: a minute of
+    retries)."""
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith(("/", ".", "~")):
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model {name}: not a model folder (no config.json in it)")
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub.errors import HFValidationError
+
+        try:
+            cached = try_to_load_from_cache(name, "config.json")
+        except HFValidationError:
+            cached = None
+        if not isinstance(cached, str):
+            raise ConfigError(f"model {name}: not a local folder and not in the Hugging Face cache, and the hub is "
+                              "offline (HF_HUB_OFFLINE=1): download it first, or fix the name")
