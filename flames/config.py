@@ -20,6 +20,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 KEYED = "keyed"  # dataclass field metadata: False = stays out of artifact keys
+IF_SET = "if_set"  # KEYED's value for a field keyed only when it differs from its default
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,12 @@ def runtime(default: Any = None, **kwargs: Any) -> Any:
 def unkeyed(default: Any = None, **kwargs: Any) -> Any:
     """A field whose effect the stage's key records another way (a content fingerprint): left out."""
     return runtime(default, **kwargs)
+
+
+def keyed_if_set(default: Any) -> Any:
+    """A field added after artifacts were keyed: in the key only when set away from its default, so that
+    the artifacts made before it existed keep their keys (flames.keys.key_slice)."""
+    return field(default=default, metadata={KEYED: IF_SET})
 
 
 @dataclass
@@ -256,6 +263,15 @@ class BenchmarksConfig:
     max_new_tokens: int = 2048  # paper: greedy decoding, at most 2,048 new tokens
     batch_size: int = runtime(32)  # sequences per generate() call (hf backend)
     audit: bool = True  # also run math-verify on pairs the fast path decided; disagreements are logged
+    # Sampled evaluation and intervals (docs/evaluation.md "Samples and intervals"); at their defaults the
+    # evaluate key is what it was before they existed.
+    num_samples: int = keyed_if_set(0)  # k sampled answers per item besides the greedy one; 0 = greedy only
+    temperature: float = keyed_if_set(0.7)  # sampling temperature of the k samples (greedy stays greedy)
+    top_p: float = keyed_if_set(0.95)  # nucleus sampling of the k samples
+    sample_seed: int = keyed_if_set(0)  # base seed of the k samples (each item's own comes from it)
+    confidence: float = keyed_if_set(0.95)  # level of every accuracy's bootstrap interval
+    bootstrap_resamples: int = keyed_if_set(1000)  # resamples per bootstrap interval
+    bootstrap_seed: int = keyed_if_set(0)  # seed of the bootstrap resampling (a regrade redraws the same)
 
 
 @dataclass
