@@ -27,8 +27,12 @@ def stage_table(results) -> str:
 
 
 def eval_table(metrics: dict, model: str = "student") -> str:
-    """The paper-style table (one row for this model), then per-benchmark and per-subset details."""
-    return paper_table({model: metrics}) + "\n\n" + detail_table(metrics)
+    """The paper-style table (one row for this model), then per-benchmark and per-subset details, then
+    the sampled rates when the run drew samples."""
+    parts = [paper_table({model: metrics}), detail_table(metrics)]
+    if any("k" in m for m in metrics.values()):
+        parts.append(sampled_table(metrics))
+    return "\n\n".join(parts)
 
 
 def paper_table(runs: dict[str, dict]) -> str:
@@ -51,12 +55,41 @@ def paper_table(runs: dict[str, dict]) -> str:
 
 
 def detail_table(metrics: dict) -> str:
-    """n, accuracy and grader counts per benchmark, with its subsets (level=3, ...) indented below."""
-    rows = [[name if "/" not in name else "  " + name.split("/", 1)[1], m["n"], f"{m['accuracy']:.1f}",
+    """n, greedy accuracy with its interval, and grader counts per benchmark, with its subsets (level=3, ...)
+    indented below."""
+    rows = [[_name(name), m["n"], f"{m['accuracy']:.1f}", _interval(m, "accuracy"),
              m["unparseable"], m.get("truncated", "-"), m["timeouts"], m.get("disagreements", "-")]
-            for name, m in _benchmark_first(metrics)]  # .get: artifacts from before these counts existed
-    return format_table(["benchmark", "n", "accuracy %", "unparseable", "hit token limit", "grader timeouts",
-                       "disagreements"], rows)
+            for name, m in _benchmark_first(metrics) if "n" in m]  # .get: artifacts from before these counts existed
+    return format_table(["benchmark", "n", "accuracy %", f"{_level(metrics)} CI", "unparseable", "hit token limit",
+                         "grader timeouts", "disagreements"], rows)
+
+
+def sampled_table(metrics: dict) -> str:
+    """avg-of-k (pass@1 averaged over k samples), maj@k and pass@k in percent, each with its interval."""
+    ks = sorted({m["k"] for m in metrics.values() if "k" in m})
+    k = ks[0] if len(ks) == 1 else "k"
+    names = ("avg_of_k", "maj_at_k", "pass_at_k")
+    rows = [[_name(name), m["k"], *(f"{m[x]:.1f} {_interval(m, x)}" for x in names), m["sampled_unparseable"],
+             m["sampled_truncated"]] for name, m in _benchmark_first(metrics) if "k" in m]
+    level = _level(metrics)
+    return format_table(["benchmark", "k", f"avg@{k} % ({level} CI)", f"maj@{k} %", f"pass@{k} %",
+                         "unparseable samples", "samples hit token limit"], rows)
+
+
+def _name(key: str) -> str:
+    return key if "/" not in key else "  " + key.split("/", 1)[1]
+
+
+def _interval(m: dict, name: str) -> str:
+    """`[low, high]` of a metric's interval; "-" for artifacts from before intervals."""
+    if f"{name}_ci_low" not in m:
+        return "-"
+    return f"[{m[f'{name}_ci_low']:.1f}, {m[f'{name}_ci_high']:.1f}]"
+
+
+def _level(metrics: dict) -> str:
+    levels = {m.get("ci_level") for m in metrics.values()} - {None}
+    return f"{levels.pop():g}%" if len(levels) == 1 else "95%"
 
 
 def _benchmark_first(metrics: dict) -> list:

@@ -36,6 +36,7 @@ from flames.qc.problems import ProblemFilter
 from flames.qc.stage import StudentFit, problem_qc, solution_qc, strategy_from
 from flames.seeds import fingerprint, load_seeds
 from flames.solve import solve
+from flames.stats import Settings
 from flames.store import Artifact, RecordWriter
 from flames.synthesize import synthesize
 from flames.train import checkpoint_folders, fine_tune, train, trained_model
@@ -346,6 +347,22 @@ def eval_sampling(job: Job) -> llm_mod.Sampling:
     return llm_mod.Sampling(temperature=0.0, max_new_tokens=job.cfg.benchmarks.max_new_tokens)
 
 
+def eval_samples(job: Job) -> llm_mod.Sampling | None:
+    """The sampled pass (benchmarks.num_samples answers per item), or None: greedy only, the paper's setting."""
+    b = job.cfg.benchmarks
+    if b.num_samples < 0:
+        raise ConfigError(f"benchmarks.num_samples={b.num_samples}: 0 (greedy only) or more")
+    if not b.num_samples:
+        return None
+    return llm_mod.Sampling(n=b.num_samples, temperature=b.temperature, top_p=b.top_p,
+                            max_new_tokens=b.max_new_tokens, seed=b.sample_seed)
+
+
+def eval_stats(job: Job) -> Settings:
+    b = job.cfg.benchmarks
+    return Settings(confidence=b.confidence, resamples=b.bootstrap_resamples, seed=b.bootstrap_seed)
+
+
 class Evaluate(Stage):
     def fingerprints(self, job, inputs):
         items = {k: text_fingerprint([i["problem"] for i in v]) for k, v in job.shared.eval_items().items()}
@@ -362,7 +379,7 @@ class Evaluate(Stage):
         else:
             model_path = resolve_model_path(job.cfg.student.path)
         metrics = evaluate(job.shared.eval_items(), out, eval_model(job, model_path), eval_sampling(job), b.prompt,
-                           subsets=subset_fields(b), audit=b.audit)
+                           subsets=subset_fields(b), audit=b.audit, samples=eval_samples(job), settings=eval_stats(job))
         llm_mod.release_all()
         return metrics
 

@@ -47,8 +47,9 @@ def test_disagreements_are_logged_per_item_and_counted(tmp_path, scripted):
     logged = [r["id"] for r in read_jsonl(out / DISAGREEMENTS)]
     assert logged == ["math/a", "math/b", "math/c"]
     assert m["math"]["disagreements"] == 3 and m["gsm8k"]["disagreements"] == 0
-    assert m["gsm8k"] == {"n": 2, "correct": 1, "unparseable": 1, "truncated": 1, "timeouts": 0, "disagreements": 0,
-                          "accuracy": 50.0}
+    counts = {k: v for k, v in m["gsm8k"].items() if not k.startswith("accuracy_") and k != "ci_level"}
+    assert counts == {"n": 2, "correct": 1, "unparseable": 1, "truncated": 1, "timeouts": 0, "disagreements": 0,
+                      "accuracy": 50.0}
 
 
 def test_outputs_cut_by_the_token_limit_are_flagged_and_counted(tmp_path, scripted):
@@ -120,3 +121,71 @@ def test_wandb_logs_disagreement_counts_and_table(tmp_path, scripted):
     assert summary["eval/math/disagreements"] == m["math"]["disagreements"] == 3
     assert summary["eval/gsm8k/disagreements"] == 0
     assert summary["eval/disagreements"]["nrows"] == 3
+
+
+# Sampled answers per problem (k = 4): the scripted model answers sample j with SAMPLED[problem][j].
+SAMPLED = {
+    "p1": ["\\boxed{0.3}", "\\boxed{3/10}", "\\boxed{7}", "\\boxed{7}"],  # 0.3 and 3/10 vote together: maj right
+    "p2": ["\\boxed{1}", "\\boxed{2}", "\\boxed{2}", "\\boxed{1}"],  # a 2-2 tie: the earlier group (1) wins
+    "p3": ["no answer", "\\boxed{1/3}", "nothing", "\\boxed{9}"],  # unparseable never votes: 1/3 then 9, a tie
+    "p4": ["\\boxed{4}", "\\boxed{4}", "\\boxed{5}", "none"],  # maj wrong, pass@4 right
+    "p5": ["none"] * 4,  # nothing parses: maj wrong
+}
+
+
+def run_sampled(tmp_path, scripted, k=4):
+    def reply(prompt, j):  # the call being answered is the last one recorded: greedy (n=1) or sampled
+        problem = prompt.split("\n")[0]
+        return SAMPLED[problem][j] if llm.samplings[-1].n > 1 else OUTPUTS[problem]
+
+    llm = scripted(reply)
+    out = tmp_path / "eval"
+    m = evaluate(SUITE, out, llm, Sampling(temperature=0.0, max_new_tokens=16), "Box it.", subsets=SUBSETS,
+                 samples=Sampling(n=k, temperature=0.7, max_new_tokens=16))
+    return out, m, llm
+
+
+def test_samples_are_kept_with_their_answers_and_counted_as_avg_maj_pass(tmp_path, scripted):
+    out, m, llm = run_sampled(tmp_path, scripted)
+    rows = list(read_jsonl(out / "data.jsonl"))
+    sampled = [r for r in rows if r.get("sample") is not None]
+    assert len(sampled) == 4 * 5 and len(rows) == 5 + 4 * 5
+    assert {r["id"] for r in sampled if r["item_id"] == "d"} == {f"gsm8k/d#{j}" for j in range(4)}
+    assert all("pred" in r and "correct" in r for r in sampled)
+    # math: a (gold 0.3) 2/4 right, maj right; b (gold 1500) 0/4; c (gold 1/3) 1/4, tie 1/3 vs 9 -> 1/3 right
+    assert m["math"]["k"] == 4 and m["math"]["avg_of_k"] == round(100 * 3 / 12, 2)
+    assert m["math"]["maj_at_k"] == round(100 * 2 / 3, 2) and m["math"]["pass_at_k"] == round(100 * 2 / 3, 2)
+    # gsm8k: d (gold 5) 1/4, maj 4 wrong, pass right; e (gold 7) nothing parses
+    assert m["gsm8k"]["avg_of_k"] == 12.5 and m["gsm8k"]["maj_at_k"] == 0.0 and m["gsm8k"]["pass_at_k"] == 50.0
+    assert m["gsm8k"]["sampled_unparseable"] == 5 and m["gsm8k"]["sampled_n"] == 8
+    assert m["math/level=2"]["k"] == 4 and m["math/level=2"]["n"] == 2  # subsets get the sampled rates too
+    assert m["gsm8k"]["accuracy"] == 50.0  # the greedy score stays alongside
+    for bench in m.values():
+        for name in ("accuracy", "avg_of_k", "maj_at_k", "pass_at_k"):
+            assert bench[f"{name}_ci_low"] <= bench[name] <= bench[f"{name}_ci_high"], name
+    assert regrade(out / "data.jsonl") == m
+    assert [s.n for s in llm.samplings] == [1, 4, 1, 4]  # greedy, then sampled, per benchmark
+
+
+def test_resumed_sampled_run_asks_nothing_again(tmp_path, scripted):
+    out, m, _ = run_sampled(tmp_path, scripted)
+    out2, again, llm = run_sampled(tmp_path, scripted)
+    assert again == m and llm.calls == []
+
+
+def test_intervals_are_drawn_with_the_saved_settings(tmp_path, scripted):
+    from flames.stats import Settings
+
+    llm = scripted(lambda prompt, k: OUTPUTS[prompt.split("\n")[0]])
+    out = tmp_path / "eval"
+    m = evaluate(SUITE, out, llm, Sampling(temperature=0.0), "Box it.", settings=Settings(confidence=0.5, seed=3))
+    assert regrade(out / "data.jsonl") == m  # stats.json says how the intervals were drawn
+    assert regrade(out / "data.jsonl", settings=Settings()) != m
+
+
+def test_printed_table_shows_intervals_and_sampled_rates(tmp_path, scripted):
+    _, m, _ = run_sampled(tmp_path, scripted)
+    table = eval_table(m)
+    assert "95% CI" in table and "avg@4" in table and "maj@4" in table and "pass@4" in table
+    ci = f"[{m['gsm8k']['accuracy_ci_low']:.1f}, {m['gsm8k']['accuracy_ci_high']:.1f}]"
+    assert ci in table
