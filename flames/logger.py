@@ -30,7 +30,13 @@ log = logging.getLogger(__name__)
 
 COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_tokens", "completion_tokens",
               "truncated", "wall_time_s")
-SAMPLE_FIELDS = ("id", "agent", "problem", "solution", "answer", "pred", "gold", "correct", "graders")
+# Per benchmark (and subset) as eval/<name>/<key>: greedy accuracy and counts, each rate's interval
+# (flames.stats: <rate>_stderr, _ci_low, _ci_high at ci_level %), and with samples avg-of-k, maj@k, pass@k.
+_RATES = ("accuracy", "avg_of_k", "maj_at_k", "pass_at_k")
+EVAL_KEYS = ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements", "ci_level", "k",
+             "sampled_n", "sampled_unparseable", "sampled_truncated", "avg_of_k", "maj_at_k", "pass_at_k",
+             *(f"{r}_{s}" for r in _RATES for s in ("stderr", "ci_low", "ci_high")))
+SAMPLE_FIELDS = ("id", "sample", "agent", "problem", "solution", "answer", "pred", "gold", "correct", "graders")
 
 
 # Overrides that say where or how a job logs or runs, not what it computes: left out of its W&B id and name.
@@ -178,8 +184,8 @@ class WandbLogger(NoLogger):
     def log_eval(self, metrics: dict, artifact) -> None:
         row = {} if paper_average(metrics) is None else {"eval/avg": paper_average(metrics)}
         for name, m in metrics.items():
-            for k in ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements"):
-                if k in m:  # artifacts written before disagreements were counted lack the key
+            for k in EVAL_KEYS:
+                if k in m:  # artifacts from before disagreements, intervals or samples lack their keys
                     row[f"eval/{name}/{k}"] = m[k]
         self.run.log(row)
         self.run.summary.update(row)

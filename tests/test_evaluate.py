@@ -95,34 +95,6 @@ def test_printed_table_has_the_disagreement_column(tmp_path, scripted):
     assert "disagreements" in table and "  level=2" in table and "MATH" in table.splitlines()[0]
 
 
-def test_wandb_logs_disagreement_counts_and_table(tmp_path, scripted):
-    """Offline W&B run read back: each benchmark's disagreement count and the disagreeing rows."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    from flames.config import LoggerConfig
-    from flames.logger import WandbLogger
-    from flames.store import Artifact
-
-    out, m = run(tmp_path, scripted)
-    cfg = OmegaConf.structured(LoggerConfig(name="wandb", dir=str(tmp_path)))
-    logger = WandbLogger(cfg, {"stage": "evaluate"}, str(tmp_path), "test")
-    logger.log_eval(m, Artifact("evaluate", "k", out))
-    logger.finish()
-    (run_dir,) = tmp_path.glob("wandb/offline-run-*")
-    wandb_cli = str(Path(sys.executable).parent / "wandb")
-    proc = subprocess.run([wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)["summary"]
-    assert summary["eval/math/disagreements"] == m["math"]["disagreements"] == 3
-    assert summary["eval/gsm8k/disagreements"] == 0
-    assert summary["eval/disagreements"]["nrows"] == 3
-
-
 # Sampled answers per problem (k = 4): the scripted model answers sample j with SAMPLED[problem][j].
 SAMPLED = {
     "p1": ["\\boxed{0.3}", "\\boxed{3/10}", "\\boxed{7}", "\\boxed{7}"],  # 0.3 and 3/10 vote together: maj right
@@ -189,3 +161,46 @@ def test_printed_table_shows_intervals_and_sampled_rates(tmp_path, scripted):
     assert "95% CI" in table and "avg@4" in table and "maj@4" in table and "pass@4" in table
     ci = f"[{m['gsm8k']['accuracy_ci_low']:.1f}, {m['gsm8k']['accuracy_ci_high']:.1f}]"
     assert ci in table
+
+
+def wandb_summary(tmp_path, m, out):
+    """Log an evaluation to an offline W&B run and read its summary back (wandb leet inspect)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from flames.config import LoggerConfig
+    from flames.logger import WandbLogger
+    from flames.store import Artifact
+
+    cfg = OmegaConf.structured(LoggerConfig(name="wandb", dir=str(tmp_path)))
+    logger = WandbLogger(cfg, {"stage": "evaluate"}, str(tmp_path), "test")
+    logger.log_eval(m, Artifact("evaluate", "k", out))
+    logger.finish()
+    (run_dir,) = tmp_path.glob("wandb/offline-run-*")
+    wandb_cli = str(Path(sys.executable).parent / "wandb")
+    proc = subprocess.run([wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["summary"]
+
+
+def test_wandb_logs_disagreement_counts_and_table(tmp_path, scripted):
+    """Offline W&B run read back: each benchmark's disagreement count and the disagreeing rows."""
+    out, m = run(tmp_path, scripted)
+    summary = wandb_summary(tmp_path, m, out)
+    assert summary["eval/math/disagreements"] == m["math"]["disagreements"] == 3
+    assert summary["eval/gsm8k/disagreements"] == 0
+    assert summary["eval/disagreements"]["nrows"] == 3
+
+
+def test_wandb_and_the_manifest_metrics_carry_every_interval(tmp_path, scripted):
+    out, m, _ = run_sampled(tmp_path, scripted)
+    summary = wandb_summary(tmp_path, m, out)
+    for name in ("math", "gsm8k", "math/level=2"):
+        for rate in ("accuracy", "avg_of_k", "maj_at_k", "pass_at_k"):
+            for key in (rate, f"{rate}_stderr", f"{rate}_ci_low", f"{rate}_ci_high"):
+                assert summary[f"eval/{name}/{key}"] == m[name][key], (name, key)
+    assert summary["eval/gsm8k/k"] == 4 and summary["eval/gsm8k/ci_level"] == 95.0
