@@ -8,6 +8,7 @@ or grades answers: `flames.evaluate` supplies verdicts and the grader's equivale
   it has several (a two-level bootstrap: items, then samples within an item).
 - `pass_at_k`: the unbiased pass@k estimator of Chen et al. (2021).
 - `majority_vote`: which of k answers wins maj@k, under a given equivalence.
+- `mean_of_independent`: the interval of an average of rates measured on disjoint item sets (Avg).
 - `paired_comparison`: the difference between two evaluations of the same items, with its paired
   bootstrap interval and an exact McNemar test (or a paired bootstrap p-value for fractional scores).
 
@@ -74,6 +75,18 @@ def bootstrap(scores: Sequence[float], samples: Sequence[int] | None = None,
     tail = (1 - settings.confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return Interval(float(s.mean()), float(means.std(ddof=1)), float(low), float(high))
+
+
+def mean_of_independent(estimates: Sequence[float], stderrs: Sequence[float], confidence: float = 0.95) -> Interval:
+    """The plain mean of rates measured on disjoint item sets (the paper's Avg over benchmarks), with a
+    normal-approximation interval: independent estimates, so its standard error is sqrt(sum se^2) / m."""
+    from statistics import NormalDist, fmean
+
+    m = len(estimates)
+    se = math.sqrt(sum(s * s for s in stderrs)) / m
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    mean = fmean(estimates)
+    return Interval(mean, se, mean - z * se, mean + z * se)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -7,24 +7,33 @@ the store); `write_report` writes `<name>.md`, `<name>.csv` and PNG plots, with 
 numbers (`PAPER`, from notes/paper.md) next to ours and the difference ours - paper. See docs/report.md.
 
 Accuracies are percents as `flames.evaluate` stores them (100 * correct / n, two decimals); the
-tables print one decimal.
+tables print one decimal. Our accuracies carry their bootstrap intervals (`eval/<b>/accuracy_ci_low`,
+`_ci_high`; Avg's from the benchmarks' standard errors): a Δ against the paper says whether the paper's
+number lies inside ours. Differences between two of our cells are paired, item by item, from their
+prediction files (`flames.stats.paired_comparison`), each with its interval and p-value; cells that
+differ only in `student.seed` are also summarised as mean ± sd.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flames.benchmarks import LABELS, PAPER_ORDER, paper_average
+from flames.benchmarks import LABELS, PAPER_AVG, PAPER_ORDER, paper_average
+from flames.evaluate import item_scores, settings_of
+from flames.stats import mean_of_independent, paired_comparison
 
 KEPT = "problems_kept"  # solution_qc records_out, summed over the cell's agents
 TRAIN = "train_examples"  # mix records_out: what the student was trained on
 AVG = "eval/avg"  # flames.benchmarks.paper_average, as the logger logs it
 STATUS = "status"  # "done", or "missing <stage>" (the first stage whose artifact is not complete)
 SOURCE = "source"  # CSV only: ours | paper | delta (ours - paper)
+SEED_AXIS = "student.seed"  # a study axis whose cells are repeats: aggregated into mean ± sd
+LOW, HIGH = "_ci_low", "_ci_high"  # suffixes of an accuracy's interval bounds (flames.evaluate's)
 
 
 @dataclass
@@ -154,10 +163,23 @@ def cell_row(cell: Cell) -> dict:
     row[KEPT] = sum(r.manifest["records_out"] for r in qc) if qc and all(r.artifact.complete for r in qc) else None
     row[TRAIN] = next((r.manifest["records_out"] for r in done if r.stage == "mix"), None)
     metrics = next((r.manifest["metrics"] for r in done if r.stage == "evaluate"), {})
-    row.update({f"eval/{name}/accuracy": m["accuracy"] for name, m in _benchmark_order(metrics)})
+    for name, m in _benchmark_order(metrics):
+        row[f"eval/{name}/accuracy"] = m["accuracy"]
+        row.update({f"eval/{name}/accuracy{b}": m[f"accuracy{b}"] for b in (LOW, HIGH) if f"accuracy{b}" in m})
     row[AVG] = paper_average(metrics)  # None unless all five of the paper's Avg were evaluated
+    row.update(_avg_interval(metrics))
     row[STATUS] = _status(cell.results)
     return row
+
+
+def _avg_interval(metrics: dict) -> dict:
+    """Avg's interval from the five benchmarks' standard errors (disjoint items: independent); {} without them."""
+    if paper_average(metrics) is None or any("accuracy_stderr" not in metrics[b] for b in PAPER_AVG):
+        return {}
+    ci = mean_of_independent([metrics[b]["accuracy"] for b in PAPER_AVG],
+                             [metrics[b]["accuracy_stderr"] for b in PAPER_AVG],
+                             metrics[PAPER_AVG[0]].get("ci_level", 95.0) / 100)
+    return {AVG + LOW: round(ci.low, 2), AVG + HIGH: round(ci.high, 2)}
 
 
 def _status(results: list) -> str:
@@ -229,6 +251,17 @@ def delta(row: dict, ref: dict) -> dict:
     return {k: round(row[k] - v, 2) for k, v in ref["values"].items() if _number(row.get(k)) is not None}
 
 
+def paper_in_interval(row: dict, ref: dict) -> dict:
+    """`<value>_paper_in_ci`: whether the paper's number lies inside our interval, for every value both
+    have and ours has an interval for. The paper's items are not ours: no paired test is possible."""
+    out = {}
+    for k, v in ref["values"].items():
+        low, high = _number(row.get(k + LOW)), _number(row.get(k + HIGH))
+        if _number(row.get(k)) is not None and None not in (low, high):
+            out[f"{k}_paper_in_ci"] = low <= v <= high
+    return out
+
+
 def _number(v: Any) -> float | None:
     """A finite number, or None (missing, NaN, or not a number)."""
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
@@ -241,17 +274,18 @@ def _number(v: Any) -> float | None:
 def write_report(name: str, cells: list[Cell], out_dir: Path, axes: list[str]) -> list[Path]:
     """`<out_dir>/<name>.md`, `<name>.csv` and the PNG plots for a study's cells; returns their paths."""
     rows = [cell_row(c) for c in cells]
-    return write_rows(name, rows, out_dir, axes, [_provenance(c) for c in cells])
+    return write_rows(name, rows, out_dir, axes, [_provenance(c) for c in cells], paired_rows(cells))
 
 
 def write_rows(name: str, rows: list[dict], out_dir: Path, axes: list[str],
-               provenance: list[str] | None = None) -> list[Path]:
-    """The report files from rows already made (cell_row's, or hand-built)."""
+               provenance: list[str] | None = None, paired: list[dict] | None = None) -> list[Path]:
+    """The report files from rows already made (cell_row's, or hand-built); `paired`: paired_rows' (needs
+    the cells' prediction files, so rows read back from W&B have none)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     refs = paper_refs(name)
     md, table = out_dir / f"{name}.md", out_dir / f"{name}.csv"
-    md.write_text(markdown(name, rows, refs, axes, provenance))
+    md.write_text(markdown(name, rows, refs, axes, provenance, paired))
     write_csv(table, rows, refs, axes)
     return [md, table, *plots(name, rows, refs, axes, out_dir)]
 
@@ -303,12 +337,68 @@ def display_rows(rows: list[dict], refs: list[dict]) -> list[dict]:
                 diff = delta(row, ref)
                 if diff:  # a Δ row only where there is something to subtract
                     out.append({**row, STATUS: None, KEPT: None, TRAIN: None, **_blank(row), **diff,
-                                SOURCE: "delta", "ref": i, "label": ref["label"], "cite": ref["cite"]})
+                                **paper_in_interval(row, ref), SOURCE: "delta", "ref": i, "label": ref["label"],
+                                "cite": ref["cite"]})
     return out + [_paper_row(ref, i, ref["axes"]) for i, ref in enumerate(refs) if i not in used]
 
 
 def _blank(row: dict) -> dict:
     return {k: None for k in row if k.startswith("eval/")}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Uncertainty: our intervals, paired differences between cells, repeats over training seeds
+
+
+def paired_rows(cells: list[Cell]) -> list[dict]:
+    """Each cell against the first cell with predictions (the baseline), per benchmark both evaluated on
+    the same items: ours - baseline in points with its paired interval and McNemar p-value."""
+    preds = [(c, _predictions(c)) for c in cells]
+    preds = [(c, p) for c, p in preds if p is not None]
+    if len(preds) < 2:
+        return []
+    (base, base_path), *others = preds
+    settings = settings_of(base_path)
+    base_scores = item_scores(base_path)
+    rows = []
+    for cell, path in others:
+        scores = item_scores(path)
+        for bench in [b for b in _order(base_scores) if b in scores]:
+            if set(scores[bench]) & set(base_scores[bench]):
+                rows.append({"cell": _label(cell.axes), "baseline": _label(base.axes), "benchmark": bench,
+                             **paired_comparison(scores[bench], base_scores[bench], settings)})
+    return rows
+
+
+def _predictions(cell: Cell) -> Path | None:
+    ev = next((r for r in cell.results if r.stage == "evaluate" and r.artifact.complete), None)
+    return ev.artifact.data if ev is not None and ev.artifact.data.exists() else None
+
+
+def _order(by_benchmark: dict) -> list[str]:
+    return [b for b in PAPER_ORDER if b in by_benchmark] + sorted(b for b in by_benchmark if b not in PAPER_ORDER)
+
+
+def seed_rows(rows: list[dict], axes: list[str]) -> list[dict]:
+    """Cells that differ only in `student.seed`, as one row each: `n_seeds`, and for every accuracy (and Avg)
+    its mean and sample standard deviation over the seeds (`<key>` and `<key>_sd`). [] without the axis."""
+    if SEED_AXIS not in axes:
+        return []
+    others = [a for a in axes if a != SEED_AXIS]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(a) for a in others), []).append(r)
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k == AVG or (
+        k.startswith("eval/") and k.endswith("/accuracy"))]
+    out = []
+    for values, group in groups.items():
+        agg: dict[str, Any] = {**dict(zip(others, values)), "n_seeds": len(group)}
+        for k in keys:
+            xs = [x for x in (_number(r.get(k)) for r in group) if x is not None]
+            agg[k] = round(statistics.fmean(xs), 2) if xs else None
+            agg[k + "_sd"] = round(statistics.stdev(xs), 2) if len(xs) > 1 else None
+        out.append(agg)
+    return out
 
 
 def _paper_row(ref: dict, i: int, axes_from: dict) -> dict:
@@ -317,7 +407,7 @@ def _paper_row(ref: dict, i: int, axes_from: dict) -> dict:
 
 
 def markdown(name: str, rows: list[dict], refs: list[dict], axes: list[str],
-             provenance: list[str] | None = None) -> str:
+             provenance: list[str] | None = None, paired: list[dict] | None = None) -> str:
     """The study's Markdown report: where the numbers come from, the table, subsets, paper sources."""
     shown = display_rows(rows, refs)
     cols = _columns(rows, refs, axes)
@@ -327,7 +417,8 @@ def markdown(name: str, rows: list[dict], refs: list[dict], axes: list[str],
              "`metrics.<benchmark>.accuracy` of evaluate (percent correct, as stored); Avg = the paper's "
              "five-benchmark mean (`flames.benchmarks.paper_average`, only when all five were evaluated). "
              "`paper [i]` rows are the paper's numbers from notes/paper.md (sources below); `Δ` rows are "
-             "ours − paper where both exist. `-`: no number (artifact missing, not evaluated, or not published).",
+             "ours − paper where both exist, with `(in CI)` / `(outside CI)`: whether the paper's number lies "
+             "inside our interval (below). `-`: no number (artifact missing, not evaluated, or not published).",
              ""]
     note = (PAPER.get(name) or {}).get("note")
     if note:
@@ -338,6 +429,7 @@ def markdown(name: str, rows: list[dict], refs: list[dict], axes: list[str],
         keys = [f"eval/{s}/accuracy" for s in subset_names]
         lines += ["", "## Subsets (accuracy %)", ""]
         lines += _md_table([*axes, *subset_names], [[_md_cell(r, k) for k in [*axes, *keys]] for r in rows])
+    lines += _uncertainty_sections(rows, axes, paired or [])
     if refs:
         lines += ["", "## Paper rows", ""]
         lines += [f"- [{i}] {ref['label'] or _label(ref['axes'])}: notes/paper.md {ref['cite']}"
@@ -345,6 +437,47 @@ def markdown(name: str, rows: list[dict], refs: list[dict], axes: list[str],
     if provenance:
         lines += ["", "## Artifacts read", ""] + [f"- {p}" for p in provenance]
     return "\n".join(lines) + "\n"
+
+
+def _uncertainty_sections(rows: list[dict], axes: list[str], paired: list[dict]) -> list[str]:
+    """Our intervals, the paired differences between cells, and means over training seeds (each when there is one)."""
+    lines = []
+    keys = [f"eval/{b}/accuracy" for b in _benchmarks(rows, [], subsets=False)] + [AVG]
+    if any(r.get(k + LOW) is not None for r in rows for k in keys):
+        lines += ["", "## Intervals", "", "Each accuracy with its bootstrap interval over items (`benchmarks."
+                  "confidence`, 95% by default); Avg's from the five benchmarks' standard errors.", ""]
+        header = [*axes, *(k.split("/")[1] if k != AVG else "Avg" for k in keys)]
+        lines += _md_table(header, [[_md_cell(r, a) for a in axes] + [_with_interval(r, k) for k in keys]
+                                    for r in rows])
+    if paired:
+        lines += ["", f"## Paired differences against {paired[0]['baseline']}", "",
+                  "Ours − baseline in points on the items both answered (greedy verdicts), with its paired "
+                  "bootstrap interval and the exact McNemar test's p-value; a/b only: items only one got right.", ""]
+        lines += _md_table(["cell", "benchmark", "n", "Δ points", "interval", "p-value", "cell only", "baseline only"],
+                           [[p["cell"], p["benchmark"], str(p["n"]), f"{p['diff']:+.1f}",
+                             f"[{p['diff_ci_low']:+.1f}, {p['diff_ci_high']:+.1f}]", f"{p['p_value']:.3g}",
+                             str(p["a_only"]), str(p["b_only"])] for p in paired])
+    seeds = seed_rows(rows, axes)
+    if seeds:
+        others = [a for a in axes if a != SEED_AXIS]
+        lines += ["", f"## Over training seeds ({SEED_AXIS})", "", "Mean ± sample standard deviation over the "
+                  "cells that differ only in the seed.", ""]
+        lines += _md_table([*others, "seeds", *(k.split("/")[1] if k != AVG else "Avg" for k in keys)],
+                           [[_md_cell(r, a) for a in others] + [str(r["n_seeds"])] + [_mean_sd(r, k) for k in keys]
+                            for r in seeds])
+    return lines
+
+
+def _with_interval(row: dict, key: str) -> str:
+    n, low, high = _number(row.get(key)), _number(row.get(key + LOW)), _number(row.get(key + HIGH))
+    if n is None:
+        return "-"
+    return f"{n:.1f}" if None in (low, high) else f"{n:.1f} [{low:.1f}, {high:.1f}]"
+
+
+def _mean_sd(row: dict, key: str) -> str:
+    mean, sd = _number(row.get(key)), _number(row.get(key + "_sd"))
+    return "-" if mean is None else f"{mean:.1f}" + ("" if sd is None else f" ± {sd:.1f}")
 
 
 def _md_table(header: list[str], body: list[list[str]]) -> list[str]:
@@ -361,7 +494,10 @@ def _md_cell(row: dict, key: str) -> str:
         return "-" if n is None else (f"{int(n):+,}" if row.get(SOURCE) == "delta" else f"{int(n):,}")
     if key.startswith("eval/"):
         n = _number(v)
-        return "-" if n is None else (f"{n:+.1f}" if row.get(SOURCE) == "delta" else f"{n:.1f}")
+        if n is None or row.get(SOURCE) != "delta":
+            return "-" if n is None else f"{n:.1f}"
+        inside = row.get(f"{key}_paper_in_ci")
+        return f"{n:+.1f}" + ("" if inside is None else " (in CI)" if inside else " (outside CI)")
     return "-" if v is None else str(v)
 
 

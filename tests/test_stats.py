@@ -126,3 +126,16 @@ def test_paired_comparison_uses_only_common_items_and_bootstraps_fractions():
     assert r["n"] == 3 and r["test"] == "paired_bootstrap" and r["diff"] == pytest.approx(100 * 0.5 / 3, abs=0.01)
     with pytest.raises(ValueError):
         paired_comparison({"x": 1.0}, {"y": 1.0})
+
+
+def test_mean_of_independent_rates_matches_a_joint_bootstrap():
+    from flames.stats import mean_of_independent
+
+    rng = np.random.default_rng(3)
+    sets = [(rng.random(n) < p).astype(float) for n, p in ((400, 0.8), (300, 0.5), (200, 0.2))]
+    each = [bootstrap(s) for s in sets]
+    avg = mean_of_independent([c.estimate for c in each], [c.stderr for c in each])
+    joint = np.mean([s[rng.integers(0, s.size, (2000, s.size))].mean(axis=1) for s in sets], axis=0)
+    assert avg.estimate == pytest.approx(np.mean([s.mean() for s in sets]))
+    assert avg.stderr == pytest.approx(joint.std(), rel=0.1)
+    assert avg.low < avg.estimate < avg.high

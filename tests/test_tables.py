@@ -279,3 +279,70 @@ def test_cells_not_computed_get_missing_rows(real, tmp_path):
     assert [r[STATUS] for r in read_csv(table) if r["source"] == "ours"] == [r[STATUS] for r in rows]
     for png in pngs:
         assert_png(png)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Uncertainty: intervals next to the paper's numbers, paired differences between cells, seeds
+
+
+def evaluated_cell(root: Path, key: str, axes: dict, verdicts: dict[str, list[int]]) -> Cell:
+    """A cell whose evaluate artifact holds greedy predictions with these verdicts (benchmark -> 1/0 per item),
+    and the metrics flames.evaluate computes from them."""
+    from flames.evaluate import metrics
+
+    preds = [{"id": f"{b}/{i}", "benchmark": b, "item_id": str(i), "pred": "1", "correct": bool(v),
+              "timed_out": False, "subsets": {}} for b, vs in verdicts.items() for i, v in enumerate(vs)]
+    art = artifact(root, "evaluate", key, {"records_out": len(preds), "metrics": metrics(preds)})
+    art.data.write_text("".join(json.dumps(p) + "\n" for p in preds))
+    return Cell(axes, [StageResult("evaluate", "", art, True)])
+
+
+def test_paired_differences_between_cells_come_with_interval_and_p_value(tmp_path):
+    rng = np.random.default_rng(0)
+    base = (rng.random(1000) < 0.5).astype(int)
+    better = base.copy()
+    better[rng.choice(np.flatnonzero(base == 0), 100, replace=False)] = 1  # 10 points planted on gsm8k
+    cells = [evaluated_cell(tmp_path, "a", {"agent": "iqc"}, {"gsm8k": list(base), "math": list(base[:200])}),
+             evaluated_cell(tmp_path, "b", {"agent": "fobar"}, {"gsm8k": list(better), "math": list(base[:200])})]
+    md = write_report("agents", cells, tmp_path / "out", ["agent"])[0].read_text()
+    section = md[md.index("## Paired differences against agent=iqc"):]
+    paired = {r["benchmark"]: r for r in md_table(section)}
+    assert paired["gsm8k"]["Δ points"] == "+10.0" and paired["gsm8k"]["n"] == "1000"
+    assert float(paired["gsm8k"]["p-value"]) < 1e-6 and paired["gsm8k"]["cell only"] == "100"
+    low, high = (float(x) for x in paired["gsm8k"]["interval"].strip("[]").split(", "))
+    assert 0 < low < 10 < high
+    assert paired["math"]["Δ points"] == "+0.0" and float(paired["math"]["p-value"]) == 1.0  # the same verdicts
+    intervals = md_table(md[md.index("## Intervals"):])
+    row = cell_row(cells[0])
+    assert intervals[0]["gsm8k"] == (f"{row['eval/gsm8k/accuracy']:.1f} [{row['eval/gsm8k/accuracy_ci_low']:.1f}, "
+                                     f"{row['eval/gsm8k/accuracy_ci_high']:.1f}]")
+
+
+def test_a_delta_against_the_paper_says_whether_the_paper_is_inside_our_interval(tmp_path):
+    rows = [{**ROWS[0], AVG + "_ci_low": 38.0, AVG + "_ci_high": 42.0},  # the paper's 73.0: far outside
+            {**ROWS[1], AVG + "_ci_low": 65.0, AVG + "_ci_high": 75.0}]  # the paper's 69.6: inside
+    md, table, *_ = write_rows("table1_qc", rows, tmp_path, QC_AXES)
+    deltas = {(r["qc"], r["qc.fixed_size"]): r for r in md_table(md.read_text()) if r["source"].startswith("Δ")}
+    assert deltas["first", "null"]["Avg"] == "-33.0 (outside CI)" and deltas["first", "45000"]["Avg"] == "+1.6 (in CI)"
+    csv_deltas = [r for r in read_csv(table) if r["source"] == "delta"]
+    assert [r[AVG + "_paper_in_ci"] for r in csv_deltas] == ["False", "True"]
+
+
+def test_avg_interval_comes_from_the_five_benchmarks(tmp_path):
+    cell = evaluated_cell(tmp_path, "a", {}, {b: [1, 0, 1, 1] * 25 for b in PAPER_AVG})
+    row = cell_row(cell)
+    assert row[AVG] == 75.0 and row[AVG + "_ci_low"] < 75.0 < row[AVG + "_ci_high"]
+    # five independent benchmarks: Avg's interval is narrower than one benchmark's
+    assert row[AVG + "_ci_high"] - row[AVG + "_ci_low"] < row["eval/gsm8k/accuracy_ci_high"] - row[
+        "eval/gsm8k/accuracy_ci_low"]
+
+
+def test_training_seeds_aggregate_into_mean_and_sd(tmp_path):
+    rows = [{"qc": "first", "student.seed": str(s), "eval/gsm8k/accuracy": acc, AVG: None, STATUS: "done"}
+            for s, acc in enumerate([50.0, 54.0, 58.0])]
+    rows.append({"qc": "strict", "student.seed": "0", "eval/gsm8k/accuracy": 40.0, AVG: None, STATUS: "done"})
+    md = write_rows("seeds", rows, tmp_path, ["qc", "student.seed"])[0].read_text()
+    seeds = {r["qc"]: r for r in md_table(md[md.index("## Over training seeds"):])}
+    assert seeds["first"]["seeds"] == "3" and seeds["first"]["gsm8k"] == "54.0 ± 4.0"
+    assert seeds["strict"]["gsm8k"] == "40.0"  # one seed: no spread to show
+    assert "## Over training seeds" not in write_rows("x", rows[:1], tmp_path / "x", ["qc"])[0].read_text()
