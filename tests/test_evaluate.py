@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from flames.evaluate import DISAGREEMENTS, evaluate, metrics, regrade
 from flames.jsonl import read_jsonl
 from flames.llm import Sampling
@@ -204,3 +206,19 @@ def test_wandb_and_the_manifest_metrics_carry_every_interval(tmp_path, scripted)
             for key in (rate, f"{rate}_stderr", f"{rate}_ci_low", f"{rate}_ci_high"):
                 assert summary[f"eval/{name}/{key}"] == m[name][key], (name, key)
     assert summary["eval/gsm8k/k"] == 4 and summary["eval/gsm8k/ci_level"] == 95.0
+
+
+@pytest.mark.slow
+def test_sampled_evaluation_of_the_embedded_model_prints_every_rate_and_regrades(tmp_path):
+    """`flames stage=evaluate ... benchmarks.num_samples=2` on SmolLM2-135M, 3 builtin items x 16 tokens."""
+    from tests.e2e import run_flames
+
+    proc = run_flames(["stage=evaluate", "student.path=embedded:smollm2-135m-instruct", "benchmarks.builtin_count=3",
+                       "benchmarks.max_new_tokens=16", "benchmarks.num_samples=2", "logger=none"],
+                      tmp_path, tmp_path / "store", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "avg@2" in proc.stdout and "maj@2" in proc.stdout and "pass@2" in proc.stdout and "95% CI" in proc.stdout
+    art = next((tmp_path / "store" / "evaluate").glob("*/"))
+    saved = json.loads((art / "manifest.json").read_text())["metrics"]
+    assert saved["builtin"]["n"] == 3 and saved["builtin"]["k"] == 2 and saved["builtin"]["sampled_n"] == 6
+    assert regrade(art / "data.jsonl") == saved
