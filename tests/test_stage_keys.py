@@ -126,3 +126,14 @@ def test_checkpoint_selection_keys_train_by_what_it_scores_on():
     dev = ["student.selection=dev"]
     assert key(*dev, "benchmarks.limit=3") == key(*dev, "benchmarks.limit=5")  # dev rows come from the mixture
     assert key(*dev, "benchmarks.max_new_tokens=8") != key(*dev, "benchmarks.max_new_tokens=9")
+
+
+def test_fields_keyed_if_set_stay_out_of_the_key_at_their_default():
+    """benchmarks.num_samples and the interval settings came after evaluate keys existed: at their defaults the
+    slice is what it was without them (artifacts are reused), set to anything else they key it."""
+    evaluate = next(s for s in STAGES if s.name == "evaluate")
+    base = slice_of(evaluate, compose_config(["logger=none"]))
+    assert "num_samples" not in base["benchmarks"] and "confidence" not in base["benchmarks"]
+    assert slice_of(evaluate, compose_config(["logger=none", "benchmarks.num_samples=0"])) == base
+    changed = slice_of(evaluate, compose_config(["logger=none", "benchmarks.num_samples=4"]))
+    assert changed["benchmarks"]["num_samples"] == 4
