@@ -164,7 +164,9 @@ BACKENDS = {"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel",
 
 
 def _build(cfg: Any) -> LLM:
-    return find_class(cfg.backend, BACKENDS, what="backend").from_config(resolve_model_path(cfg.name), cfg)
+    # a server's model (openai backend) is whatever name the server gives it: nothing local to check
+    name = cfg.name if cfg.backend == "openai" else resolve_model_path(cfg.name)
+    return find_class(cfg.backend, BACKENDS, what="backend").from_config(name, cfg)
 
 
 def release_all() -> None:
