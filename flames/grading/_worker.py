@@ -18,7 +18,7 @@ _EXTRA_MEMORY_BYTES = 3 * 1024**3
 
 
 def serve(conn) -> None:
-    """Answer ``(task_id, candidates)`` messages with ``(task_id, status, equal)``.
+    """Answer ``(task_id, (mode, candidates))`` messages with ``(task_id, status, equal)``.
 
     ``status`` is "ok" or "error". ``None`` or a closed pipe ends the loop. No
     timeouts here: the parent kills this process when an item takes too long.
@@ -26,7 +26,7 @@ def serve(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _cap_memory()
     from . import _preload
-    from .equivalence import math_verify_equal
+    from .equivalence import slow_equal
 
     _preload.warm_up()
     conn.send(("ready", os.getpid(), None))
@@ -37,9 +37,9 @@ def serve(conn) -> None:
             return  # parent went away
         if message is None:
             return
-        task_id, candidates = message
+        task_id, (mode, candidates) = message
         try:
-            result = (task_id, "ok", math_verify_equal(candidates, signal_timeout=None))
+            result = (task_id, "ok", slow_equal(mode, candidates, signal_timeout=None))
         except BaseException as exc:  # noqa: BLE001 - any failure is one item's "error"
             result = (task_id, "error", f"{type(exc).__name__}: {str(exc)[:200]}")
         try:

@@ -1,11 +1,12 @@
-"""Grade many (prediction, gold) pairs: fast path here, math-verify in worker processes."""
+"""Grade many (prediction, gold) pairs: fast path here, the slow path in worker processes."""
 
 from __future__ import annotations
 
 import logging
 import os
 
-from .equivalence import Plan, Verdict, finish, math_verify_equal, plan_pair
+from .equivalence import Plan, Verdict, finish, plan_pair, slow_equal
+from .modes import DEFAULT_MODE
 
 logger = logging.getLogger("flames.grading")
 
@@ -17,27 +18,29 @@ def grade_batch(
     timeout: float = 5.0,
     workers: int | None = None,
     audit: bool = False,
+    mode: str = DEFAULT_MODE,
 ) -> list[Verdict]:
     """One :class:`Verdict` per pair, in input order.
 
-    ``preds`` are extracted answers (``extract_answer`` output; None = no answer).
-    Pairs the fast path decides never reach a worker. The others are deduplicated
+    ``preds`` are extracted answers (``extract_answer(output, mode=mode)``; None = no
+    answer); a boxed answer or an answer sentence is read too. ``mode`` is one of
+    ``flames.grading.MODES``. Pairs the fast path decides never reach a worker. The others are deduplicated
     (identical cleaned pairs are graded once) and sent to worker processes; an item
     that runs longer than ``timeout`` seconds has its worker killed and gets
     ``Verdict(False, "timeout", timed_out=True)``. ``workers=None`` uses
     ``os.cpu_count()`` workers; ``workers=0`` grades in this process without any
     timeout (tests, tiny inputs). ``audit=True`` also sends fast-path-decided pairs to
-    math-verify and flags disagreements (slow: for calibration, not for evaluation).
+    the slow path and flags disagreements (slow: for calibration, not for evaluation).
     """
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions but {len(golds)} golds")
     if timeout <= 0:
         raise ValueError("timeout must be positive")
-    plans = [plan_pair(p, g, audit=audit) for p, g in zip(preds, golds)]
+    plans = [plan_pair(p, g, audit=audit, mode=mode) for p, g in zip(preds, golds)]
     groups: dict[tuple, list[int]] = {}
     for i, plan in enumerate(plans):
         if plan.candidates:
-            groups.setdefault(plan.candidates, []).append(i)
+            groups.setdefault(plan.task, []).append(i)
     tasks = list(groups)
     outcomes = _run_in_process(tasks) if workers == 0 else _run_in_pool(tasks, timeout, workers)
     verdicts: list[Verdict | None] = [plan.decided for plan in plans]
@@ -58,9 +61,9 @@ def _run_in_pool(tasks: list, timeout: float, workers: int | None) -> list[tuple
 
 def _run_in_process(tasks: list) -> list[tuple[str, object]]:
     outcomes: list[tuple[str, object]] = []
-    for candidates in tasks:
+    for mode, candidates in tasks:
         try:
-            outcomes.append(("ok", math_verify_equal(candidates, signal_timeout=None)))
+            outcomes.append(("ok", slow_equal(mode, candidates, signal_timeout=None)))
         except Exception as exc:  # noqa: BLE001 - one item's failure is that item's "error"
             outcomes.append(("error", f"{type(exc).__name__}: {exc}"))
     return outcomes

@@ -2,10 +2,11 @@
 
 Two stages. The fast path (pure Python, microseconds) compares normalized keys, exact
 rational values of plain numbers, unordered lists of numbers and prose. Whatever it
-cannot decide goes to math-verify (``parse`` + ``verify``, milliseconds to seconds).
-``plan_pair`` runs the fast path and says what math-verify would still have to check;
-``finish`` turns a math-verify result into a :class:`Verdict`. ``grade_batch`` uses the
-same two functions with a process pool in between.
+cannot decide goes to the slow path (math-verify's ``parse`` + ``verify``, or sympy in
+the ``qwen`` mode; milliseconds to seconds). ``plan_pair`` runs the fast path and says
+what the slow path would still have to check; ``finish`` turns a slow-path result into a
+:class:`Verdict`. ``grade_batch`` uses the same two functions with a process pool in
+between. Each grading mode (``flames.grading.modes``) has its own fast and slow path.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from . import qwen
 from ._latex import split_top_level
+from .extract import extract_answer, has_answer_wrapper
+from .modes import DEFAULT_MODE, check_mode
 from .normalize import _key_of_clean, assignment_lhs, comma_readings, has_percent, is_prose, is_text_answer, parse_number
 
 logger = logging.getLogger("flames.grading")
@@ -30,10 +34,11 @@ _CLOSE = Fraction(1, 10**5)
 class Verdict:
     """The grade of one (prediction, gold) pair.
 
-    ``method`` is "string" (decided by the fast path), "math_verify", "timeout",
-    "no_answer" (prediction missing or empty) or "error" (math-verify crashed, or the
-    gold is missing). ``disagreement`` is True when the fast path held an opinion and
-    math-verify, which also ran, concluded the opposite.
+    ``method`` is "string" (decided by the fast path), "math_verify", "symbolic" (the
+    ``qwen`` mode's sympy step), "timeout", "no_answer" (prediction missing or empty) or
+    "error" (the slow path crashed, or the gold is missing). ``disagreement`` is True
+    when the fast path held an opinion and the slow path, which also ran, concluded the
+    opposite.
     """
 
     equivalent: bool
@@ -48,22 +53,65 @@ class Plan:
 
     ``decided`` is the final verdict when the fast path could decide. ``opinion`` is
     its view even when it could not (two numbers that differ by a rounding error).
-    ``candidates`` are the cleaned (pred, gold) readings math-verify should check, the
-    primary reading first; empty when there is nothing to check.
+    ``candidates`` are the cleaned (pred, gold) readings the slow path should check, the
+    primary reading first; empty when there is nothing to check. ``mode`` says which
+    slow path (:func:`slow_equal`).
     """
 
     decided: Verdict | None
     opinion: bool | None
     candidates: tuple[tuple[str, str], ...]
+    mode: str = DEFAULT_MODE
+
+    @property
+    def task(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """What a grading worker receives: ``slow_equal(*task)``."""
+        return self.mode, self.candidates
 
 
-def plan_pair(pred: str | None, gold: str | None, *, audit: bool = False) -> Plan:
-    """Run the fast path on one pair.
+def plan_pair(pred: str | None, gold: str | None, *, audit: bool = False, mode: str = DEFAULT_MODE) -> Plan:
+    """Run the fast path of ``mode`` on one pair.
 
-    With ``audit=True`` decided pairs keep their candidates, so that the caller can
-    run math-verify anyway and record disagreements.
+    Either side may be a bare answer, a boxed answer or a short answer sentence ("The
+    answer is $\\boxed{5}$."): the answer inside is graded. With ``audit=True`` decided
+    pairs keep their candidates, so that the caller can run the slow path anyway and
+    record disagreements.
     """
+    check_mode(mode)
     if gold is None or not str(gold).strip():
+        return Plan(Verdict(False, "error"), None, (), mode)
+    if pred is None or not str(pred).strip():
+        return Plan(Verdict(False, "no_answer"), None, (), mode)
+    if mode == "qwen":
+        return _plan_qwen(str(pred), str(gold), audit)
+    if mode == "math_verify":
+        return Plan(None, None, ((str(pred), str(gold)),), mode)
+    return _plan_flames(_inner_answer(str(pred)), _inner_answer(str(gold)), audit)
+
+
+def _inner_answer(side: str) -> str | None:
+    """The answer inside ``\\boxed{...}`` or an answer sentence; other input unchanged."""
+    if not has_answer_wrapper(side):
+        return side
+    return extract_answer(side)
+
+
+def _plan_qwen(pred: str, gold: str, audit: bool) -> Plan:
+    """Qwen's normalisation on both sides, then its ``math_equal`` up to the sympy step."""
+    p = qwen.normalize(qwen.extract_raw(pred) or "" if qwen.looks_like_output(pred) else pred)
+    g = qwen.normalize(qwen.extract_raw(gold) or "" if qwen.looks_like_output(gold) else gold)
+    if not g:
+        return Plan(Verdict(False, "error"), None, (), "qwen")
+    if not p:
+        return Plan(Verdict(False, "no_answer"), None, (), "qwen")
+    fast = qwen.qwen_equal(p, g, symbolic=False)
+    if fast is None:
+        return Plan(None, None, ((p, g),), "qwen")
+    return Plan(Verdict(fast, "string"), fast, ((p, g),) if audit else (), "qwen")
+
+
+def _plan_flames(pred: str | None, gold: str | None, audit: bool) -> Plan:
+    if gold is None or not gold.strip():
         return Plan(Verdict(False, "error"), None, ())
     preds = [p for p in comma_readings(pred) if p] if pred is not None else []
     if not preds:
@@ -86,15 +134,16 @@ def plan_pair(pred: str | None, gold: str | None, *, audit: bool = False) -> Pla
 
 
 def finish(plan: Plan, mv_equal: bool, *, label: str = "") -> Verdict:
-    """Combine a plan with math-verify's answer; log when the two disagree."""
+    """Combine a plan with the slow path's answer; log when the two disagree."""
     if plan.decided is not None:  # audit mode: the fast path stands, disagreement noted
         verdict = replace(plan.decided, disagreement=mv_equal != plan.decided.equivalent)
     else:
-        verdict = Verdict(mv_equal, "math_verify", disagreement=plan.opinion is not None and plan.opinion != mv_equal)
+        method = "symbolic" if plan.mode == "qwen" else "math_verify"
+        verdict = Verdict(mv_equal, method, disagreement=plan.opinion is not None and plan.opinion != mv_equal)
     if verdict.disagreement:
         pred, gold = plan.candidates[0] if plan.candidates else ("", "")
         logger.debug(
-            "string path said %s, math-verify said %s%s: pred=%r gold=%r",
+            "string path said %s, slow path said %s%s: pred=%r gold=%r",
             plan.opinion,
             mv_equal,
             f" ({label})" if label else "",
@@ -104,19 +153,49 @@ def finish(plan: Plan, mv_equal: bool, *, label: str = "") -> Verdict:
     return verdict
 
 
-def is_equivalent(pred: str, gold: str) -> bool:
-    """Whether the extracted answer ``pred`` equals ``gold``, in this process.
+def is_equivalent(pred: str, gold: str, *, mode: str = DEFAULT_MODE) -> bool:
+    """Whether ``pred`` equals ``gold`` under the grading ``mode``, in this process.
 
-    Fast path first, then math-verify. In the main thread math-verify's own 5 s
+    Either side may be a bare answer, a boxed answer or a short answer sentence. Fast
+    path first, then the slow path. In the main thread math-verify's own 5 s
     signal-based timeouts apply; in other threads they cannot (signals), so there is
-    no timeout there. For many pairs, or untrusted input, use ``grade_batch``: it
-    enforces a hard per-item timeout from a parent process.
+    no timeout there (nor in the ``qwen`` mode's sympy step). For many pairs, or
+    untrusted input, use ``grade_batch``: it enforces a hard per-item timeout from a
+    parent process.
     """
-    plan = plan_pair(pred, gold)
+    plan = plan_pair(pred, gold, mode=mode)
     if plan.decided is not None:
         return plan.decided.equivalent
     in_main = threading.current_thread() is threading.main_thread()
-    return finish(plan, math_verify_equal(plan.candidates, signal_timeout=5 if in_main else None)).equivalent
+    return finish(plan, slow_equal(*plan.task, signal_timeout=5 if in_main else None)).equivalent
+
+
+def slow_equal(mode: str, candidates: tuple[tuple[str, str], ...], *, signal_timeout: int | None = None) -> bool:
+    """The slow path of ``mode`` on a plan's candidates (what grading workers run)."""
+    if mode == "qwen":
+        return any(qwen.qwen_equal(p, g, symbolic=True) for p, g in candidates)
+    if mode == "math_verify":
+        return any(plain_math_verify(p, g, signal_timeout) for p, g in candidates)
+    return math_verify_equal(candidates, signal_timeout=signal_timeout)
+
+
+def plain_math_verify(pred: str, gold: str, signal_timeout: int | None) -> bool:
+    """``verify(parse("$gold$"), parse(pred))``, as other reports run math-verify.
+
+    A side that already carries its delimiters or a box (a model output) is parsed as
+    it is; a bare answer is wrapped in ``$...$``, without which ``parse`` does not see
+    most LaTeX.
+    """
+    parse, verify = _math_verify()
+    gold_parsed = parse(_delimited(gold), parsing_timeout=signal_timeout)
+    pred_parsed = parse(_delimited(pred), parsing_timeout=signal_timeout)
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=signal_timeout))
+
+
+def _delimited(text: str) -> str:
+    if "$" in text or "\\(" in text or "\\[" in text or "\\boxed" in text:
+        return text
+    return f"${text}$"
 
 
 def math_verify_equal(candidates: tuple[tuple[str, str], ...], *, signal_timeout: int | None = None) -> bool:

@@ -46,7 +46,15 @@ _SPACING = re.compile(r"\\\\|\\(?:quad|qquad|displaystyle|textstyle)(?![A-Za-z])
 _SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![A-Za-z])\.?")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0")
 _CONNECTOR = re.compile(r"\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|,)\s*\}")
-_MATH_THOUSANDS = re.compile(r"(\d),\\!(?=\d{3})")
+# MATH writes 5,\!525 (models add a space: 11,\! 111); \, is a thin space, 1\,000.
+_MATH_THOUSANDS = re.compile(r"(\d)(?:,\\!\s*|\\,)(?=\d{3}(?!\d))")
+_SPACED_THOUSANDS = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
+# Thousands commas inside an expression (not a list): 1,000 + 2,500.
+_EXPR_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,])")
+_OPERATOR = re.compile(r"[+*/=]|\\(?:frac|times|cdot)(?![A-Za-z])")
+# "28 percent", "28 pct", "\boxed{28 percentage}", "28\text{ percent}": one spelling, \%.
+_PERCENT_TEXT = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*(?:percentage|percent|pct)\s*\}")
+_PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percentage|percent|pct)\b")
 _PLAIN_AND = re.compile(r"(?<=\d)\s+and\s+(?=[-\d\\])")
 _DOUBLE_COMMA = re.compile(r",(?:\s*(?:,|and\s))+\s*")  # a run of separators: one comma
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\\%)?")
@@ -137,9 +145,11 @@ def _matching_open(s: str, close_idx: int) -> int | None:
 
 def _strip_trailing_punctuation(s: str) -> str:
     s = s.rstrip()
-    while s and (s[-1] in ".,;:" or s.endswith("\\\\")):
+    while s and (s[-1] in ".,;:\\" or s.endswith("\\\\")):
         if s.endswith("\\\\"):
             s = s[:-2]
+        elif s[-1] == "\\":
+            s = s[:-1]  # a stray trailing backslash (185\): an unfinished command, not content
         elif s[-1] == "." and s.endswith("\\."):
             break  # an escaped period is content, not punctuation
         else:
@@ -164,7 +174,8 @@ def clean_answer(answer: str, *, thousands: bool = True) -> str:
     s = _strip_delimiters(s)
     s = _strip_trailing_punctuation(s)
     s = s.replace("{,}", ",")
-    s = _MATH_THOUSANDS.sub(r"\1", s)  # MATH writes 5,\!525: always a separator
+    s = _MATH_THOUSANDS.sub(r"\1", s)  # always a separator, never a list
+    s = _PERCENT_WORD.sub("\\%", _PERCENT_TEXT.sub("\\%", s))
     s = _SIZING.sub("", s)
     s = _SPACING.sub(_spacing_replacement, s)
     s = _DEGREES.sub("", s)
@@ -180,9 +191,24 @@ def clean_answer(answer: str, *, thousands: bool = True) -> str:
     m = _NUMBER_THEN_WORDS.fullmatch(s)
     if m and _is_unit_phrase(m.group(2)):
         s = m.group(1)  # "18 dollars" -> "18"
-    if thousands and _THOUSANDS.fullmatch(s):
-        s = s.replace(",", "")
+    if thousands:
+        s = _drop_thousands(s)
     return _strip_trailing_punctuation(s)
+
+
+def _drop_thousands(s: str) -> str:
+    """Thousands separators out of a number (``1,080``, ``1 000``) or an expression.
+
+    Inside an expression only outside brackets, where a comma cannot separate the
+    elements of a tuple: ``(1,080)`` stays a pair.
+    """
+    if _THOUSANDS.fullmatch(s):
+        return s.replace(",", "")
+    if _SPACED_THOUSANDS.fullmatch(s):
+        return s.replace(" ", "")
+    if "," in s and _OPERATOR.search(s) and not re.search(r"[(\[]|\\\{", s):
+        return _EXPR_THOUSANDS.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), s)
+    return s
 
 
 def _strip_outer(s: str) -> str:
@@ -354,14 +380,23 @@ def has_percent(clean: str) -> bool:
 
 
 def comma_readings(answer: str) -> list[str]:
-    """Clean readings of an answer: one, or two when ``d,ddd`` may be a list.
+    """Clean readings of an answer: one, or more when its commas are ambiguous.
 
     ``70,110`` in MATH is a list of two angles while ``1,080`` in a GSM8K-style answer
-    is a number; the text alone cannot tell, so both readings are kept.
+    is a number; the text alone cannot tell, so both readings are kept. ``0,111`` also
+    gets its decimal-comma reading.
     """
     first = clean_answer(answer)
     second = clean_answer(answer, thousands=False)
-    return [first] if first == second else [first, second]
+    readings = [first] if first == second else [first, second]
+    if _DECIMAL_COMMA.fullmatch(second):
+        readings.append(second.replace(",", "."))  # 0,111 or 1000,99: a decimal comma
+    return readings
+
+
+# A comma that can only be a decimal comma: 0,111 or 1000,99 (never a thousands group,
+# and no MATH list looks like this). 1,22 stays a list: see docs/grading.md.
+_DECIMAL_COMMA = re.compile(r"0,\d+|\d{4,},\d{1,2}")
 
 
 __all__ = [

@@ -90,7 +90,7 @@ class GradingPool:
         self.replaced = 0  # workers killed on timeout or found dead, for tests and reports
 
     def run(self, tasks: list, *, timeout: float, workers: int) -> list[tuple[str, object]]:
-        """Grade ``tasks`` (candidate tuples); one ``(status, value)`` per task, in order.
+        """Grade ``tasks`` (``Plan.task``: mode and candidates); one ``(status, value)`` per task, in order.
 
         ``status`` is "ok" (value: bool), "timeout" or "error" (value: message).
         """
