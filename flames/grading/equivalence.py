@@ -182,20 +182,21 @@ def slow_equal(mode: str, candidates: tuple[tuple[str, str], ...], *, signal_tim
 def plain_math_verify(pred: str, gold: str, signal_timeout: int | None) -> bool:
     """``verify(parse("$gold$"), parse(pred))``, as other reports run math-verify.
 
-    A side that already carries its delimiters or a box (a model output) is parsed as
-    it is; a bare answer is wrapped in ``$...$``, without which ``parse`` does not see
-    most LaTeX.
+    The prediction (a model output, in this mode) is parsed as it is; a bare answer that
+    ``parse`` finds nothing in is retried in ``$...$``. The gold is wrapped in ``$...$``
+    unless it carries its own delimiters or box: without them ``parse`` misses most
+    LaTeX golds.
     """
     parse, verify = _math_verify()
-    gold_parsed = parse(_delimited(gold), parsing_timeout=signal_timeout)
-    pred_parsed = parse(_delimited(pred), parsing_timeout=signal_timeout)
+    gold_parsed = parse(gold if _delimited(gold) else f"${gold}$", parsing_timeout=signal_timeout)
+    pred_parsed = parse(pred, parsing_timeout=signal_timeout)
+    if not pred_parsed and not _delimited(pred):
+        pred_parsed = parse(f"${pred}$", parsing_timeout=signal_timeout)
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=signal_timeout))
 
 
-def _delimited(text: str) -> str:
-    if "$" in text or "\\(" in text or "\\[" in text or "\\boxed" in text:
-        return text
-    return f"${text}$"
+def _delimited(text: str) -> bool:
+    return "$" in text or "\\(" in text or "\\[" in text or "\\boxed" in text
 
 
 def math_verify_equal(candidates: tuple[tuple[str, str], ...], *, signal_timeout: int | None = None) -> bool:
@@ -329,10 +330,15 @@ def _fast_opinion(pred: str, gold: str) -> tuple[bool | None, bool]:
         return False, True  # keys of prose are lower-cased words: different keys, different prose
     if len(kp) == 1 and len(kg) == 1 and kp.isupper() and kg.isupper():
         return False, True  # two different multiple-choice letters
+    for letter, other in ((kg, pred), (kp, gold)):
+        chosen = _CHOICE_WITH_TEXT.match(other)
+        if len(letter) == 1 and letter in "ABCDE" and chosen:
+            return chosen.group(1) == letter, True  # "C. x = 42": the choice, then its content
     return None, False
 
 
 _APPROX = re.compile(r"\\approx(?![A-Za-z])")
+_CHOICE_WITH_TEXT = re.compile(r"\(?([A-E])\)?[.:)]\s+\S")
 _BASE = re.compile(r"(-?[0-9A-Za-z.]+)_\{(\d+)\}")  # a numeral in base b: 204_{5}
 _TIME = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.IGNORECASE)
 

@@ -13,8 +13,8 @@
      The largest $n$ is 34.") the answer is what follows its last "is", else its only
      formula, else its only number;
   3. the last math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``) when nothing numeric
-     follows it: relations (``x \\geq 5``), intervals, tuples and matrices are kept whole,
-     a chain of equations gives its last side (``x = 5+6 = 11`` -> ``11``);
+     follows it: relations (``x \\geq 5``), intervals, tuples, matrices and equations are
+     kept whole, a chain of equations is cut to its ends (``x = 5+6 = 11`` -> ``x = 11``);
   4. as a last resort, the last number in the text. This is what the Qwen2.5-Math
      evaluation (the paper's grader) does for outputs without a box; it rescues answers of
      models that ignore the format, at the price of sometimes picking an intermediate
@@ -36,7 +36,8 @@ from .normalize import clean_answer, is_prose
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _MARKER = re.compile(r"####|\banswer\s*(?:is\b|:|=)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?")
+# A number not glued to a word: AZYUK2A holds no answer.
+_NUMBER = re.compile(r"(?<![A-Za-z\d])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\s+I hope\b", re.IGNORECASE)
 _MAX_BOX_TRIES = 20  # bounded work on outputs with thousands of unclosed boxes
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
@@ -45,7 +46,8 @@ _BOX_JOINER = re.compile(r"(?:\s|[,;$&]|\\[,;:! ]|\\q?quad|\\[()\[\]]|\band\b|\\
 _MAX_JOINER = 60
 # A verb that introduces the answer inside an answer sentence ("The largest $n$ is 34").
 _COPULA = re.compile(r"\b(?:is|are|was|equals)\s+")
-_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+# An escaped \$ is a dollar sign inside the formula, not its end.
+_MATH_SPAN = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _SPAN_WINDOW = 4000  # the last math span is searched near the end only: bounded work
 _RELATION = re.compile(r"\\(?:geq?|leq?|gt|lt|neq?|in|subset|cup|cap)(?![A-Za-z])|[<>]|!=")
 _STRUCTURE = re.compile(r"\s*(?:\\left\s*)?(?:[(\[]|\\\{|\\begin\{)")
@@ -206,7 +208,9 @@ def _last_math_span(text: str) -> str | None:
     if _RELATION.search(span) or _STRUCTURE.match(span):
         return span
     sides = split_top_level(span, "=")
-    return sides[-1].split("\\approx")[0].strip() if len(sides) > 1 else span
+    if len(sides) < 3:
+        return span
+    return sides[0].strip() + " = " + sides[-1].split("\\approx")[0].strip()
 
 
 def _last_number(text: str) -> str | None:

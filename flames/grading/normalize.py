@@ -150,8 +150,8 @@ def _strip_trailing_punctuation(s: str) -> str:
             s = s[:-2]
         elif s[-1] == "\\":
             s = s[:-1]  # a stray trailing backslash (185\): an unfinished command, not content
-        elif s[-1] == "." and s.endswith("\\."):
-            break  # an escaped period is content, not punctuation
+        elif s[-1] == "." and (s.endswith("\\.") or s.endswith("...")):
+            break  # an escaped period or an ellipsis (1, 2, 3, ...) is content, not punctuation
         else:
             s = s[:-1]
         s = s.rstrip()
