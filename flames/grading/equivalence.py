@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from . import qwen
 from ._latex import split_top_level
-from .extract import extract_answer, has_answer_wrapper
+from .extract import inner_answer
 from .modes import DEFAULT_MODE, check_mode
 from .normalize import _key_of_clean, assignment_lhs, comma_readings, has_percent, is_prose, is_text_answer, parse_number
 
@@ -86,14 +86,7 @@ def plan_pair(pred: str | None, gold: str | None, *, audit: bool = False, mode: 
         return _plan_qwen(str(pred), str(gold), audit)
     if mode == "math_verify":
         return Plan(None, None, ((str(pred), str(gold)),), mode)
-    return _plan_flames(_inner_answer(str(pred)), _inner_answer(str(gold)), audit)
-
-
-def _inner_answer(side: str) -> str | None:
-    """The answer inside ``\\boxed{...}`` or an answer sentence; other input unchanged."""
-    if not has_answer_wrapper(side):
-        return side
-    return extract_answer(side)
+    return _plan_flames(inner_answer(str(pred)), inner_answer(str(gold)), audit)
 
 
 def _plan_qwen(pred: str, gold: str, audit: bool) -> Plan:
@@ -110,13 +103,11 @@ def _plan_qwen(pred: str, gold: str, audit: bool) -> Plan:
     return Plan(Verdict(fast, "string"), fast, ((p, g),) if audit else (), "qwen")
 
 
-def _plan_flames(pred: str | None, gold: str | None, audit: bool) -> Plan:
-    if gold is None or not gold.strip():
-        return Plan(Verdict(False, "error"), None, ())
-    preds = [p for p in comma_readings(pred) if p] if pred is not None else []
+def _plan_flames(pred: str, gold: str, audit: bool) -> Plan:
+    preds = [p for p in comma_readings(pred) if p]
     if not preds:
         return Plan(Verdict(False, "no_answer"), None, ())
-    golds = [g for g in comma_readings(str(gold)) if g]
+    golds = [g for g in comma_readings(gold) if g]
     if not golds:
         return Plan(Verdict(False, "error"), None, ())
     pairs = tuple((p, g) for p in preds for g in golds)

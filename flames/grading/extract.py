@@ -89,9 +89,18 @@ def last_boxed(text: str | None) -> str | None:
     return boxes[-1][2] if boxes else None
 
 
-def has_answer_wrapper(text: str) -> bool:
-    """Whether ``text`` still wraps its answer in a box or an answer sentence."""
-    return "\\boxed" in text or "\\fbox" in text or _MARKER.search(text) is not None
+def inner_answer(text: str) -> str:
+    """The answer a box or an answer sentence wraps (cleaned); other text unchanged.
+
+    For callers that pass an answer rather than a model output: no fallback to the last
+    formula or number, which would turn an unclosed ``\\boxed{1`` into ``1``.
+    """
+    if "\\boxed" not in text and "\\fbox" not in text and _MARKER.search(text) is None:
+        return text
+    found = _locate(text)
+    if found is None or found[0] not in ("boxed", "marker"):
+        return text
+    return clean_answer(found[1]) or text
 
 
 def _locate(text: str | None) -> tuple[str, str] | None:

@@ -46,7 +46,7 @@ _UNIT_WORDS = (
     "yard", "pure", "year", "increase", "decrease", "d", "less", "Surface", "litre", "pi sq m", "s .",
     "metre", "meter", "inch",
 )
-_UNIT_PATTERNS = [re.compile(r"(^|\W)" + re.escape(w) + r"($|\W)") for w in _UNIT_WORDS + tuple(w + "s" for w in _UNIT_WORDS)]
+_UNIT_PATTERNS = [(w, re.compile(r"(^|\W)" + re.escape(w) + r"($|\W)")) for w in _UNIT_WORDS + tuple(w + "s" for w in _UNIT_WORDS)]
 _LAST_NUMBER = re.compile(r"-?\d*\.?\d+")
 _CHOICES = re.compile(r"\b(A|B|C|D|E)\b")
 _LIST = re.compile(r"(\(|\[).+(\)|\])", re.DOTALL)
@@ -147,7 +147,9 @@ def normalize(answer: str) -> str:
 
 def _drop_unit_words(s: str) -> str:
     for _ in range(2):
-        for pattern in _UNIT_PATTERNS:
+        for word, pattern in _UNIT_PATTERNS:
+            if word not in s:
+                continue  # same result, without a regex pass over a long answer
             dropped = pattern.sub(r"\1\2", s)
             if dropped:
                 s = dropped

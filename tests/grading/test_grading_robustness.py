@@ -2,10 +2,14 @@
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flames.grading import answer_key, clean_answer, extract_answer, grade_batch
+from flames.grading import MODES, answer_key, clean_answer, extract_answer, grade_batch
+from flames.grading.equivalence import plan_pair
+
+METHODS = {"string", "math_verify", "symbolic", "timeout", "no_answer", "error"}
 
 LATEX_TOKENS = [
     "\\frac", "\\dfrac", "\\sqrt", "\\boxed", "\\fbox", "\\text", "\\mathrm", "\\left", "\\right",
@@ -57,8 +61,10 @@ ADVERSARIAL = [
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(latex_soup)
 def test_extraction_and_keys_never_raise(text):
-    answer = extract_answer(text)
-    assert answer is None or isinstance(answer, str)
+    for mode in MODES:
+        answer = extract_answer(text, mode=mode)
+        assert answer is None or isinstance(answer, str)
+        plan_pair(text, "1", mode=mode)  # the fast path reads boxes and answer sentences too
     key = answer_key(text)
     assert key is None or isinstance(key, str)
     cleaned = clean_answer(text)
@@ -68,39 +74,46 @@ def test_extraction_and_keys_never_raise(text):
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_extraction_on_arbitrary_unicode(text):
-    extract_answer(text)
+    for mode in MODES:
+        extract_answer(text, mode=mode)
+        plan_pair(text, text or "1", mode=mode)
     answer_key(text)
 
 
-def test_adversarial_strings_are_handled_quickly_in_pure_python():
+@pytest.mark.parametrize("mode", MODES)
+def test_adversarial_strings_are_handled_quickly_in_pure_python(mode):
     for s in ADVERSARIAL:
         started = time.monotonic()
-        extract_answer(s)
-        extract_answer("Thus \\boxed{" + s + "}")
+        extract_answer(s, mode=mode)
+        extract_answer("Thus \\boxed{" + s + "}", mode=mode)
         answer_key(s)
+        plan_pair(s, "1", mode=mode)
+        plan_pair("The answer is " + s, "\\boxed{" + s + "}", mode=mode)
         assert time.monotonic() - started < 10.0, s[:60]  # catastrophic backtracking takes far longer
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(latex_soup, latex_soup), min_size=1, max_size=4))
-def test_grade_batch_survives_random_pairs(pairs):
-    preds = [p for p, _ in pairs]
+@given(st.lists(st.tuples(latex_soup, latex_soup), min_size=1, max_size=4), st.sampled_from(MODES))
+def test_grade_batch_survives_random_pairs(pairs, mode):
+    preds = [extract_answer(p, mode=mode) for p, _ in pairs]
     golds = [g or "0" for _, g in pairs]
     started = time.monotonic()
-    verdicts = grade_batch(preds, golds, timeout=0.5, workers=2)
+    verdicts = grade_batch(preds, golds, timeout=0.5, workers=2, mode=mode)
     assert len(verdicts) == len(pairs)
-    assert all(v.method in {"string", "math_verify", "timeout", "no_answer", "error"} for v in verdicts)
+    assert all(v.method in METHODS for v in verdicts)
     assert time.monotonic() - started < 90  # loose: start-up on a loaded machine
 
 
-def test_grade_batch_survives_adversarial_pairs():
+@pytest.mark.parametrize("mode", MODES)
+def test_grade_batch_survives_adversarial_pairs(mode):
     preds = ADVERSARIAL + ["1"] * len(ADVERSARIAL)
     golds = ["1"] * len(ADVERSARIAL) + ADVERSARIAL
     timeout, workers = 0.5, 2
     started = time.monotonic()
-    verdicts = grade_batch(preds, golds, timeout=timeout, workers=workers)
+    verdicts = grade_batch(preds, golds, timeout=timeout, workers=workers, mode=mode)
     elapsed = time.monotonic() - started
     assert len(verdicts) == len(preds)
-    assert not any(v.equivalent for v in verdicts)  # none of these equals 1
+    if mode == "flames":
+        assert not any(v.equivalent for v in verdicts)  # none of these equals 1
     # Worst case every item times out; plus start-up and fork costs (loose: a loaded machine).
     assert elapsed < len(preds) * timeout / workers + 60
