@@ -8,7 +8,10 @@ integer + 1, or "+1" appended), so that not every pair is equal.
   this process, with math-verify's default (signal-based) timeouts. The gold is wrapped
   in ``$...$`` because ``parse`` does not recognise most bare LaTeX golds.
 * grade_batch: ``extract_answer`` on each output, then ``grade_batch(preds, golds)``
-  with its worker pool (started once before timing; its start-up is printed apart).
+  with its worker pool (started once before timing; its start-up is printed apart), in
+  the default ``flames`` mode; the ratio is against the baseline.
+* qwen mode: the same in the ``qwen`` mode (Qwen2.5-Math evaluation parity), for its
+  speed and its "gold rejected / wrong accepted" counts.
 
 Usage: python bench/grading_throughput.py [--data-dir DIR] [--limit N] [--show K]
 """
@@ -65,12 +68,12 @@ def run_baseline(golds, outputs):
     return results, time.perf_counter() - started
 
 
-def run_grade_batch(golds, outputs, timeout, workers):
+def run_grade_batch(golds, outputs, timeout, workers, mode="flames"):
     from flames.grading import extract_answer, grade_batch
 
     started = time.perf_counter()
-    preds = [extract_answer(o) for o in outputs]
-    verdicts = grade_batch(preds, golds, timeout=timeout, workers=workers)
+    preds = [extract_answer(o, mode=mode) for o in outputs]
+    verdicts = grade_batch(preds, golds, timeout=timeout, workers=workers, mode=mode)
     return verdicts, time.perf_counter() - started
 
 
@@ -102,10 +105,11 @@ def main(argv=None) -> int:
           f"pool start-up={startup:.2f}s (once per process, not in the rates below)")
 
     header = (f"| {'benchmark':<13} | {'pairs':>5} | {'math-verify pairs/s':>19} | {'grade_batch pairs/s':>19} | {'ratio':>6} "
-              f"| {'fast path':>9} | {'timeouts':>8} | {'gold rejected mv/ours':>21} | {'wrong accepted mv/ours':>22} |")
+              f"| {'fast path':>9} | {'timeouts':>8} | {'gold rejected mv/ours':>21} | {'wrong accepted mv/ours':>22} "
+              f"| {'qwen mode pairs/s':>17} | {'qwen rejected/accepted':>22} |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    total = {"n": 0, "base": 0.0, "ours": 0.0}
+    total = {"n": 0, "base": 0.0, "ours": 0.0, "qwen": 0.0}
     rng = random.Random(args.seed)
     differences = []
     for file_name, label in BENCHMARKS:
@@ -116,6 +120,7 @@ def main(argv=None) -> int:
         golds, outputs, wrong = load_pairs(path, args.limit, args.wrong_share, rng)
         base, base_s = run_baseline(golds, outputs)
         verdicts, ours_s = run_grade_batch(golds, outputs, args.timeout, args.workers)
+        qwen_verdicts, qwen_s = run_grade_batch(golds, outputs, args.timeout, args.workers, mode="qwen")
         n = len(golds)
         fast = sum(v.method in ("string", "no_answer") for v in verdicts) / n
         timeouts = sum(v.timed_out for v in verdicts)
@@ -126,15 +131,18 @@ def main(argv=None) -> int:
         # leave the value unchanged, e.g. \infty + 1).
         rejected = f"{sum(not b for b, w in zip(base, wrong) if not w)}/{sum(not v.equivalent for v, w in zip(verdicts, wrong) if not w)}"
         accepted = f"{sum(b for b, w in zip(base, wrong) if w)}/{sum(v.equivalent for v, w in zip(verdicts, wrong) if w)}"
+        qwen_counts = (f"{sum(not v.equivalent for v, w in zip(qwen_verdicts, wrong) if not w)}/"
+                       f"{sum(v.equivalent for v, w in zip(qwen_verdicts, wrong) if w)}")
         print(f"| {label:<13} | {n:>5} | {n / base_s:>19.1f} | {n / ours_s:>19.1f} | {base_s / ours_s:>5.1f}x "
-              f"| {fast:>8.1%} | {timeouts:>8} | {rejected:>21} | {accepted:>22} |")
+              f"| {fast:>8.1%} | {timeouts:>8} | {rejected:>21} | {accepted:>22} | {n / qwen_s:>17.1f} | {qwen_counts:>22} |")
         total["n"] += n
         total["base"] += base_s
         total["ours"] += ours_s
+        total["qwen"] += qwen_s
         sys.stdout.flush()
     if total["n"]:
         print(f"| {'overall':<13} | {total['n']:>5} | {total['n'] / total['base']:>19.1f} | {total['n'] / total['ours']:>19.1f} | "
-              f"{total['base'] / total['ours']:>5.1f}x | {'':>9} | {'':>8} | {'':>21} | {'':>22} |")
+              f"{total['base'] / total['ours']:>5.1f}x | {'':>9} | {'':>8} | {'':>21} | {'':>22} | {total['n'] / total['qwen']:>17.1f} | {'':>22} |")
     if args.show:
         for label, differ in differences:
             for gold, output, base, v, was_wrong in differ[: args.show]:
