@@ -171,18 +171,19 @@ def slow_equal(mode: str, candidates: tuple[tuple[str, str], ...], *, signal_tim
 
 
 def plain_math_verify(pred: str, gold: str, signal_timeout: int | None) -> bool:
-    """``verify(parse("$gold$"), parse(pred))``, as other reports run math-verify.
+    """``verify(parse("$gold$"), parse(output))``, as other reports run math-verify.
 
-    The prediction (a model output, in this mode) is parsed as it is; a bare answer that
-    ``parse`` finds nothing in is retried in ``$...$``. The gold is wrapped in ``$...$``
-    unless it carries its own delimiters or box: without them ``parse`` misses most
-    LaTeX golds.
+    A model output (delimiters, a box, or prose) is parsed as it is. A bare answer is
+    wrapped in ``$...$`` first, as the gold is: unwrapped, ``parse`` misses most LaTeX
+    and reads ``10, 4, -2`` as its last number; when that finds nothing the bare answer
+    is parsed as it is.
     """
     parse, verify = _math_verify()
     gold_parsed = parse(gold if _delimited(gold) else f"${gold}$", parsing_timeout=signal_timeout)
-    pred_parsed = parse(pred, parsing_timeout=signal_timeout)
-    if not pred_parsed and not _delimited(pred):
-        pred_parsed = parse(f"${pred}$", parsing_timeout=signal_timeout)
+    bare = not _delimited(pred) and not is_prose(pred)
+    pred_parsed = parse(f"${pred}$" if bare else pred, parsing_timeout=signal_timeout)
+    if not pred_parsed and bare:
+        pred_parsed = parse(pred, parsing_timeout=signal_timeout)
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=signal_timeout))
 
 

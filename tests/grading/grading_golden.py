@@ -254,6 +254,20 @@ EQUIVALENCE: list[Case] = [
     C("y_1=x, y_2=x^{3}", "$y_{1}=x$\n$y_{2}=x^{2}$", False, "second formula differs"),
     C("The bulb should be placed 0.626 centimeters above the vertex", "The bulb should be placed 0.625 centimeters above the vertex", False, "two sentences that differ in one number (math-verify alone may compare a fragment)"),
     C("the bulb should be placed 0.625 centimeters above the vertex.", "The bulb should be placed 0.625 centimeters above the vertex", True, "the same sentence, case and period aside"),
+    # --- wrapped answers and stray LaTeX at the edges (issue 15) ---
+    C("\\boxed{28 pct}", "28\\%", True, "boxed answer with a percent word, passed to is_equivalent"),
+    C("\\boxed{28 percentage}", "28\\%", True, "percentage as a word inside the box"),
+    C("The answer is $\\frac{1}{3}.$", "\\frac{1}{3}", True, "an answer sentence passed as the prediction"),
+    C("\\boxed{1", "1", False, "an unclosed box is not read as its last number", False),
+    C("185\\", "185", True, "stray trailing backslash"),
+    C("1\\,000", "1000", True, "thin space as a thousands separator"),
+    C("1 000", "1000", True, "space as a thousands separator"),
+    C("11,\\! 111,\\! 100", "11111100", True, "MATH separator followed by a space"),
+    C("x = 1,000", "1000", True, "thousands comma inside an equation"),
+    C("0,111", "0.111", True, "decimal comma: 0,ddd cannot be a thousands group"),
+    C("1,22", "1.22", False, "1,22 is read as a list, not with a decimal comma (documented convention)"),
+    C("C. x = 42", "C", True, "a choice letter with its content"),
+    C("1, 2, 3, ...", "1, 2, 3", False, "an ellipsis is part of the answer, not a trailing period"),
     # --- missing predictions ---
     C(None, "5", False, "no answer extracted", False),
     C("", "5", False, "empty answer", False),
@@ -308,4 +322,36 @@ EXTRACTION: list[tuple[str, str | None]] = [
     ("\\boxed{\\!\\sqrt{33}}", "\\sqrt{33}"),
     ("\\boxed{12\\text{ and }13}", "12, 13"),
     ("Therefore, \\(\\boxed{2^{1009}}\\)", "2^{1009}"),
+    # several boxes that together are the answer
+    ("\\boxed{1}, \\boxed{2}, \\boxed{3}", "1, 2, 3"),
+    ("The integers are \\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}.", "-2, 1"),
+    ("$\\boxed{1}\\boxed{2}$", "1, 2"),
+    ("First $\\boxed{200}$, then $\\boxed{255}$. Final Answer: The final answer is $10,455$.", "10455"),
+    # answer sentences and the last math span
+    ("Final Answer: The largest $n$ is 34.", "34"),
+    ("Final Answer: Jane started growing Sphere 3 hours ago. I hope it is correct.", "3"),
+    ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
+    ("So the ordered pair is $(7, 6)$.", "(7, 6)"),
+    ("The identity is $ \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} $.", "\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}"),
+    ("$x = 5+5+1 = 7 =11$", "x = 11"),
+    ("$x = 5+5+1 = 1/3 \\approx 11$", "x = 1/3"),
+    ("Thus the sum is $\\frac{14}{3}$.", "\\frac{14}{3}"),
+    ("Answer $ \\frac{1}{2} \\$ = \\frac{10}{9} $", "\\frac{1}{2} = \\frac{10}{9}"),  # a single equation is kept whole
+    ("It costs $5 and then $7 more.", "7"),
+    ("AZYUK2A", None),
+    # percent words and thin spaces inside a box
+    ("\\boxed{28 percent}", "28\\%"),
+    ("is $\\boxed{11,\\! 111,\\! 111,\\! 100}$", "11111111100"),
+]
+
+# The qwen mode's choice of prediction (Qwen2.5-Math evaluation's extract_answer, raw).
+EXTRACTION_QWEN: list[tuple[str, str | None]] = [
+    ("\\boxed{1}, \\boxed{2}", "2"),
+    ("Therefore $x \\geq 5$ is the solution.", "5"),
+    ("The answer is \\boxed{12} apples. Then \\boxed{13", "13"),
+    ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
+    ("So the answer is 18 dollars", "18 dollars"),
+    ("We sum 1,000 and 2,000 to get 3,000", "3000"),
+    ("Hence $\\boxed 5$.", "5"),
+    ("no numbers here", None),
 ]

@@ -7,9 +7,9 @@ import sys
 import threading
 
 import pytest
-from grading_golden import EQUIVALENCE, EXTRACTION
+from grading_golden import EQUIVALENCE, EXTRACTION, EXTRACTION_QWEN
 
-from flames.grading import Verdict, answer_key, clean_answer, extract_answer, grade_batch, is_equivalent
+from flames.grading import MODES, Verdict, answer_key, clean_answer, extract_answer, grade_batch, is_equivalent
 
 
 def _directed_cases():
@@ -35,6 +35,38 @@ def test_golden_table_is_big_enough():
 @pytest.mark.parametrize(("text", "expected"), EXTRACTION, ids=[repr(t)[:40] for t, _ in EXTRACTION])
 def test_extraction_golden(text, expected):
     assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), EXTRACTION_QWEN, ids=[repr(t)[:40] for t, _ in EXTRACTION_QWEN])
+def test_qwen_extraction_golden(text, expected):
+    assert extract_answer(text, mode="qwen") == expected
+
+
+def test_math_verify_mode_extracts_inside_parse():
+    assert extract_answer("  The answer is $5$.  ", mode="math_verify") == "The answer is $5$."
+    assert extract_answer("", mode="math_verify") is None
+
+
+def test_unknown_mode_is_refused():
+    for call in (lambda: extract_answer("5", mode="nope"), lambda: is_equivalent("5", "5", mode="nope"),
+                 lambda: grade_batch(["5"], ["5"], mode="nope", workers=0)):
+        with pytest.raises(ValueError, match="flames, qwen, math_verify"):
+            call()
+    assert MODES == ("flames", "qwen", "math_verify")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_is_equivalent_in_every_mode(mode):
+    # Pairs on which all three graders agree, one of them through each slow path.
+    assert is_equivalent("\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}\\sqrt{3}", mode=mode)
+    assert not is_equivalent("\\frac{\\sqrt{3}}{4}", "\\frac{1}{2}\\sqrt{3}", mode=mode)
+    assert is_equivalent("18", "18", mode=mode)
+
+
+def test_modes_differ_where_documented():
+    assert [is_equivalent("0.3", "30", mode=m) for m in MODES] == [False, True, False]  # percent
+    assert [is_equivalent("904.78", "288\\pi", mode=m) for m in MODES] == [False, True, False]  # tolerance
+    assert [is_equivalent("10, 4, -2", "4, 10, -2", mode=m) for m in MODES] == [True, False, True]  # order
 
 
 def _report(rows, verdicts):
