@@ -70,7 +70,7 @@ def extract_raw(text: str | None) -> str | None:
     elif "final answer is" in text:
         pred = text.rsplit("final answer is", 1)[1].strip()
     else:
-        numbers = _LAST_NUMBER.findall(text[-20000:].replace(",", ""))
+        numbers = _LAST_NUMBER.findall(text.replace(",", ""))
         pred = numbers[-1] if numbers else ""
     pred = re.sub(r"\n\s*", "", pred)
     if pred.startswith(":"):
@@ -123,8 +123,8 @@ def normalize(answer: str) -> str:
     s = s.replace("\\emptyset", "{}").replace("(-\\infty,\\infty)", "\\mathbb{R}")
     s = s.replace("\\%", "").replace("%", "")
     s = s.replace(" .", " 0.").replace("{.", "{0.")
-    if len(s) >= 2 and s.isalnum() and s[0] + s[-1] in ("{}", "()", "[]"):
-        s = s[1:-1]
+    # (Qwen's unwrapping of "{x}" here requires the whole string, brackets included, to
+    # be alphanumeric, which never holds; it is therefore left out.)
     s = s.replace("infinity", "\\infty")
     if "\\infty" not in s:
         s = s.replace("inf", "\\infty")
