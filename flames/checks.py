@@ -8,6 +8,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from flames.config import ConfigError
+from flames.grading import MODES
 
 POSITIVE = (lambda v: v >= 1, "a whole number >= 1")
 NONE_OR_POSITIVE = (lambda v: v is None or v >= 1, "null or a whole number >= 1")
@@ -45,6 +46,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def check_values(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first key whose value is out of range."""
+    mode = OmegaConf.select(cfg, "grading.mode", default=MODES[0])
+    if mode not in MODES:
+        raise ConfigError(f"grading.mode={mode}: one of {', '.join(MODES)}")
     for key, (ok, what) in RULES.items():
         value = OmegaConf.select(cfg, key, default="__absent__")
         if value == "__absent__":

@@ -245,6 +245,15 @@ class BenchmarkConfig:
 
 
 @dataclass
+class GradingConfig:
+    """How answers are judged (flames.grading; docs/grading.md)."""
+
+    # flames: this project's grader | qwen: the Qwen2.5-Math evaluation's math_equal (what the paper used) |
+    # math_verify: plain math-verify. Keyed only when not flames: default evaluations keep their keys.
+    mode: str = "flames"
+
+
+@dataclass
 class BenchmarksConfig:
     """The evaluation suite: one `suite` entry per benchmark (each conf/benchmarks file adds one)."""
 
@@ -371,6 +380,7 @@ class Config:
     student: StudentConfig = MISSING
     seeds: SeedsConfig = MISSING
     benchmarks: BenchmarksConfig = MISSING
+    grading: GradingConfig = field(default_factory=GradingConfig)  # grading.mode=qwen grades as the paper did
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)

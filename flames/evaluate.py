@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from flames.grading import extract_answer, grade_batch
+from flames.grading import DEFAULT_MODE, extract_answer, grade_batch
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, Sampling, request_seed, usage
 from flames.stats import Settings, bootstrap, majority_vote, pass_at_k
@@ -36,10 +36,11 @@ STATS = "stats.json"  # the interval settings the metrics were drawn with (flame
 
 def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sampling, prompt: str,
              chunk_size: int = 256, subsets: dict[str, list[str]] | None = None, audit: bool = True,
-             samples: Sampling | None = None, settings: Settings = Settings()) -> dict:
+             samples: Sampling | None = None, settings: Settings = Settings(), mode: str = DEFAULT_MODE) -> dict:
     """Answer every item of every benchmark; predictions go to out_dir/data.jsonl (resumable).
 
-    `sampling` is the greedy pass; `samples` (its `n` = k), when given, the sampled one.
+    `sampling` is the greedy pass; `samples` (its `n` = k), when given, the sampled one; `mode` the grading
+    mode (flames.grading.MODES), recorded in every prediction.
     """
     writer = RecordWriter(out_dir)
     for name, items in suite.items():
@@ -49,7 +50,7 @@ def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sa
             gens = llm.chat(_conversations(chunk, prompt), sampling)
             writer.log_call(step=name, **usage(gens))
             writer.write(prediction_records(name, chunk, [g.texts[0] for g in gens], fields, audit,
-                                            [g.is_truncated() for g in gens]))
+                                            [g.is_truncated() for g in gens], mode=mode))
         if samples is None:
             continue
         todo = [it for it in items if sample_id(name, it["id"], samples.n - 1) not in writer.done_ids]
@@ -58,7 +59,7 @@ def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sa
             gens = llm.chat(_conversations(chunk, prompt), samples,
                             seeds=[request_seed(samples.seed, name, it["id"]) for it in chunk])
             writer.log_call(step=f"{name}/samples", **usage(gens))
-            writer.write(sampled_records(name, chunk, gens, fields, audit))
+            writer.write(sampled_records(name, chunk, gens, fields, audit, mode))
     (out_dir / STATS).write_text(json.dumps(asdict(settings)))
     predictions = list(read_jsonl(out_dir / "data.jsonl"))
     write_disagreements(out_dir / DISAGREEMENTS, predictions)
@@ -81,7 +82,8 @@ def sample_id(benchmark: str, item_id: str, sample: int) -> str:
 
 
 def prediction_records(benchmark: str, items: list[dict], outputs: list[str], subsets=(), audit: bool = True,
-                       truncated: list[bool] | None = None, samples: list[int] | None = None) -> list[dict]:
+                       truncated: list[bool] | None = None, samples: list[int] | None = None,
+                       mode: str = DEFAULT_MODE) -> list[dict]:
     """One graded record per item: the raw output (and whether it hit the token limit), the answer, the verdict.
 
     With `samples`, record i is sample samples[i] of its item (id `sample_id`, field `sample`).
@@ -95,25 +97,30 @@ def prediction_records(benchmark: str, items: list[dict], outputs: list[str], su
         if samples is not None:
             r.update(id=sample_id(benchmark, it["id"], samples[i]), sample=samples[i])
         records.append(r)
-    return grade_records(records, audit)
+    return grade_records(records, audit, mode)
 
 
-def sampled_records(benchmark: str, items: list[dict], gens: list, subsets=(), audit: bool = True) -> list[dict]:
+def sampled_records(benchmark: str, items: list[dict], gens: list, subsets=(), audit: bool = True,
+                    mode: str = DEFAULT_MODE) -> list[dict]:
     """The k sampled answers of each item, as k graded records each."""
     flat = [(it, g.texts[j], g.is_truncated(j), j) for it, g in zip(items, gens) for j in range(len(g.texts))]
     return prediction_records(benchmark, [f[0] for f in flat], [f[1] for f in flat], subsets, audit,
-                              [f[2] for f in flat], [f[3] for f in flat])
+                              [f[2] for f in flat], [f[3] for f in flat], mode)
 
 
-def grade_records(records: list[dict], audit: bool = True) -> list[dict]:
-    """(Re)compute pred and verdict fields from each record's output and gold."""
-    preds = [extract_answer(r["output"]) for r in records]
-    verdicts = grade_batch(preds, [r["gold"] for r in records], audit=audit)
+def grade_records(records: list[dict], audit: bool = True, mode: str = DEFAULT_MODE) -> list[dict]:
+    """(Re)compute pred and verdict fields from each record's output and gold, in a grading mode.
+
+    The grader audit (fast path vs math-verify) belongs to the flames mode; other modes grade one way.
+    """
+    audit = audit and mode == DEFAULT_MODE
+    preds = [extract_answer(r["output"], mode=mode) for r in records]
+    verdicts = grade_batch(preds, [r["gold"] for r in records], audit=audit, mode=mode)
     out = []
     for r, pred, v in zip(records, preds, verdicts):
         r = {k: x for k, x in r.items() if k != "graders"}
         r.update(pred=pred, correct=v.equivalent, method=v.method, timed_out=v.timed_out, audit=audit,
-                 disagreement=v.disagreement)
+                 disagreement=v.disagreement, grading_mode=mode)
         if v.disagreement:  # the verdict is one path's answer; the other path said the opposite
             fast = v.equivalent if v.method == "string" else not v.equivalent
             r["graders"] = {"fast_path": fast, "math_verify": not fast}
@@ -199,7 +206,8 @@ def majority_verdicts(predictions: list[dict]) -> dict[str, bool]:
         distinct = list(dict.fromkeys(r["pred"] for r in rs if r["pred"] is not None))
         pairs += [(distinct[j], distinct[i]) for j in range(len(distinct)) for i in range(j)]
     pairs = list(dict.fromkeys(pairs))
-    verdicts = grade_batch([p for p, _ in pairs], [g for _, g in pairs]) if pairs else []
+    mode = next((p.get("grading_mode") for p in predictions if p.get("grading_mode")), DEFAULT_MODE)
+    verdicts = grade_batch([p for p, _ in pairs], [g for _, g in pairs], mode=mode) if pairs else []
     same_pair = {pair: v.equivalent for pair, v in zip(pairs, verdicts)}
     votes = {}
     for key, rs in by_item.items():
@@ -215,16 +223,20 @@ def settings_of(predictions: Path) -> Settings:
     return Settings(**json.loads(path.read_text())) if path.exists() else Settings()
 
 
-def regrade(predictions: Path, audit: bool | None = None, settings: Settings | None = None) -> dict:
+def regrade(predictions: Path, audit: bool | None = None, settings: Settings | None = None,
+            mode: str | None = None) -> dict:
     """Grade a saved predictions file again, offline, from its raw outputs.
 
     `audit=None` audits as the file was graded (its records say), so that the disagreement
-    counts are reproduced too; `settings=None` draws the intervals as the run did (its stats.json).
+    counts are reproduced too; `settings=None` draws the intervals as the run did (its stats.json);
+    `mode=None` grades in the mode the file was graded in (another mode: what that grader would report).
     """
     rows = list(read_jsonl(predictions))
     if audit is None:
         audit = any(r.get("audit") for r in rows)
-    return metrics(grade_records(rows, audit), settings or settings_of(predictions))
+    if mode is None:
+        mode = next((r["grading_mode"] for r in rows if r.get("grading_mode")), DEFAULT_MODE)
+    return metrics(grade_records(rows, audit, mode), settings or settings_of(predictions))
 
 
 def item_scores(predictions: Path, metric: str = "accuracy") -> dict[str, dict[str, float]]:

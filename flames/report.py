@@ -102,7 +102,9 @@ def _benchmark_first(metrics: dict) -> list:
 def format_report(run, store_root, run_dir: str) -> str:
     parts = ["", "Stages", stage_table(run.results)]
     if run.eval_metrics:
-        parts += ["", "Evaluation", eval_table(run.eval_metrics)]
+        ev = next(r for r in run.results if r.stage == "evaluate")
+        mode = ev.manifest["config"].get("grading.mode", "flames")  # keyed (so recorded) only when not flames
+        parts += ["", f"Evaluation (grading.mode={mode})", eval_table(run.eval_metrics)]
     parts += ["", f"Artifact store: {store_root}", f"Run folder:     {run_dir}"]
     for r in run.results:
         if r.stage == "train":

@@ -28,6 +28,7 @@ from flames.agents import agent_class, build_agent
 from flames.benchmarks import load_benchmark, load_suite, subset_fields
 from flames.config import ConfigError, ModelConfig, Resources
 from flames.evaluate import evaluate
+from flames.grading import DEFAULT_MODE
 from flames.jsonl import read_jsonl
 from flames.keys import key_slice, text_fingerprint
 from flames.llm.embedded import resolve_model_path
@@ -364,6 +365,13 @@ def eval_stats(job: Job) -> Settings:
 
 
 class Evaluate(Stage):
+    def slice(self, job, inputs):
+        out = super().slice(job, inputs)
+        mode = job.cfg.grading.mode
+        if mode != DEFAULT_MODE:  # keyed away from the default only: default evaluations keep their keys
+            out["grading.mode"] = mode
+        return out
+
     def fingerprints(self, job, inputs):
         items = {k: text_fingerprint([i["problem"] for i in v]) for k, v in job.shared.eval_items().items()}
         if "model" in inputs:  # a trained model: the train artifact's key (an input) says which
@@ -379,7 +387,8 @@ class Evaluate(Stage):
         else:
             model_path = resolve_model_path(job.cfg.student.path)
         metrics = evaluate(job.shared.eval_items(), out, eval_model(job, model_path), eval_sampling(job), b.prompt,
-                           subsets=subset_fields(b), audit=b.audit, samples=eval_samples(job), settings=eval_stats(job))
+                           subsets=subset_fields(b), audit=b.audit, samples=eval_samples(job), settings=eval_stats(job),
+                           mode=job.cfg.grading.mode)
         llm_mod.release_all()
         return metrics
 

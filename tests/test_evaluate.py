@@ -222,3 +222,33 @@ def test_sampled_evaluation_of_the_embedded_model_prints_every_rate_and_regrades
     saved = json.loads((art / "manifest.json").read_text())["metrics"]
     assert saved["builtin"]["n"] == 3 and saved["builtin"]["k"] == 2 and saved["builtin"]["sampled_n"] == 6
     assert regrade(art / "data.jsonl") == saved
+
+
+@pytest.mark.slow
+def test_grading_mode_qwen_evaluates_and_the_audit_lists_where_the_modes_differ(tmp_path):
+    """`flames stage=evaluate ... grading.mode=qwen` on the embedded model; then the predictions regraded in the
+    other modes (python -m flames.grading.audit): every listed row differs between modes, and its qwen verdict
+    is the one the run recorded."""
+    import subprocess
+    import sys
+
+    from flames.llm.embedded import embedded_model_dir
+    from tests.e2e import run_flames
+
+    proc = run_flames(["logger=none", "stage=evaluate", f"student.path={embedded_model_dir()}", "benchmarks=gsm8k",
+                       "benchmarks.limit=6", "benchmarks.max_new_tokens=48", "grading.mode=qwen"],
+                      tmp_path, tmp_path / "store", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Evaluation (grading.mode=qwen)" in proc.stdout
+    (data,) = (tmp_path / "store" / "evaluate").glob("*/data.jsonl")
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    assert len(rows) == 6 and all(r["grading_mode"] == "qwen" for r in rows)
+    manifest = json.loads((data.parent / "manifest.json").read_text())
+    assert manifest["config"]["grading.mode"] == "qwen"
+    audit = subprocess.run([sys.executable, "-m", "flames.grading.audit", str(data)], capture_output=True, text=True,
+                           timeout=600)
+    assert audit.returncode == 0 and "rows differ" in audit.stdout, audit.stderr[-2000:]
+    recorded = {r["id"]: r["correct"] for r in rows}
+    for d in map(json.loads, (data.parent / "modes_disagree.jsonl").read_text().splitlines()):
+        verdicts = [d[f"correct_{m}"] for m in ("flames", "qwen", "math_verify")]
+        assert len(set(verdicts)) == 2 and d["correct_qwen"] == recorded[d["id"]], d

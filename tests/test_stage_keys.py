@@ -137,3 +137,13 @@ def test_fields_keyed_if_set_stay_out_of_the_key_at_their_default():
     assert slice_of(evaluate, compose_config(["logger=none", "benchmarks.num_samples=0"])) == base
     changed = slice_of(evaluate, compose_config(["logger=none", "benchmarks.num_samples=4"]))
     assert changed["benchmarks"]["num_samples"] == 4
+
+
+def test_the_grading_mode_keys_evaluate_only_away_from_the_default():
+    """grading.mode came after evaluate keys existed: flames (the default) keeps them; qwen keys its own."""
+    evaluate = next(s for s in STAGES if s.name == "evaluate")
+    base = slice_of(evaluate, compose_config(["logger=none"]))
+    assert "grading.mode" not in base
+    assert slice_of(evaluate, compose_config(["logger=none", "grading.mode=flames"])) == base
+    qwen = slice_of(evaluate, compose_config(["logger=none", "grading.mode=qwen"]))
+    assert qwen["grading.mode"] == "qwen" and {k: v for k, v in qwen.items() if k != "grading.mode"} == base

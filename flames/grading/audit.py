@@ -3,12 +3,19 @@
 ``audit_modes`` regrades the rows of an evaluate artifact (``data.jsonl``: each row has
 the raw model ``output`` and the ``gold``, plus ``id`` and ``benchmark``) in every
 requested mode, extraction included, and lists the rows on which the modes' verdicts
-differ. ``summarize`` counts them per benchmark. A CLI can print both.
+differ. ``summarize`` counts them per benchmark.
+
+    python -m flames.grading.audit <evaluate artifact>/data.jsonl [mode,mode,...]
+
+prints the counts per benchmark and writes the differing rows to ``modes_disagree.jsonl`` next to it.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import Counter
+from pathlib import Path
 
 from .batch import grade_batch
 from .extract import extract_answer
@@ -64,3 +71,27 @@ def summarize(differing: list[dict], rows: list[dict], modes: tuple[str, ...] | 
 def _short(pred: str | None, limit: int = 300) -> str | None:
     """The ``math_verify`` mode's prediction is the whole output: keep records readable."""
     return pred if pred is None or len(pred) <= limit else pred[:limit] + "..."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The audit of one predictions file, as a command (see the module docstring)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m flames.grading.audit <evaluate artifact>/data.jsonl [flames,qwen,math_verify]")
+        return 2
+    path = Path(args[0])
+    modes = args[1].split(",") if len(args) > 1 else list(MODES)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("sample") is None]  # the greedy answers (a sampled run repeats items k times)
+    differing = audit_modes(rows, modes)
+    out = path.with_name("modes_disagree.jsonl")
+    out.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in differing), encoding="utf-8")
+    print(f"{'benchmark':<24} {'rows':>6} {'disagree':>8} " + " ".join(f"{'ok:' + m:>14}" for m in modes))
+    for bench, s in summarize(differing, rows, modes).items():
+        print(f"{bench:<24} {s['rows']:>6} {s['disagree']:>8} " + " ".join(f"{s['correct_' + m]:>14}" for m in modes))
+    print(f"{len(differing)} rows differ; written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
