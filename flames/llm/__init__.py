@@ -165,7 +165,7 @@ BACKENDS = {"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel",
 
 def _build(cfg: Any) -> LLM:
     # a server's model (openai backend) is whatever name the server gives it: nothing local to check
-    name = cfg.name if cfg.backend == "openai" else resolve_model_path(cfg.name)
+    name = resolve_model_path(cfg.name, check=cfg.backend != "openai")
     return find_class(cfg.backend, BACKENDS, what="backend").from_config(name, cfg)
 
 

@@ -61,11 +61,13 @@ def _convert(out: Path) -> None:
     tok.save_pretrained(out)
 
 
-def resolve_model_path(name: str) -> str:
-    """Map a model name from config to something from_pretrained accepts, checked before anything loads."""
+def resolve_model_path(name: str, check: bool = True) -> str:
+    """Map a model name from config to something from_pretrained accepts, checked before anything loads
+    (`check=False` for a server's model name: the embedded one maps to the folder the server loaded)."""
     if name == EMBEDDED_NAME:
         return str(embedded_model_dir())
-    check_model(name)
+    if check:
+        check_model(name)
     return name
 
 
