@@ -91,26 +91,6 @@ class NoLogger:
 
     def log_stage(self, result) -> None: ...
 
-    def log_lineage(self, result, prefix: str) -> None:
-        """The stage's artifact as a W&B artifact reference (its store path and key; nothing is uploaded):
-        the run that computed it logs it as an output, a run that reused it as an input (online only: W&B
-        refuses inputs offline), so W&B shows which synthesize fed which solve. The key is in the summary."""
-        art = result.artifact
-        self.run.summary[f"{prefix}/artifact"] = art.key
-        ref = self.wandb.Artifact(f"{result.stage}-{art.key}", type=result.stage,
-                                  metadata={"key": art.key, "path": str(art.path), "agent": result.label or None})
-        ref.add_reference(art.path.resolve().as_uri(), checksum=False)  # one entry for the folder, no file walk
-        if not result.reused:
-            self.run.log_artifact(ref)
-        elif not self.run.offline:
-            self.run.use_artifact(ref)
-
-    def log_per_agent(self, stage: str, agents: dict[str, dict]) -> None:
-        """A mixture's per-agent counts of one stage as a table (`synthesize/per_agent`)."""
-        cols = sorted({k for c in agents.values() for k in c})
-        self.run.log({f"{stage}/per_agent": self.wandb.Table(
-            columns=["agent", *cols], data=[[a, *(c.get(k) for k in cols)] for a, c in agents.items()])})
-
     def log_eval(self, metrics: dict, artifact) -> None: ...
 
     def log_train(self, history: list[dict]) -> None: ...
