@@ -167,26 +167,19 @@ def test_printed_table_shows_intervals_and_sampled_rates(tmp_path, scripted):
 
 def wandb_summary(tmp_path, m, out):
     """Log an evaluation to an offline W&B run and read its summary back (wandb leet inspect)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from omegaconf import OmegaConf
 
     from flames.config import LoggerConfig
     from flames.logger import WandbLogger
     from flames.store import Artifact
+    from tests.e2e import wandb_summary as read_run
 
     cfg = OmegaConf.structured(LoggerConfig(name="wandb", dir=str(tmp_path)))
     logger = WandbLogger(cfg, {"stage": "evaluate"}, str(tmp_path), "test")
     logger.log_eval(m, Artifact("evaluate", "k", out))
     logger.finish()
     (run_dir,) = tmp_path.glob("wandb/offline-run-*")
-    wandb_cli = str(Path(sys.executable).parent / "wandb")
-    proc = subprocess.run([wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["summary"]
+    return read_run(run_dir)["summary"]
 
 
 def test_wandb_logs_disagreement_counts_and_table(tmp_path, scripted):
