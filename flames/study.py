@@ -175,7 +175,7 @@ class StudyTask:
         self.child: subprocess.Popen | None = None
 
     def __call__(self, argv: list[str]) -> None:
-        self.child = subprocess.Popen([*self.command, *argv])
+        self.child = subprocess.Popen([*self.command, *argv], env=task_env())
         code = self.child.wait()
         if code < 0 and os.environ.get("SLURM_JOB_ID"):  # SLURM is ending this job (requeue, preemption, timeout)
             log.warning("flames was killed by %s; waiting for SLURM to end or requeue this job",
@@ -195,6 +195,14 @@ class StudyTask:
             except subprocess.TimeoutExpired:
                 self.child.kill()
         return submitit.helpers.DelayedSubmission(StudyTask(self.command), argv)
+
+
+def task_env() -> dict[str, str]:
+    """The job's environment for the flames child, less the submitting shell's W&B service: sbatch exports
+    WANDB_SERVICE from a notebook or test process that had a run open, and a child that connects to that
+    service shares its runs: a requeued attempt then finds its own run id still open there ("run ID is in
+    use"). Each task starts its own service."""
+    return {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
 
 
 def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:

@@ -418,7 +418,9 @@ def test_the_paper_studies_compute_each_unique_artifact_once(paper_studies, monk
 def test_a_requeued_generation_job_resumes_its_artifact_and_its_wandb_run(slurm_env, tmp_path):
     """`scontrol requeue` on a running synthesize job (what preemption does): the job runs again, finishes
     the artifact the first attempt started (no record lost or written twice) and logs to the same W&B run id."""
-    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store")}
+    # a W&B service of the submitting process (pytest's own, when an earlier test opened a run) must not
+    # reach the tasks: the requeued attempt would find its run id still open in it
+    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store"), "WANDB_SERVICE": "unix-1-/nonexistent/socket"}
     args = ["study=quickstart", "rehearsal=cpu", "stage=synthesize", "logger=wandb", "logger.dir=wandb",
             "agent=few_shot", "agent.num_problems=12", "agent.chunk_size=2", "problem_model.max_new_tokens=48"]
     proc = subprocess.Popen([flames_exe(), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,

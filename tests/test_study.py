@@ -138,6 +138,20 @@ def test_a_task_whose_child_slurm_killed_waits_for_the_requeue_instead_of_failin
     assert time.monotonic() - t0 < 0.5
 
 
+def test_a_task_does_not_hand_the_submitting_shells_wandb_service_to_its_child(monkeypatch):
+    """sbatch exports the submitter's environment; a WANDB_SERVICE there (a notebook or test process with a
+    run open) would make every task share that process's W&B service, and a requeued attempt find its own
+    run id still open in it. The child starts without it; everything else passes through."""
+    import sys
+
+    from flames.study import StudyTask
+
+    monkeypatch.setenv("WANDB_SERVICE", "unix-12345-/tmp/a-socket-of-the-login-node")
+    monkeypatch.setenv("FLAMES_PASSED_THROUGH", "yes")
+    code = "import os, sys; sys.exit(3 * ('WANDB_SERVICE' in os.environ) + 5 * ('FLAMES_PASSED_THROUGH' not in os.environ))"
+    StudyTask([sys.executable, "-c", code])([])  # raises CalledProcessError(3 or 5) otherwise
+
+
 def test_checkpoint_stops_the_child_and_resubmits_the_same_task():
     """submitit's timeout hook: the running child gets SIGINT (Python unwinds), the same argv is resubmitted."""
     import sys
