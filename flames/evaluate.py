@@ -22,7 +22,7 @@ from pathlib import Path
 
 from flames.grading import DEFAULT_MODE, extract_answer, grade_batch
 from flames.jsonl import read_jsonl
-from flames.llm import LLM, Sampling, request_seed, usage
+from flames.llm import LLM, PROMPT_TOO_LONG, Sampling, request_seed, usage
 from flames.stats import Settings, bootstrap, majority_vote, pass_at_k
 from flames.store import RecordWriter
 
@@ -50,7 +50,8 @@ def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sa
             gens = llm.chat(_conversations(chunk, prompt), sampling)
             writer.log_call(step=name, **usage(gens))
             writer.write(prediction_records(name, chunk, [g.texts[0] for g in gens], fields, audit,
-                                            [g.is_truncated() for g in gens], mode=mode))
+                                            [g.is_truncated() for g in gens], mode=mode,
+                                            errors=[g.error for g in gens]))
         if samples is None:
             continue
         todo = [it for it in items if sample_id(name, it["id"], samples.n - 1) not in writer.done_ids]
@@ -83,17 +84,21 @@ def sample_id(benchmark: str, item_id: str, sample: int) -> str:
 
 def prediction_records(benchmark: str, items: list[dict], outputs: list[str], subsets=(), audit: bool = True,
                        truncated: list[bool] | None = None, samples: list[int] | None = None,
-                       mode: str = DEFAULT_MODE) -> list[dict]:
+                       mode: str = DEFAULT_MODE, errors: list[str | None] | None = None) -> list[dict]:
     """One graded record per item: the raw output (and whether it hit the token limit), the answer, the verdict.
 
-    With `samples`, record i is sample samples[i] of its item (id `sample_id`, field `sample`).
+    With `samples`, record i is sample samples[i] of its item (id `sample_id`, field `sample`). An item
+    whose request was not sent (`errors[i]`: prompt_too_long) keeps its place: an empty output, graded wrong.
     """
     truncated = truncated or [False] * len(items)
+    errors = errors or [None] * len(items)
     records = []
     for i, (it, out, cut) in enumerate(zip(items, outputs, truncated)):
         r = {"id": f"{benchmark}/{it['id']}", "benchmark": benchmark, "item_id": it["id"], "problem": it["problem"],
              "gold": str(it["answer"]), "output": out, "truncated": cut,
              "subsets": {f: it[f] for f in subsets if it.get(f) is not None}}
+        if errors[i]:
+            r["error"] = errors[i]
         if samples is not None:
             r.update(id=sample_id(benchmark, it["id"], samples[i]), sample=samples[i])
         records.append(r)
@@ -103,9 +108,9 @@ def prediction_records(benchmark: str, items: list[dict], outputs: list[str], su
 def sampled_records(benchmark: str, items: list[dict], gens: list, subsets=(), audit: bool = True,
                     mode: str = DEFAULT_MODE) -> list[dict]:
     """The k sampled answers of each item, as k graded records each."""
-    flat = [(it, g.texts[j], g.is_truncated(j), j) for it, g in zip(items, gens) for j in range(len(g.texts))]
+    flat = [(it, g.texts[j], g.is_truncated(j), j, g.error) for it, g in zip(items, gens) for j in range(len(g.texts))]
     return prediction_records(benchmark, [f[0] for f in flat], [f[1] for f in flat], subsets, audit,
-                              [f[2] for f in flat], [f[3] for f in flat], mode)
+                              [f[2] for f in flat], [f[3] for f in flat], mode, [f[4] for f in flat])
 
 
 def grade_records(records: list[dict], audit: bool = True, mode: str = DEFAULT_MODE) -> list[dict]:
@@ -169,7 +174,8 @@ def greedy_metrics(rows: list[dict], settings: Settings) -> dict:
     m = {"n": len(rows), "correct": sum(bool(p["correct"]) for p in rows),
          "unparseable": sum(p["pred"] is None for p in rows), "truncated": sum(bool(p.get("truncated")) for p in rows),
          "timeouts": sum(bool(p["timed_out"]) for p in rows), "disagreements": sum(bool(p.get("disagreement"))
-                                                                                  for p in rows)}
+                                                                                  for p in rows),
+         "prompt_too_long": sum(p.get("error") == PROMPT_TOO_LONG for p in rows)}  # not sent: counted wrong
     m["accuracy"] = round(100 * m["correct"] / m["n"], 2)
     ci = bootstrap([float(bool(p["correct"])) for p in rows], settings=settings).percent("accuracy")
     ci["ci_level"] = round(100 * settings.confidence, 2)  # the level of every interval of this row

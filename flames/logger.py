@@ -33,8 +33,8 @@ COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_toke
 # Per benchmark (and subset) as eval/<name>/<key>: greedy accuracy and counts, each rate's interval
 # (flames.stats: <rate>_stderr, _ci_low, _ci_high at ci_level %), and with samples avg-of-k, maj@k, pass@k.
 _RATES = ("accuracy", "avg_of_k", "maj_at_k", "pass_at_k")
-EVAL_KEYS = ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements", "ci_level", "k",
-             "sampled_n", "sampled_unparseable", "sampled_truncated", "avg_of_k", "maj_at_k", "pass_at_k",
+EVAL_KEYS = ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements", "prompt_too_long", "ci_level",
+             "k", "sampled_n", "sampled_unparseable", "sampled_truncated", "avg_of_k", "maj_at_k", "pass_at_k",
              *(f"{r}_{s}" for r in _RATES for s in ("stderr", "ci_low", "ci_high")))
 SAMPLE_FIELDS = ("id", "sample", "agent", "problem", "solution", "answer", "pred", "gold", "correct", "graders")
 

@@ -26,7 +26,9 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
         convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
         gens = llm.chat(convs, sampling, [request_seed(sampling.seed, "solve", p["id"]) for p in chunk])
         writer.log_call(step="solve", **usage(gens))
-        writer.write(_record(p, g) for p, g in zip(chunk, gens))
+        for reason in {g.error for g in gens if g.error}:  # not sent (prompt_too_long): dropped, counted
+            writer.drop([p for p, g in zip(chunk, gens) if g.error == reason], reason)
+        writer.write(_record(p, g) for p, g in zip(chunk, gens) if not g.error)
     return {"num_samples": sampling.n}
 
 

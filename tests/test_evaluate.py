@@ -51,6 +51,7 @@ def test_disagreements_are_logged_per_item_and_counted(tmp_path, scripted):
     assert m["math"]["disagreements"] == 3 and m["gsm8k"]["disagreements"] == 0
     counts = {k: v for k, v in m["gsm8k"].items() if not k.startswith("accuracy_") and k != "ci_level"}
     assert counts == {"n": 2, "correct": 1, "unparseable": 1, "truncated": 1, "timeouts": 0, "disagreements": 0,
+                      "prompt_too_long": 0,
                       "accuracy": 50.0}
 
 

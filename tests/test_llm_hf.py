@@ -106,3 +106,14 @@ def test_flags_follow_each_request_in_a_mixed_batch(smollm2):
     gens = assert_budget_predicted(smollm2, reqs, lengths, budget)
     if shortest < max(lengths):  # the replies differ in length: both kinds of flag are in one batch
         assert any(g.truncated[0] for g in gens) and not all(g.truncated[0] for g in gens)
+
+
+def test_a_prompt_longer_than_the_context_is_refused_not_sent(smollm2):
+    """SmolLM2 has 8,192 positions: a 9,000-token prompt would allocate for all of them (a 5 MB one, gigabytes);
+    it comes back empty with its reason, and the short request of the same call is answered."""
+    from flames.llm import PROMPT_TOO_LONG
+
+    assert smollm2.context_length() == 8192
+    gens = smollm2.chat([chat("What is 2 + 3?"), chat("apple " * 9000)], greedy(4))
+    assert gens[1].error == PROMPT_TOO_LONG and gens[1].texts == [""] and gens[1].prompt_tokens > 8192
+    assert gens[0].error is None and 1 <= gens[0].completion_tokens[0] <= 4

@@ -59,6 +59,18 @@ def test_identical_prompts_sample_differently_and_a_seed_repeats(engine):
     assert len(set(default)) >= 3, default
 
 
+def test_a_prompt_that_fills_max_model_len_is_refused_and_the_rest_of_the_batch_runs(engine):
+    """vLLM would raise on a prompt of max_model_len tokens or more and fail the whole batch: flames
+    counts its tokens with the engine's tokenizer and does not send it."""
+    from flames.llm import PROMPT_TOO_LONG, Sampling
+
+    assert engine.context_length() == 1024
+    convs = [[{"role": "user", "content": "apple " * 1100}], [{"role": "user", "content": "What is 2 + 3?"}]]
+    gens = engine.chat(convs, Sampling(temperature=0.0, max_new_tokens=4))
+    assert gens[0].error == PROMPT_TOO_LONG and gens[0].prompt_tokens >= 1024 and gens[0].texts == [""]
+    assert gens[1].error is None and 1 <= gens[1].completion_tokens[0] <= 4
+
+
 def synthesized_on_vllm(tmp_path, agent, *extra):
     """Run `agent` up to synthesize on vLLM; (manifest, rows, distinct normalized problems)."""
     require("vllm", importlib.util.find_spec("vllm") is not None,

@@ -25,6 +25,19 @@ def fill(template: str, **values: str) -> str:
     return re.sub(r"\{(%s)\}" % names, lambda m: str(values[m.group(1)]), template)
 
 
+class Reply(str):
+    """A step's reply text; `error` names why the request got none (a prompt too long for the model's
+    context): the empty text parses as nothing, and `Agent.drop` records this reason instead."""
+
+    error: str | None = None
+
+    @classmethod
+    def of(cls, gen) -> "Reply":
+        reply = cls(gen.texts[0])
+        reply.error = gen.error
+        return reply
+
+
 @dataclass
 class ChunkResult:
     """What one chunk of seeds produced: problems, and dropped items with reasons."""
@@ -89,7 +102,7 @@ class Agent:
                                            for (k, n), p in zip(numbered(keys), prompts)]
         gens = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], sampling, seeds)
         self.log_call(step=step, **usage(gens))
-        return [g.texts[0] for g in gens]
+        return [Reply.of(g) for g in gens]
 
     def step_items(self, step: str, items: list[dict], prompt_of: Callable[[dict], str],
                    parse: Callable[[dict, str], tuple[Any, str | None]], out: ChunkResult,
@@ -105,7 +118,7 @@ class Agent:
                             keys=[self.request_key(it["seed"]) for it in items])
         kept = []
         for it, reply in zip(items, replies):
-            value, reason = parse(it, reply)
+            value, reason = (None, reply.error) if reply.error else parse(it, reply)
             if reason:
                 self.drop(out, it["seed"], reason, step=step, raw=reply)
             else:
@@ -113,7 +126,9 @@ class Agent:
         return kept
 
     def drop(self, out: ChunkResult, seed: dict, reason: str, suffix: str | None = None, **details) -> None:
-        """Record a dropped item (its id, what the model said) with a counted reason."""
+        """Record a dropped item (its id, what the model said) with a counted reason; a request the backend
+        did not answer (its `raw` a Reply with an error) is counted under that error whatever its parse said."""
+        reason = getattr(details.get("raw"), "error", None) or reason
         out.drops.append(({"id": self.problem_id(seed, suffix), **details}, reason))
 
     def request_key(self, seed: dict) -> str:

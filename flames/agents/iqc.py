@@ -199,7 +199,10 @@ class IQC(Agent):
         for i, it in enumerate(items):
             sampled = answers[i * m:(i + 1) * m]
             agree = sum(v.equivalent for v in verdicts[i * m:(i + 1) * m])
-            if agree:
+            refused = next((r.error for r in replies[i * m:(i + 1) * m] if r.error), None)  # prompt_too_long
+            if refused:
+                self.drop(out, it["seed"], refused, suffix=f"i{k}", step=f"verify{k}", question=it["question"])
+            elif agree:
                 kept.append({**it, "verified": {"samples": m, "agree": agree, "answers": sampled}})
             else:
                 self.drop(out, it["seed"], "unverified", suffix=f"i{k}", step=f"verify{k}", question=it["question"],

@@ -49,9 +49,21 @@ class Generation:
     completion_tokens: list[int] = field(default_factory=list)
     # per completion: it ran to max_new_tokens without an end (empty when a backend cannot say)
     truncated: list[bool] = field(default_factory=list)
+    # why the request got no completion (PROMPT_TOO_LONG: never sent), None when it was answered; its
+    # texts are then empty strings, and the stage drops or counts the record with this reason
+    error: str | None = None
 
     def is_truncated(self, i: int = 0) -> bool:
         return i < len(self.truncated) and self.truncated[i]
+
+
+PROMPT_TOO_LONG = "prompt_too_long"  # the drop reason of a request whose prompt leaves no room in the context
+
+
+def refused(n: int, prompt_tokens: int, reason: str) -> Generation:
+    """The placeholder result of a request that was not sent: n empty completions and the reason."""
+    return Generation(texts=[""] * n, prompt_tokens=prompt_tokens, completion_tokens=[0] * n,
+                      truncated=[False] * n, error=reason)
 
 
 def usage(gens: list[Generation]) -> dict[str, int]:
@@ -108,9 +120,40 @@ class LLM:
         CALLS[_current_stage[0]] += 1
         seeds = list(seeds) if seeds is not None else default_seeds(conversations, sampling.seed)
         assert len(seeds) == len(conversations), "one seed per request"
-        out = self._chat(conversations, sampling, seeds)
-        assert len(out) == len(conversations), "backend returned a different number of results"
-        return out
+        lengths = self.too_long(conversations)
+        send = [i for i in range(len(conversations)) if i not in lengths]
+        answered = self._chat([conversations[i] for i in send], sampling, [seeds[i] for i in send]) if send else []
+        assert len(answered) == len(send), "backend returned a different number of results"
+        out: list[Generation | None] = [None] * len(conversations)
+        for i, gen in zip(send, answered):
+            out[i] = gen
+        for i, n in lengths.items():
+            out[i] = refused(sampling.n, n, PROMPT_TOO_LONG)
+        return out  # type: ignore[return-value]
+
+    def too_long(self, conversations: list[list[dict]]) -> dict[int, int]:
+        """Requests whose prompt fills the model's context (no room for one token), with their lengths.
+
+        Sent anyway, one would fail the whole batch (vLLM refuses it) or allocate for its full length (a
+        5 MB problem: gigabytes); refused here, it comes back as a `PROMPT_TOO_LONG` result.
+        """
+        limit = self.context_length()
+        if not limit:
+            return {}
+        lengths = self.prompt_lengths(conversations)
+        found = {i: n for i, n in enumerate(lengths) if n >= limit}
+        if found:
+            log.warning("%d of %d prompts are %d+ tokens, the context of %s: not sent (%s)", len(found),
+                        len(conversations), limit, self.name, PROMPT_TOO_LONG)
+        return found
+
+    def context_length(self) -> int | None:
+        """The model's context in tokens; None: unknown (a server's model), no prompt is refused."""
+        return None
+
+    def prompt_lengths(self, conversations: list[list[dict]]) -> list[int]:
+        """Each request's prompt in tokens, as the backend would send it (a backend with a context_length)."""
+        raise NotImplementedError
 
     def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
         raise NotImplementedError

@@ -15,10 +15,10 @@ class HFModel(LLM):
     @classmethod
     def from_config(cls, path: str, cfg) -> HFModel:
         return cls(path, dtype=cfg.dtype, batch_size=cfg.batch_size, chat_template=cfg.get("chat_template", True),
-                   **dict(cfg.get("extra", {}) or {}))
+                   max_model_len=cfg.get("max_model_len"), **dict(cfg.get("extra", {}) or {}))
 
     def __init__(self, path: str, dtype: str = "bfloat16", batch_size: int = 32, chat_template: bool = True,
-                 device: str | None = None):
+                 device: str | None = None, max_model_len: int | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -31,10 +31,22 @@ class HFModel(LLM):
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(self.device).eval()
+        # the positions the model was trained on, unless the config caps them lower
+        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None)
+
+    def context_length(self) -> int | None:
+        return self.max_model_len
+
+    def prompt_lengths(self, conversations: list[list[dict]]) -> list[int]:
+        enc = self.tok(self._prompts(conversations), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in enc]
+
+    def _prompts(self, conversations: list[list[dict]]) -> list[str]:
+        return [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) if self.chat_template
+                else raw_prompt(c) for c in conversations]
 
     def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
-        prompts = [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) if self.chat_template
-                   else raw_prompt(c) for c in conversations]
+        prompts = self._prompts(conversations)
         # Sort by length so each batch pads little; results are put back in request order.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         per_batch = max(1, self.batch_size // sampling.n)

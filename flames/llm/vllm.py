@@ -50,6 +50,15 @@ class VLLMModel(LLM):
         log.info("Starting vLLM engine for %s", path)
         self.engine = Engine(**kwargs)
 
+    def context_length(self) -> int | None:
+        return self.engine.llm_engine.model_config.max_model_len
+
+    def prompt_lengths(self, conversations: list[list[dict]]) -> list[int]:
+        tok = self.engine.get_tokenizer()
+        texts = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) if self.chat_template
+                 else raw_prompt(c) for c in conversations]
+        return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+
     def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
         from vllm import SamplingParams
 

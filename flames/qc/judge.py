@@ -54,7 +54,7 @@ class SolvabilityJudge:
         self.chunk_size = chunk_size
 
     def judge(self, problems: list[dict], writer: RecordWriter) -> dict[str, dict]:
-        """Problem id -> {"verdict": SOLVABLE | UNSOLVABLE | None, "raw": the reply}."""
+        """Problem id -> {"verdict": SOLVABLE | UNSOLVABLE | None, "raw": the reply[, "error": why unsent]}."""
         path = writer.folder / "judge.jsonl"
         done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
         todo = [p for p in problems if p["id"] not in done]
@@ -67,8 +67,10 @@ class SolvabilityJudge:
             convs = [[{"role": "user", "content": template.replace("{problem}", p["problem"])}] for p in chunk]
             gens = self.llm.chat(convs, self.sampling)
             writer.log_call(step="judge", **usage(gens))
-            rows = [{"id": p["id"], "verdict": parse_verdict(g.texts[0]), "raw": g.texts[0]}
-                    for p, g in zip(chunk, gens)]
+            rows = [{"id": p["id"], "verdict": parse_verdict(g.texts[0]), "raw": g.texts[0],
+                     **({"error": g.error} if g.error else {})} for p, g in zip(chunk, gens)]
             append_jsonl(path, rows)
             done.update((r["id"], r) for r in rows)
-        return {p["id"]: {"verdict": done[p["id"]]["verdict"], "raw": done[p["id"]]["raw"]} for p in problems}
+        # a request not sent (prompt_too_long) has no verdict and says why
+        return {p["id"]: {k: done[p["id"]][k] for k in ("verdict", "raw", "error") if k in done[p["id"]]}
+                for p in problems}

@@ -46,7 +46,7 @@ class Solvability(Strategy):
         for row in rows:
             v = verdicts[row["id"]]
             if v["verdict"] != SOLVABLE:
-                reason = "unsolvable" if v["verdict"] == UNSOLVABLE else "judge_unparseable"
+                reason = "unsolvable" if v["verdict"] == UNSOLVABLE else v.get("error") or "judge_unparseable"
                 writer.drop([{"id": row["id"], "judge": v}], reason)
             else:
                 kept.append(row)
