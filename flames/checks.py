@@ -35,6 +35,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "benchmarks.limit": NONE_OR_POSITIVE,  # 0 meant "no limit": the whole suite
     "benchmarks.max_new_tokens": POSITIVE,
     "benchmarks.batch_size": POSITIVE,
+    "benchmarks.chunk_size": NONE_OR_POSITIVE,
+    "problem_model.max_model_len": NONE_OR_POSITIVE,
+    "solution_model.max_model_len": NONE_OR_POSITIVE,
     "seeds.builtin_count": POSITIVE,
     "student.learning_rate": ABOVE_ZERO,
     "student.num_train_epochs": ABOVE_ZERO,

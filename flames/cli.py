@@ -22,7 +22,7 @@ from flames.report import format_report
 log = logging.getLogger("flames")
 # The config root ships inside the package (flames/conf), so wheels and non-editable installs have it.
 CONF_DIR = str(Path(__file__).resolve().parent / "conf")
-# A user's mistake: one line naming the key or file:line, exit code 2 (no traceback).
+# A user's mistake: one line naming the key or file:line, exit code 2 (no traceback; FLAMES_DEBUG=1 shows it).
 # A study task whose input a failed job left missing, or a lock wait past paths.lock_timeout_s, ends the same
 # way: one line (the study lists it; the lock's line names its holder).
 USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError, UpstreamMissing, LockTimeout)
@@ -42,8 +42,15 @@ def app(cfg: DictConfig) -> float | None:
             sys.exit(1 if failed else 0)
         return run(cfg, run_dir, identity(cfg, hydra_cfg))
     except USER_ERRORS as e:
+        if debugging():
+            raise
         print(f"flames: error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def debugging() -> bool:
+    """FLAMES_DEBUG=1: a user's mistake shows its traceback too (Hydra's own errors, with HYDRA_FULL_ERROR=1)."""
+    return os.environ.get("FLAMES_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def identity(cfg: DictConfig, hydra_cfg) -> RunIdentity:
@@ -90,7 +97,7 @@ def compose_cell(overrides: list[str]) -> DictConfig:
 
 def main() -> None:
     register_configs()
-    mistake = config_mistake(sys.argv[1:])
+    mistake = None if debugging() else config_mistake(sys.argv[1:])  # debugging: Hydra's full error
     if mistake:
         print(f"flames: error: {mistake}", file=sys.stderr, flush=True)
         sys.exit(2)

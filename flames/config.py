@@ -60,7 +60,9 @@ class ModelConfig:
     max_new_tokens: int = 2048
     batch_size: int = runtime(32)  # hf backend: sequences per generate() call
     seed: int = 0
-    max_model_len: Optional[int] = None  # vllm: context length to reserve KV cache for
+    # context length (vllm reserves KV cache for it; hf: the model's own by default); a prompt that fills it
+    # is not sent, its record dropped as prompt_too_long
+    max_model_len: Optional[int] = None
     tensor_parallel_size: int = runtime(1)  # vllm: GPUs per model
     gpu_memory_utilization: float = runtime(0.9)  # vllm
     extra: Dict[str, Any] = field(default_factory=dict)  # passed through to the backend constructor
@@ -271,6 +273,9 @@ class BenchmarksConfig:
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."  # after the problem
     max_new_tokens: int = 2048  # paper: greedy decoding, at most 2,048 new tokens
     batch_size: int = runtime(32)  # sequences per generate() call (hf backend)
+    # items per generation call, appended to the predictions as it returns (a kill loses at most one);
+    # None: one generate() batch (batch_size) on hf, 256 on vllm/openai (their engines batch inside a call)
+    chunk_size: Optional[int] = runtime(None)
     audit: bool = True  # also run math-verify on pairs the fast path decided; disagreements are logged
     # Sampled evaluation and intervals (docs/evaluation.md "Samples and intervals"); at their defaults the
     # evaluate key is what it was before they existed.

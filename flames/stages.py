@@ -344,6 +344,11 @@ def eval_model(job: Job, path: str) -> Any:
                                                             batch_size=b.batch_size)))
 
 
+def eval_chunk(b: Any) -> int:
+    """Items per generation call of evaluate (each call's predictions are appended as it returns)."""
+    return b.chunk_size or (b.batch_size if b.backend == "hf" else 256)
+
+
 def eval_sampling(job: Job) -> llm_mod.Sampling:
     return llm_mod.Sampling(temperature=0.0, max_new_tokens=job.cfg.benchmarks.max_new_tokens)
 
@@ -387,8 +392,8 @@ class Evaluate(Stage):
         else:
             model_path = resolve_model_path(job.cfg.student.path)
         metrics = evaluate(job.shared.eval_items(), out, eval_model(job, model_path), eval_sampling(job), b.prompt,
-                           subsets=subset_fields(b), audit=b.audit, samples=eval_samples(job), settings=eval_stats(job),
-                           mode=job.cfg.grading.mode)
+                           eval_chunk(b), subset_fields(b), audit=b.audit, samples=eval_samples(job),
+                           settings=eval_stats(job), mode=job.cfg.grading.mode)
         llm_mod.release_all()
         return metrics
 

@@ -147,6 +147,34 @@ def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
     assert "Resuming" in resumed.stdout + resumed.stderr
 
 
+def test_a_killed_evaluate_loses_at_most_the_batch_in_flight(tmp_path):
+    """Predictions are appended after each generate() batch (hf: batch_size items): a SIGKILL loses only the
+    batch being generated, and the rerun asks for exactly the items not written, each once."""
+    args = ["stage=evaluate", "student.path=embedded:smollm2-135m-instruct", "benchmarks.builtin_count=6",
+            "benchmarks.batch_size=2", "benchmarks.max_new_tokens=32", "logger=none"]
+    store = tmp_path / "store"
+    proc = start_flames(args, tmp_path, store)
+    seen, data = set(), None
+    deadline = time.time() + 1800  # a hang guard
+    while time.time() < deadline and proc.poll() is None:
+        data = next((store / "evaluate").glob("*/data.jsonl"), None)
+        seen.add(len(data.read_text().splitlines()) if data else 0)
+        if max(seen) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "evaluate finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written = len(data.read_text().splitlines())
+    assert written < 6 and all(n % 2 == 0 for n in seen | {written}), seen  # whole batches, as each returned
+    resumed = run_flames(args, tmp_path, store, timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    ids = [r["id"] for r in read_jsonl(data)]
+    assert len(ids) == len(set(ids)) == 6
+    calls = list(read_jsonl(data.parent / "calls.jsonl"))  # one line per finished batch, both attempts
+    assert sum(c["requests"] for c in calls) == 6 and all(c["requests"] == 2 for c in calls)
+
+
 def test_real_gsm8k_seeds(tmp_path, flames_data):
     seeds = flames_data / "seeds" / "gsm8k_train.jsonl"
     proc = run_flames([f"seeds.path={seeds}", "seeds.limit=20", "logger=none", *TINY], tmp_path, tmp_path / "store")

@@ -133,8 +133,10 @@ def test_overfitting_sixteen_examples_halves_the_loss(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_sigkilled_training_job_resumes_from_its_checkpoint(tmp_path):
-    """Real processes: the launcher and its torchrun workers are SIGKILLed after a checkpoint, then relaunched."""
+def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_one(tmp_path):
+    """Real processes: the launcher and its torchrun workers are SIGKILLed while checkpoint 6 is being written
+    (its folder there, its trainer state not yet: the Trainer writes that last), then relaunched. The torn
+    checkpoint is passed over; the run resumes from checkpoint 4 and overwrites it."""
     mixture, out = tmp_path / "mixture.jsonl", tmp_path / "train"
     write_jsonl(mixture, rows(16))
     OmegaConf.save(student(max_steps=8, num_checkpoints=4), tmp_path / "student.yaml")
@@ -147,13 +149,15 @@ def test_a_sigkilled_training_job_resumes_from_its_checkpoint(tmp_path):
         f"print(train({str(mixture)!r}, {str(out)!r}, embedded_model_dir(), cfg, {PROMPT!r}, "
         "OmegaConf.structured(DistributedConfig), 1))\n")
     job = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
-    deadline = time.time() + 900
-    while not (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists():
-        assert job.poll() is None and time.time() < deadline, "the job ended or stalled before checkpoint 4"
-        time.sleep(0.5)
+    deadline, torn = time.time() + 900, out / "checkpoints" / "checkpoint-6"
+    while not torn.exists():  # saving 135M weights and Adam state takes a second or more: room to strike
+        assert job.poll() is None and time.time() < deadline, "the job ended or stalled before checkpoint 6"
+        time.sleep(0.01)
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
     time.sleep(2)  # the workers die with their parent (PR_SET_PDEATHSIG)
+    assert not (torn / "trainer_state.json").exists(), "checkpoint 6 was whole before the kill (saved too fast)"
+    assert (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists()
     before = [r["step"] for r in read_jsonl(out / LOG_FILE)]
     assert not (out / RESULT_FILE).exists() and max(before) < 8
     again = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)

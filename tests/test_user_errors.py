@@ -99,3 +99,13 @@ def test_an_unknown_model_with_the_hub_offline_is_one_line_at_once(tmp_path, mon
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     proc = run_flames([*BASE, "problem_model.name=nobody/no-such-model"], tmp_path, tmp_path / "store", timeout=300)
     check_one_line(proc, "nobody/no-such-model", tmp_path / "store")
+
+
+def test_flames_debug_shows_the_traceback_of_a_user_mistake(tmp_path, monkeypatch):
+    """FLAMES_DEBUG=1: the same mistake ends with its traceback (for a bug report), still before a model loads."""
+    monkeypatch.setenv("FLAMES_DEBUG", "1")
+    (tmp_path / "empty").mkdir()
+    proc = run_flames(["logger=none", "stage=evaluate", f"student.path={tmp_path / 'empty'}"], tmp_path,
+                      tmp_path / "store", timeout=300)
+    assert proc.returncode not in (0, 2) and "Traceback" in proc.stderr and "not a model folder" in proc.stderr
+    assert "Loading weights" not in proc.stdout + proc.stderr
