@@ -160,6 +160,8 @@ def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_
     assert (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists()
     before = [r["step"] for r in read_jsonl(out / LOG_FILE)]
     assert not (out / RESULT_FILE).exists() and max(before) < 8
+    (out / "model.partial").mkdir()  # what a kill during the final save leaves: a torn folder, a temp file
+    (out / "model.partial" / "tmp_shard.bin").write_bytes(b"\0" * 1024)
     again = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     result = json.loads((out / RESULT_FILE).read_text())
@@ -171,6 +173,7 @@ def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_
     losses = [r["loss"] for r in read_jsonl(out / LOG_FILE)]  # the loss over all 8 steps, not the last 4
     assert result["train_loss"] == pytest.approx(sum(losses) / 8)
     assert not list((out / "checkpoints").glob("*/optimizer.pt"))  # done: nothing left to resume
+    assert not (out / "model.partial").exists() and not (out / "model" / "tmp_shard.bin").exists()
 
 
 @pytest.mark.slow

@@ -90,6 +90,9 @@ def main(spec_path: str) -> None:
         trim_log(out / LOG_FILE, checkpoints.step_of(resume))
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     partial = out / "model.partial"
+    if trainer.is_world_process_zero() and partial.exists():  # torn by a kill mid-save: its files must not
+        shutil.rmtree(partial)  # ride along into model/ (a stray 173 MB temp file did, before 0.4)
+    trainer.accelerator.wait_for_everyone()
     trainer.save_model(str(partial))  # every rank: FSDP and ZeRO-3 gather the shards
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
