@@ -8,6 +8,8 @@ is checked when the pipeline starts, before any model loads.
 A field marked `runtime(...)` changes only speed or memory (batch sizes, GPUs per model): it stays
 out of artifact keys, so changing it reuses what was computed (`flames.keys.key_slice`). A field
 marked `unkeyed(...)` is left out because the key records its effect another way (see its comment).
+A field marked `size(...)` says how many records to generate: out of the generating stage's key (its
+artifact grows or serves a prefix), in the key of what reads that many (docs/topup.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from omegaconf import MISSING
 
 KEYED = "keyed"  # dataclass field metadata: False = stays out of artifact keys
 IF_SET = "if_set"  # KEYED's value for a field keyed only when it differs from its default
+SIZE = "size"  # dataclass field metadata: True = a record count that a pool grows to (`size(...)`)
 
 
 class ConfigError(ValueError):
@@ -37,6 +40,13 @@ def runtime(default: Any = None, **kwargs: Any) -> Any:
 def unkeyed(default: Any = None, **kwargs: Any) -> Any:
     """A field whose effect the stage's key records another way (a content fingerprint): left out."""
     return runtime(default, **kwargs)
+
+
+def size(default: Any = None) -> Any:
+    """How many records a generation stage makes (problems, samples): left out of that stage's key, since its
+    artifact is a pool that grows when more is asked and serves a smaller ask from what it holds (flames.views);
+    what reads such a view is keyed by the size it read (flames.stages)."""
+    return field(default=default, metadata={KEYED: False, SIZE: True})
 
 
 def keyed_if_set(default: Any) -> Any:
@@ -81,8 +91,10 @@ class AgentConfig:
 
     _target_: str = MISSING  # the agent class, e.g. flames.agents.paraphrase.Paraphrase
     name: str = MISSING  # the agent's label (problem ids, mixture weights, tables, W&B)
-    num_problems: int = 16  # target number of problems after problem QC (seeds are drawn again when they run out)
-    max_draws: int = 32  # passes over the seeds at most (problems per seed), so a bad agent cannot loop forever
+    # target number of problems after problem QC (seeds are drawn again when they run out); a size: the pool grows
+    num_problems: int = size(16)
+    # passes over the seeds at most (problems per seed), so a bad agent cannot loop forever; a size (a limit)
+    max_draws: int = size(32)
     max_new_tokens: Optional[int] = None  # override problem_model.max_new_tokens for this agent
     chunk_size: int = runtime(64)  # seeds per resumable chunk (each step is one batched call per chunk)
 
@@ -153,7 +165,7 @@ class QCConfig:
 
 @dataclass
 class SolveConfig:
-    num_samples: int = 3  # solutions sampled per problem (the paper's QC study: 3; main recipe: 1)
+    num_samples: int = size(3)  # solutions sampled per problem (paper's QC study: 3; main recipe: 1); a size: tops up
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
     chunk_size: int = runtime(64)  # problems per batched call; each chunk is written before the next starts
 

@@ -10,24 +10,38 @@ from pathlib import Path
 from flames.config import ConfigError
 from flames.jsonl import read_jsonl
 from flames.store import RecordWriter
+from flames.views import in_view
 
 
-def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budget: int | None, seed: int = 0) -> dict:
-    """Sample round(weight * budget) examples from each source (all of them if budget is None)."""
+def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budget: int | None, seed: int = 0,
+        views: dict[str, int] | None = None) -> dict:
+    """Take round(weight * budget) examples from each source's view (all of them if budget is None).
+
+    A source's view is its records ranked below `views[name]` problems (flames.views; all without one). The
+    examples taken are those of lowest priority, a hash of (seed, source, id), not a shuffle: a record's
+    priority does not depend on what else the pool holds, so a larger view drawn with the same seed ranks
+    the smaller view's records as it did. A row of a smaller mix is in a larger one when the larger share
+    takes at least the rows the smaller took plus the rows its view adds (always when each share takes its
+    whole view, as FLAMES Small and Large do: each agent makes its share of the budget).
+    """
     writer = RecordWriter(out_dir)
     total = sum(weights.values())
-    rng = random.Random(seed)
-    shortfall, taken = {}, {}
+    shortfall, taken, available = {}, {}, {}
     for name, path in sources.items():
-        rows = list(read_jsonl(path))
+        rows = [r for r in read_jsonl(path) if in_view(r, (views or {}).get(name))]
         want = len(rows) if budget is None else round(budget * weights[name] / total)
-        rng.shuffle(rows)
+        rows.sort(key=lambda r: priority(seed, name, r["id"]))
         pick = rows[:want]
         if len(pick) < want:
             shortfall[name] = want - len(pick)
-        taken[name] = len(pick)
+        taken[name], available[name] = len(pick), len(rows)
         writer.write({**r, "id": f"{name}/{r['id']}", "mixture_source": name} for r in pick)
-    return {"taken": taken, "shortfall": shortfall, "budget": budget}
+    return {"taken": taken, "shortfall": shortfall, "budget": budget, "available": available}
+
+
+def priority(seed: int, source: str, record_id: str) -> int:
+    """A record's place in the draw: a seeded hash of its id, the same whatever else its pool holds."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\0{source}\0{record_id}".encode(), digest_size=8).digest(), "big")
 
 
 # ------------------------------------------------------------------ an external SFT dataset (mixture=external)

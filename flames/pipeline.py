@@ -3,6 +3,7 @@ looked up in the store by key, or computed.
 
 Per-agent stages run once per agent of the mixture, stage by stage (every agent's problems are
 synthesized before any is solved, so one model serves a whole stage), and `mix` fans them in.
+A pool stage (`Stage.grows`) is asked for its sizes: the store reuses, grows or computes it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class StageResult:
     label: str  # which agent (per-agent stages) or "" (shared stages)
     artifact: Artifact
     reused: bool
+    ask: dict | None = None  # the sizes asked of a pool (None: not a pool); a study dedupes pools by them
 
     @property
     def manifest(self) -> dict:
@@ -66,6 +68,7 @@ class Pipeline:
         self.run_info = PipelineRun(train_history=self.shared.train_history)
         self.produced: dict[tuple[str, str], Artifact] = {}
         self.agent_cfgs = self.agents()  # checked against their classes' schemas before anything runs
+        self.views = {label: int(a.num_problems) for label, a in self.agent_cfgs.items()}  # what mix reads
 
     def run(self) -> PipelineRun:
         if self.logger:  # training metrics reach the logger while the workers train, not at the end
@@ -80,7 +83,9 @@ class Pipeline:
 
         def visit(stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
             art = self.store.artifact(stage.name, stage.slice(job, inputs), inputs)
-            planned.append(StageResult(stage.name, label, art, art.complete))
+            ask = asked(stage, job)
+            planned.append(StageResult(stage.name, label, art, art.complete and self.store.covers(art, ask, inputs),
+                                       ask))
             return art
 
         self.walk(visit)
@@ -91,7 +96,7 @@ class Pipeline:
         agents = self.agent_cfgs
         for stage in self.stages():
             for label, agent in (agents.items() if stage.per_agent else [("", None)]):
-                job = Job(self.cfg, self.shared, agent)
+                job = Job(self.cfg, self.shared, agent, self.views)
                 if stage.applies(job):
                     self.produced[stage.name, label] = visit(stage, job, label, self.inputs_of(stage, label, agents))
 
@@ -144,17 +149,23 @@ class Pipeline:
             (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
             return metrics
 
-        config = stage.slice(job, inputs)
+        config, ask = stage.slice(job, inputs), asked(stage, job)
         if self.cfg.study_task and stage is not self.stages()[-1]:
             planned = self.store.artifact(stage.name, config, inputs)
-            if not planned.complete:  # a study job computes one stage; a missing earlier one means its job failed
-                raise UpstreamMissing(f"{name}: {planned.path} is not complete; the study job that makes it failed "
-                                      "or has not run")
-        art, reused = self.store.run(stage.name, config, inputs, compute)
+            # a study job computes one stage; a missing (or too small) earlier one means its job failed
+            if not (planned.complete and self.store.covers(planned, ask, inputs)):
+                raise UpstreamMissing(f"{name}: {planned.path} is not complete{' for ' + str(ask) if ask else ''}; "
+                                      "the study job that makes it failed or has not run")
+        art, reused = self.store.run(stage.name, config, inputs, compute, ask=ask)
         if reused:
             log.info("%s: reused %s", name, art.path)
-        result = StageResult(stage.name, label, art, reused)
+        result = StageResult(stage.name, label, art, reused, ask)
         self.run_info.results.append(result)
         if self.logger:
             self.logger.log_stage(result)
         return art
+
+
+def asked(stage: Stage, job: Job) -> dict | None:
+    """The sizes a run asks of a pool stage's artifact; None for a stage whose artifact is not a pool."""
+    return stage.ask(job) if stage.grows(job) else None

@@ -5,7 +5,9 @@ digest. JSONL files (the records) are hashed whole; other files (model weights, 
 tokenizer files) by their size and the hash of their first and last MiB, which catches truncation,
 deletion and replacement without reading gigabytes on every reuse. It also records the digest of each
 input's record (`inputs`), so an artifact built on an input that has since been recomputed (a new
-content under the same key) is seen as stale.
+content under the same key) is seen as stale. A growable input (a pool, which only ever appends) is recorded
+by its origin and the size and digest of the data it held (`holds_prefix`): growing it keeps what was
+recorded true, recomputing it does not.
 """
 
 from __future__ import annotations
@@ -30,6 +32,24 @@ def file_check(path: Path) -> dict:
             fh.seek(size - SAMPLE)
             h.update(fh.read(SAMPLE))
     return {"size": size, "sha256": h.hexdigest()}
+
+
+def prefix_digest(path: Path, size: int) -> str:
+    """The digest `file_check` gives a JSONL file whose content is the first `size` bytes of `path`."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        left = size
+        while left > 0 and (block := fh.read(min(left, 1 << 22))):
+            h.update(block)
+            left -= len(block)
+    return h.hexdigest()
+
+
+def holds_prefix(path: Path, recorded: dict, sealed: dict) -> bool:
+    """Whether the file at `path`, sealed as `sealed`, still starts with the content `recorded` (size, sha256)."""
+    if sealed["size"] == recorded["size"]:
+        return sealed["sha256"] == recorded["sha256"]  # the file's own seal vouches for its content
+    return sealed["size"] > recorded["size"] and prefix_digest(path, recorded["size"]) == recorded["sha256"]
 
 
 def list_files(folder: Path, skip: set[str]) -> list[str]:

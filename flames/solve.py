@@ -1,8 +1,16 @@
-"""Stage `solve`: problems -> n sampled solutions each, with the solution model."""
+"""Stage `solve`: problems -> n sampled solutions each, with the solution model.
+
+The artifact is a pool, keyed without `num_samples` and without the number of problems: a run solves the
+problems of its view (flames.views) that the pool has not solved yet, and gives a problem that holds fewer
+samples than asked the missing ones as a top-up row (`topup_of`, its own request, seeded by the problem id
+and the index of its first sample). Readers fold top-ups in with `flames.views.merge_samples`.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from itertools import groupby
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -11,28 +19,60 @@ from flames.grading import extract_answer
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, Sampling, request_seed, usage
 from flames.store import RecordWriter
+from flames.views import TOPUP, in_view, sample_counts
 
 log = logging.getLogger(__name__)
 
 
-def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: str, chunk_size: int = 64) -> dict:
-    """Sample `sampling.n` solutions per problem; resumable (problems already solved are skipped)."""
+def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: str, chunk_size: int = 64,
+          num_problems: int | None = None) -> dict:
+    """Give every problem of the view (ranked below `num_problems`; None: all) `sampling.n` solutions.
+
+    Resumable and growable: problems holding `sampling.n` samples already are skipped; a problem holding k
+    gets samples k..n-1 in one request with n-k completions, so asking 2 then 4 samples makes 2 new per problem.
+    """
     writer = RecordWriter(out_dir)
-    todo = [p for p in read_jsonl(problems) if p["id"] not in writer.done_ids]
-    if writer.resumed:
-        log.info("solve: %d problems already solved, %d to go", writer.resumed, len(todo))
-    for start in tqdm(range(0, len(todo), chunk_size), desc="solve", unit="chunk"):
-        chunk = todo[start:start + chunk_size]
-        convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
-        gens = llm.chat(convs, sampling, [request_seed(sampling.seed, "solve", p["id"]) for p in chunk])
-        writer.log_call(step="solve", **usage(gens))
-        for reason in {g.error for g in gens if g.error}:  # not sent (prompt_too_long): dropped, counted
-            writer.drop([p for p, g in zip(chunk, gens) if g.error == reason], reason)
-        writer.write(_record(p, g) for p, g in zip(chunk, gens) if not g.error)
-    return {"num_samples": sampling.n}
+    held = sample_counts(read_jsonl(writer.data_path))
+    view = [p for p in read_jsonl(problems) if in_view(p, num_problems)]
+    dropped = writer.done_ids - held.keys()  # problems not sent (prompt_too_long): asking again changes nothing
+    todo = [(held.get(p["id"], 0), p) for p in view if held.get(p["id"], 0) < sampling.n and p["id"] not in dropped]
+    if held:
+        log.info("solve: %d problems of the view hold %d samples already, %d to do", len(view) - len(todo),
+                 sampling.n, len(todo))
+    new_samples = 0
+    for start, group in groupby(sorted(todo, key=lambda t: t[0]), key=lambda t: t[0]):  # stable: view order
+        batch = [p for _, p in group]
+        part = replace(sampling, n=sampling.n - start)
+        for first in tqdm(range(0, len(batch), chunk_size), desc="solve" if not start else f"solve +{part.n}",
+                          unit="chunk"):
+            chunk = batch[first:first + chunk_size]
+            convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
+            gens = llm.chat(convs, part, [sample_seed(sampling.seed, p["id"], start) for p in chunk])
+            writer.log_call(step="solve", **usage(gens))
+            for reason in {g.error for g in gens if g.error}:  # not sent (prompt_too_long): dropped, counted
+                writer.drop([{"id": p["id"]} for p, g in zip(chunk, gens) if g.error == reason], reason)
+            writer.write(_record(p, g) if not start else _topup(p, g, start) for p, g in zip(chunk, gens)
+                         if not g.error)
+            new_samples += part.n * sum(not g.error for g in gens)
+    return {"num_samples": sampling.n, "view_size": len(view), "new_samples": new_samples,
+            "topped_up": sum(1 for start, _ in todo if start)}
+
+
+def sample_seed(base: int, problem_id: str, start: int) -> int:
+    """The request seed of a problem's samples from `start` on (the first request's is the one solve always used)."""
+    return request_seed(base, "solve", problem_id) if not start else request_seed(base, "solve", problem_id, start)
+
+
+def _solutions(gen) -> list[dict]:
+    return [{"text": t, "answer": extract_answer(t), "completion_tokens": n, "truncated": gen.is_truncated(i)}
+            for i, (t, n) in enumerate(zip(gen.texts, gen.completion_tokens))]
 
 
 def _record(problem: dict, gen) -> dict:
-    sols = [{"text": t, "answer": extract_answer(t), "completion_tokens": n, "truncated": gen.is_truncated(i)}
-            for i, (t, n) in enumerate(zip(gen.texts, gen.completion_tokens))]
-    return {**problem, "solutions": sols, "prompt_tokens": gen.prompt_tokens}
+    return {**problem, "solutions": _solutions(gen), "prompt_tokens": gen.prompt_tokens}
+
+
+def _topup(problem: dict, gen, start: int) -> dict:
+    """Samples start.. of a solved problem: its own row (the store appends, never rewrites), folded in by readers."""
+    return {"id": f"{problem['id']}#samples{start}", TOPUP: problem["id"], "sample_start": start,
+            "solutions": _solutions(gen), "prompt_tokens": gen.prompt_tokens}

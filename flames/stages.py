@@ -12,10 +12,16 @@ A stage's artifact key is the hash of its name, `slice(job, inputs)` and its inp
 slice is built from the config paths the stage `reads` (without the fields the schema marks as
 runtime-only, `flames.keys.key_slice`) plus `fingerprints` of content the config only points at
 (seed files, benchmark items, a model folder). `flames.pipeline.Pipeline` is a loop over `STAGES`.
+
+The generation stages (synthesize, problem_qc, solve, solution_qc) make pools (`grows`): keyed without
+the sizes asked (`flames.config.size`), they grow when a run asks for more (`ask`), and each run reads its
+view of them (`flames.views`). What selects from a view (mix; solution_qc with a fixed size) is keyed by the
+sizes it read (`Job.views`). docs/topup.md.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +44,7 @@ from flames.qc.stage import StudentFit, problem_qc, solution_qc, strategy_from
 from flames.seeds import fingerprint, load_seeds
 from flames.solve import solve
 from flames.stats import Settings
-from flames.store import Artifact, RecordWriter
+from flames.store import FULL, Artifact, RecordWriter
 from flames.synthesize import synthesize
 from flames.train import checkpoint_folders, fine_tune, train, trained_model
 from flames.train.plan import describe, make_plan, process_count
@@ -92,6 +98,7 @@ class Job:
     cfg: DictConfig
     shared: Shared
     agent: DictConfig | None = None
+    views: dict[str, int] = field(default_factory=dict)  # agent label -> problems it asks for (its view)
 
     def node(self, path: str) -> Any:
         """A config node by dotted path; "agent[.x]" is this job's agent (a blend's own, not cfg.agent)."""
@@ -123,6 +130,14 @@ class Stage:
     def applies(self, job: Job) -> bool:
         """Whether this stage runs for this job (all do, but `tune` only for agents that tune a generator)."""
         return True
+
+    def grows(self, job: Job) -> bool:
+        """Whether its artifact is a pool: keyed without sizes, grown when a run asks for more (flames.store)."""
+        return False
+
+    def ask(self, job: Job) -> dict[str, int]:
+        """The sizes a run asks of its pool (each a limit: an ask served with more covers it)."""
+        return {}
 
     def resources(self, cfg: DictConfig) -> Resources:
         """What a cluster job of this stage asks for (cfg.resources.<name>)."""
@@ -184,6 +199,12 @@ def generator_config(cfg: DictConfig, inputs: dict[str, Artifact]) -> tuple[Dict
 
 
 class Synthesize(Stage):
+    def grows(self, job):
+        return True
+
+    def ask(self, job):
+        return {"num_problems": job.agent.num_problems, "max_draws": job.agent.max_draws}
+
     def fingerprints(self, job, inputs):
         # The target counts problems that pass problem QC, so its settings shape this artifact too.
         return {"seed_files": fingerprint(job.cfg.seeds), **references_fingerprint(job)}
@@ -195,11 +216,15 @@ class Synthesize(Stage):
         model = llm_mod.get_llm(model_cfg) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
         agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator)
-        return synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
-                          problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws)
+        metrics = synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
+                             problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws)
+        return {**metrics, FULL: metrics["reached_target"]}  # short of it, more draws may still add problems
 
 
 class ProblemQC(Stage):
+    def grows(self, job):
+        return True  # checks every problem of its input pool: served until that pool grows
+
     def fingerprints(self, job, inputs):
         return references_fingerprint(job)
 
@@ -208,14 +233,36 @@ class ProblemQC(Stage):
 
 
 class Solve(Stage):
+    def grows(self, job):
+        return True
+
+    def ask(self, job):
+        return {"num_problems": job.agent.num_problems, "num_samples": job.cfg.solve.num_samples}
+
     def run(self, job, inputs, out):
-        cfg = job.cfg
+        cfg, n = job.cfg, job.agent.num_problems
         sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
-        return solve(inputs["problems"].data, out, llm_mod.get_llm(cfg.solution_model), sampling, cfg.solve.prompt,
-                     cfg.solve.chunk_size)
+        metrics = solve(inputs["problems"].data, out, llm_mod.get_llm(cfg.solution_model), sampling, cfg.solve.prompt,
+                        cfg.solve.chunk_size, num_problems=n)
+        return {**metrics, FULL: metrics["view_size"] >= n}
 
 
 class SolutionQC(Stage):
+    # metrics of one run's decisions, not added up over the pool's growths
+    PER_RUN = ("strategy", "view_size", "decided")
+
+    def grows(self, job):
+        return job.cfg.qc.fixed_size is None  # a fixed-size subsample is drawn from the whole view: keyed by it
+
+    def ask(self, job):
+        return {"num_problems": job.agent.num_problems}
+
+    def slice(self, job, inputs):
+        out = super().slice(job, inputs)
+        if not self.grows(job):
+            out["view"] = {"num_problems": job.agent.num_problems}
+        return out
+
     def resources(self, cfg):
         # a strategy without models (first, majority, ...) is CPU work: it asks for no GPU
         r = super().resources(cfg)
@@ -233,11 +280,29 @@ class SolutionQC(Stage):
         strategy = strategy_from(qc.strategy)
         student = StudentFit(cfg.student.name, cfg.student.max_length, cfg.solve.prompt, cfg.student.chat_template)
         models = strategy.load_models(qc, cfg.problem_model)
+        n, before = job.agent.num_problems, previous_metrics(out)  # a grown pool's counts so far
         try:
-            return solution_qc(inputs["solved"].data, out, strategy, qc.fixed_size, student=student, **models)
+            metrics = solution_qc(inputs["solved"].data, out, strategy, qc.fixed_size, student=student,
+                                  num_samples=cfg.solve.num_samples, num_problems=n, **models)
         finally:
             for model in models.values():
                 getattr(model, "close", lambda: None)()
+        kept = {k: v for k, v in metrics.items() if k in self.PER_RUN}
+        return {**add_counts(before, metrics), **kept, FULL: metrics["view_size"] >= n}
+
+
+def previous_metrics(out: Path) -> dict:
+    """The metrics of the pool `out` grows (its manifest, copied with it); {} for a new one."""
+    path = out / "manifest.json"
+    return json.loads(path.read_text()).get("metrics", {}) if path.exists() else {}
+
+
+def add_counts(before: Any, now: Any) -> Any:
+    """Counts (numbers, and mappings of them) added up; anything else is `now`'s."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        return {k: add_counts(before.get(k), now[k]) if k in now else before[k] for k in {**before, **now}}
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (before, now))
+    return before + now if numbers else now
 
 
 def mixture_weights(cfg: DictConfig) -> dict[str, float]:
@@ -261,13 +326,15 @@ class Mix(Stage):
         m = job.cfg.mixture
         if external_dataset(job.cfg):
             return {"dataset": dataset_fingerprint(m.dataset, m.split, m.fields)}
-        return {"weights": mixture_weights(job.cfg)}
+        # the views it draws from: the agents' pools are keyed without their sizes
+        return {"weights": mixture_weights(job.cfg), "views": dict(job.views)}
 
     def run(self, job, inputs, out):
         m = job.cfg.mixture
         if external_dataset(job.cfg):
             return mix_external(m.dataset, m.split, m.fields, out, m.budget, m.seed)
-        return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, m.budget, m.seed)
+        return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, m.budget, m.seed,
+                   views=job.views)
 
 
 SELECTIONS = ("last", "paper", "dev")
@@ -413,7 +480,7 @@ STAGES: list[Stage] = [
     Solve("solve", per_agent=True, upstream="problem_qc", input_name="problems", reads=("solution_model", "solve")),
     SolutionQC("solution_qc", per_agent=True, upstream="solve", input_name="solved",
                reads=("qc.strategy", "qc.fixed_size", "student.name", "student.max_length", "student.chat_template",
-                      "solve.prompt")),
+                      "solve.prompt", "solve.num_samples")),
     Mix("mix", upstream="solution_qc", reads=("mixture.budget", "mixture.seed")),
     Train("train", upstream="mix", input_name="mixture", reads=("student", "solve.prompt")),
     Evaluate("evaluate", upstream="train", input_name="model", reads=("benchmarks",)),

@@ -13,6 +13,13 @@ An artifact folder holds
 key = hash(stage, the stage's own config slice, input keys): a sweep that changes only a later
 stage reuses every earlier artifact. A lock file (flames.locks) keeps two processes, on any nodes, from
 computing one key.
+
+A pool (a generation artifact: `run(..., ask=...)`) is keyed without its size. Its manifest lists the asks it
+has served (`served`: the sizes, whether the view was whole, its inputs' data sizes then); a run whose ask one
+of them covers reuses it, a run that asks for more grows it: a copy under <stage>/.grow/<key>/ is extended
+(the stage resumes as after a kill), sealed, and its files replace the pool's, the marker last. The pool
+keeps its `origin` through growth, and what is built on a pool records the origin and the data it read
+(flames.seal.holds_prefix), so it stays valid while the pool grows, and goes stale if the pool is recomputed.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
+import shutil
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +40,13 @@ from typing import Any, Callable, Iterable, Iterator
 from flames.files import append_jsonl, repair_tail, write_json_atomic
 from flames.jsonl import read_jsonl
 from flames.locks import file_lock
-from flames.seal import differences, digest, seal_files
+from flames.seal import differences, digest, holds_prefix, list_files, seal_files
 
 log = logging.getLogger(__name__)
 
 MARKER = "_COMPLETE"
+GROW = ".grow"  # <stage>/.grow/<key>/: a pool being grown, until its files replace the sealed ones
+FULL = "view_full"  # a pool's metric (popped into `served`): its view was whole, so an input's growth cannot change it
 
 
 def stage_key(stage: str, config: Any, inputs: dict[str, str]) -> str:
@@ -152,45 +164,129 @@ class Store:
         inputs: dict[str, Artifact],
         compute: Callable[[Path], dict],
         records_in: int | None = None,
+        ask: dict[str, int] | None = None,
     ) -> tuple[Artifact, bool]:
-        """Return (artifact, reused). `compute(folder)` does the work and returns stage metrics."""
+        """Return (artifact, reused). `compute(folder)` does the work and returns stage metrics.
+
+        `ask`: the artifact is a pool and this run asks it for these sizes (each a limit: more covers less);
+        a complete pool that does not cover them grows (`compute` runs on a copy that holds what it has).
+        """
         art = self.artifact(stage, config, inputs)
-        if art.complete and not self.problems(art, inputs):
+        if art.complete and not self.problems(art, inputs) and self.covers(art, ask, inputs):
             return art, True
         with file_lock(art.path.parent / f"{art.key}.lock", f"{stage}/{art.key}", timeout=self.lock_timeout):
+            self._finish_growth(art)  # a growth that a killed job sealed but did not move in
             if art.complete:  # finished by another process while we waited, or found wrong just now
                 problems = self.problems(art, inputs)
                 if not problems:
-                    return art, True
+                    if self.covers(art, ask, inputs):
+                        return art, True
+                    self._grow(art, config, inputs, compute, records_in, ask)
+                    return art, False
                 self.move_aside(art, problems)
-            art.path.mkdir(parents=True, exist_ok=True)
-            t0 = time.time()
-            earlier = _attempts(art.path)
-            metrics = compute(art.path)
-            writer_stats = folder_stats(art.path)
-            if records_in is None and inputs:
-                records_in = sum(a.manifest().get("records_out", 0) for a in inputs.values())
-            manifest = {
-                "stage": stage,
-                "key": art.key,
-                "config": config,
-                "inputs": {k: {"stage": a.stage, "key": a.key} for k, a in inputs.items()},
-                "records_in": records_in,
-                **writer_stats,
-                "metrics": metrics,
-                "wall_time_s": round(time.time() - t0 + sum(a["seconds"] for a in earlier), 3),
-                "attempts": len(earlier) + 1,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "versions": package_versions(),
-            }
-            append_jsonl(art.path / "attempts.jsonl", [{"seconds": round(time.time() - t0, 3), "done": True}], None)
-            (art.path / ".attempt").unlink(missing_ok=True)
-            write_json_atomic(art.path / "manifest.json", manifest)
-            write_json_atomic(art.path / MARKER, {
-                "key": art.key, "finished_at": manifest["created_at"],
-                "files": seal_files(art.path, {MARKER}),
-                "inputs": {name: sealed_digest(a) for name, a in inputs.items()}})
+            self._compute(art, art.path, config, inputs, compute, records_in, ask)
         return art, False
+
+    def covers(self, art: Artifact, ask: dict[str, int] | None, inputs: dict[str, Artifact]) -> bool:
+        """Whether a complete artifact holds what `ask` asks for (always, for an artifact that is not a pool):
+        an ask it served was as large in every size, and its view was whole or its inputs have not grown since."""
+        if ask is None:
+            return True
+        seal = _seal(art)
+        if seal and "files" not in seal:  # sealed by flames < 0.4: reused as it is, as before
+            return True
+        try:
+            served = art.manifest().get("served", [])
+        except (OSError, ValueError):
+            return False
+        now = {name: _data_size(a) for name, a in inputs.items()}
+        return any(all(v <= s["ask"].get(k, -1) for k, v in ask.items()) and (s["full"] or s["inputs"] == now)
+                   for s in served)
+
+    def _compute(self, art: Artifact, folder: Path, config: Any, inputs: dict[str, Artifact],
+                 compute: Callable[[Path], dict], records_in: int | None, ask: dict[str, int] | None,
+                 before: dict | None = None) -> None:
+        """Run `compute` in `folder` (the artifact's, or a growth's copy) and seal it; `before`: the grown manifest."""
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        earlier = _attempts(folder)
+        consumed = {name: input_record(a) for name, a in inputs.items()}  # what the inputs hold as we read them
+        metrics = compute(folder)
+        full = bool(metrics.pop(FULL, False))
+        writer_stats = folder_stats(folder)
+        if records_in is None and "view_size" in metrics:  # a pool stage that read a view of its input
+            records_in = metrics["view_size"]
+        if records_in is None and inputs:
+            records_in = sum(a.manifest().get("records_out", 0) for a in inputs.values())
+        manifest = {
+            "stage": art.stage,
+            "key": art.key,
+            "config": config,
+            "inputs": {k: {"stage": a.stage, "key": a.key} for k, a in inputs.items()},
+            "records_in": records_in,
+            **writer_stats,
+            "metrics": metrics,
+            "wall_time_s": round(time.time() - t0 + sum(a["seconds"] for a in earlier), 3),
+            "attempts": len(earlier) + 1,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "versions": package_versions(),
+        }
+        if ask is not None:
+            manifest.update(pool_record(before, ask, full, consumed, writer_stats["records_out"], manifest))
+        append_jsonl(folder / "attempts.jsonl", [{"seconds": round(time.time() - t0, 3), "done": True}], None)
+        (folder / ".attempt").unlink(missing_ok=True)
+        write_json_atomic(folder / "manifest.json", manifest)
+        seal = {"key": art.key, "finished_at": manifest["created_at"], "files": seal_files(folder, {MARKER}),
+                "inputs": consumed}
+        if ask is not None:
+            seal["origin"] = manifest["origin"]
+        write_json_atomic(folder / MARKER, seal)
+
+    def _grow(self, art: Artifact, config: Any, inputs: dict[str, Artifact], compute: Callable[[Path], dict],
+              records_in: int | None, ask: dict[str, int]) -> None:
+        """Extend a complete pool: compute on a copy (the sealed pool stays readable, and a kill leaves it
+        whole: the next run resumes the copy), then move the copy's files in, the marker last."""
+        staging, source = self._staging(art), sealed_digest(art) or ""
+        from_file = staging.with_name(f"{art.key}.from")  # the pool's digest the copy was taken from
+        if staging.exists() and (not from_file.exists() or from_file.read_text() != source):
+            self._set_aside(staging, "a growth copy of an earlier content")  # the pool changed since
+        if not staging.exists():
+            copy = staging.with_name(f"{art.key}.copy")  # renamed when whole: a half copy is never resumed
+            if copy.exists():
+                shutil.rmtree(copy)
+            shutil.copytree(art.path, copy, ignore=lambda d, names: [MARKER] if Path(d) == art.path else [])
+            from_file.write_text(source)
+            copy.rename(staging)
+        before = art.manifest()
+        log.info("%s/%s: growing (%s asked; it holds %d records)", art.stage, art.key, ask, before["records_out"])
+        self._compute(art, staging, config, inputs, compute, records_in, ask, before=before)
+        self._finish_growth(art)
+
+    def _staging(self, art: Artifact) -> Path:
+        return self.root / art.stage / GROW / art.key
+
+    def _finish_growth(self, art: Artifact) -> None:
+        """Move a sealed growth copy's files into the pool, the marker last (again after a kill: idempotent)."""
+        staging = self._staging(art)
+        if not (staging / MARKER).exists():
+            return
+        sealed = json.loads((staging / MARKER).read_text())["files"]
+        for rel in sealed:
+            if (staging / rel).exists():  # not moved yet
+                (art.path / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, art.path / rel)
+        os.replace(staging / MARKER, art.path / MARKER)
+        for rel in set(list_files(art.path, {MARKER})) - set(sealed):  # left by the old content, not sealed now
+            (art.path / rel).unlink()
+        shutil.rmtree(staging)
+        staging.with_name(f"{art.key}.from").unlink(missing_ok=True)
+        log.info("%s/%s: grown to %d records", art.stage, art.key, art.manifest()["records_out"])
+
+    def _set_aside(self, folder: Path, what: str) -> None:
+        bad = self.root / folder.parent.parent.name / ".bad" / f"{folder.name}-grow-{time.strftime('%Y%m%d-%H%M%S')}"
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        folder.rename(bad)
+        log.warning("%s: %s, moved aside to %s", folder, what, bad)
 
     def problems(self, art: Artifact, inputs: dict[str, Artifact]) -> list[str]:
         """Why a complete artifact must not be reused (empty: it may): its files or its inputs changed."""
@@ -199,8 +295,9 @@ class Store:
             return []
         found = differences(seal["files"], art.path, {MARKER})
         for name, a in inputs.items():
-            if seal.get("inputs", {}).get(name) != sealed_digest(a):
-                found.append(f"its input {name} ({a.stage}/{a.key}) was recomputed after it was built")
+            why = input_changed(seal.get("inputs", {}).get(name), a)
+            if why:
+                found.append(f"its input {name} ({a.stage}/{a.key}) {why}")
         return found
 
     def move_aside(self, art: Artifact, problems: list[str]) -> Path:
@@ -248,9 +345,57 @@ def main(argv: list[str] | None = None) -> int:
 
 def sealed_digest(art: Artifact) -> str | None:
     """The digest of an artifact's sealed files (what a downstream artifact records of it); None if unsealed."""
-    marker = art.path / MARKER
-    seal = json.loads(marker.read_text() or "{}") if marker.exists() else {}
+    seal = _seal(art)
     return digest(seal["files"]) if "files" in seal else None
+
+
+def _seal(art: Artifact) -> dict:
+    marker = art.path / MARKER
+    try:
+        return json.loads(marker.read_text() or "{}") if marker.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def input_record(art: Artifact) -> Any:
+    """What an artifact records of an input as it reads it: a pool's origin and data (size, digest), which its
+    growth keeps true; else the digest of all its sealed files."""
+    seal = _seal(art)
+    if "origin" in seal and "data.jsonl" in seal.get("files", {}):
+        return {"origin": seal["origin"], "data": seal["files"]["data.jsonl"]}
+    return digest(seal["files"]) if "files" in seal else None
+
+
+def input_changed(recorded: Any, art: Artifact) -> str | None:
+    """Why an input no longer holds what was recorded of it (None: it does)."""
+    if not isinstance(recorded, dict):
+        return None if recorded == sealed_digest(art) else "was recomputed after it was built"
+    seal = _seal(art)
+    if seal.get("origin") != recorded["origin"]:
+        return "was recomputed after it was built"
+    if not holds_prefix(art.data, recorded["data"], seal["files"]["data.jsonl"]):
+        return "no longer starts with the records it was built on"
+    return None
+
+
+def _data_size(art: Artifact) -> int | None:
+    """A pool input's sealed data size, which its growth changes (None: not a complete pool), as `served` records it."""
+    record = input_record(art)
+    return record["data"]["size"] if isinstance(record, dict) else None
+
+
+def pool_record(before: dict | None, ask: dict[str, int], full: bool, consumed: dict, records: int,
+                manifest: dict) -> dict:
+    """A pool's manifest entries: its origin, the asks it served (this one added), and its growths."""
+    before = before or {}
+    served = {"ask": ask, "full": full,
+              "inputs": {name: r["data"]["size"] if isinstance(r, dict) else None for name, r in consumed.items()}}
+    growths = before.get("growths", [])
+    if before:
+        growths = [*growths, {"records_before": before["records_out"], "records_after": records,
+                              "ask": ask, "at": manifest["created_at"]}]
+    return {"origin": before.get("origin") or uuid.uuid4().hex[:16], "asked": ask,
+            "served": [*before.get("served", []), served], "growths": growths}
 
 
 def _attempts(folder: Path) -> list[dict]:

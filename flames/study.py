@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig
 
@@ -81,9 +81,14 @@ def _value(v: Any) -> str:
 
 
 def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], DictConfig]) -> StudyPlan:
-    """Compose and plan every cell; one task per cell that holds a stage's not-yet-assigned missing artifact."""
+    """Compose and plan every cell; one task per cell that holds a stage's not-yet-assigned missing artifact.
+
+    A pool (a generation artifact, keyed without its size) that several cells ask different sizes of is
+    computed by the task of the cell asking the most (FLAMES XL's for Small, Large and XL): the others read
+    their views of it.
+    """
     plan = StudyPlan(study.name, cells(study))
-    assigned: set[str] = set()
+    composed = []
     for cell in plan.cells:
         argv = [*study.overrides, *cell, *extra]
         cfg = compose(argv)
@@ -91,13 +96,19 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         planned = pipeline.plan()
         plan.planned.append(planned)
         plan.benchmarks = list(dict.fromkeys([*plan.benchmarks, *cfg.benchmarks.suite]))
+        composed.append((argv, cfg, pipeline, planned))
+    wanted = largest_asks(r for planned in plan.planned for r in planned if not r.reused)
+    assigned: set[tuple] = set()
+    for argv, cfg, pipeline, planned in composed:
         last = planned[-1].stage if planned else None
         for result in planned:
             stage, key = result.stage, result.artifact.key
-            plan.artifacts.setdefault(stage, {})[key] = result.reused
-            if result.reused or key in assigned:
+            done = plan.artifacts.setdefault(stage, {})
+            done[key] = done.get(key, True) and result.reused
+            task_id = (key, _ask_id(result.ask))
+            if result.reused or task_id in assigned or result.ask not in wanted[key]:
                 continue
-            assigned.add(key)
+            assigned.add(task_id)
             need = STAGE_BY_NAME[stage].resources(cfg)
             hours = gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
             tasks = plan.tasks.setdefault(stage, [])
@@ -110,6 +121,27 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
                 tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}",
                                       *quiet], [key], need, hours))
     return plan
+
+
+def largest_asks(results: Iterable[Any]) -> dict[str, list]:
+    """Artifact key -> the asks its tasks compute: every ask of it that no other ask covers (None: not a pool).
+
+    Two asks that do not cover each other (more problems, fewer samples) are both computed, one after the
+    other (the store's lock); the second grows what the first made."""
+    asks: dict[str, list] = {}
+    for r in results:
+        if r.ask not in asks.setdefault(r.artifact.key, []):
+            asks[r.artifact.key].append(r.ask)
+    return {key: [a for a in found if a is None or not any(b != a and b is not None and _covers(b, a) for b in found)]
+            for key, found in asks.items()}
+
+
+def _covers(big: dict, small: dict) -> bool:
+    return all(v <= big.get(k, -1) for k, v in small.items())
+
+
+def _ask_id(ask: dict | None) -> tuple | None:
+    return None if ask is None else tuple(sorted(ask.items()))
 
 
 def gpu_hours(stage: str, cfg: DictConfig, agents: dict, label: str, need: Resources, study: Any) -> float:

@@ -3,8 +3,12 @@
 The stage over-generates: it keeps drawing inputs until `num_problems` problems would survive
 problem QC (dedup + decontamination, checked as they arrive), split across seed datasets by
 `shares` (GSM8K:MATH 50:50 by default, as in the paper). Candidates that QC will reject stay in
-data.jsonl so that problem_qc drops them with its reasons; accepted problems beyond a
-dataset's target are dropped here as `over_target`.
+data.jsonl so that problem_qc drops them with its reasons. Every accepted problem is stamped with its
+`view_rank` (flames.views): a run that asks for N problems reads those ranked below N, so accepted problems
+past the target stay in the pool for a later, larger run instead of being thrown away.
+
+The artifact is a pool (keyed without `num_problems`): a later run that asks for more continues it where it
+stopped (same inputs, same request seeds), so a grown pool's first records are the smaller run's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Callable, Protocol
 from flames.agents.base import Agent
 from flames.jsonl import read_jsonl
 from flames.store import RecordWriter
+from flames.views import RANK, ViewOrder
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +33,6 @@ class Gate(Protocol):
     def admit(self, texts: list[str]) -> list[bool]:
         """True where the text passes problem QC given all texts admitted before."""
 
-    def forget(self, text: str) -> None:
-        """Undo the admission of `text`."""
 
 
 class AdmitAll:
@@ -37,9 +40,6 @@ class AdmitAll:
 
     def admit(self, texts: list[str]) -> list[bool]:
         return [True] * len(texts)
-
-    def forget(self, text: str) -> None:
-        pass
 
 
 def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int, chunk_size: int = 64,
@@ -49,14 +49,16 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     Inputs are drawn in passes: every input once (draw 0), then every input again (draw 1), ...,
     up to `max_draws` passes, so a target larger than the seed set is reached with several problems
     per seed. A drawn input carries `draw`; the agent's request seeds and problem ids include it.
-    Resumable: work items already processed (progress.jsonl) are skipped and problems already
-    written are re-admitted, so a killed run continues where it stopped, with the same seeds.
+    Resumable and growable: work items already processed (progress.jsonl) are skipped and problems
+    already written are re-admitted, so a killed run, or a run asking for more, continues where the
+    last one stopped, with the same seeds. Accepted problems carry `view_rank` (flames.views).
     """
     writer = RecordWriter(out_dir)
     agent.log_call = writer.log_call
     inputs = agent.prepare(seeds, out_dir / "agent")
     gate = gate or AdmitAll()
-    targets = dataset_targets(inputs, num_problems, shares)
+    order = view_order(inputs, shares)
+    targets = order.targets(num_problems)
     accepted = _readmit(writer, gate)
     dataset_of = {i["id"]: _dataset(i) for i in inputs}
     used = Counter(dataset_of.get(split_work(w)[0]) for w in writer.inputs_done)
@@ -65,17 +67,14 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     while chunk := _next_chunk(pending, targets, accepted, used, chunk_size):
         result = agent.run_chunk(chunk)
         admitted = gate.admit([p["problem"] for p in result.problems])
-        written, over = [], []
+        written = []
         for problem, ok in zip(result.problems, admitted):
             d = _dataset_of_problem(problem)
-            if ok and accepted[d] >= targets.get(d, 0):
-                over.append(problem)  # kept for inspection, not passed on
-                gate.forget(problem["problem"])  # it never reaches problem_qc, so later copies are firsts
-                continue
+            if ok:  # past the target too: a larger view takes it later, without a new request
+                problem = {**problem, RANK: order.position(d, accepted[d])}
+                accepted[d] += 1
             written.append(problem)  # rejected candidates too: problem_qc drops them with reasons
-            accepted[d] += ok
         writer.write(written)  # one fsync'd append per chunk, before the chunk is marked done
-        writer.drop(over, "over_target")
         for reason in dict.fromkeys(r for _, r in result.drops):
             writer.drop([rec for rec, r in result.drops if r == reason], reason)
         writer.mark_done(work_id(i) for i in chunk)
@@ -87,22 +86,21 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
         log.warning("synthesize[%s]: inputs ran out before the target after %d draws per input: %s "
                     "(raise agent.max_draws)", agent.name, max_draws, short)
     total = sum(accepted.values())
-    return {"target": num_problems, "accepted": total, "inputs_used": sum(used.values()),
+    return {"target": num_problems, "accepted": total, "reached_target": not short,
+            "inputs_used": sum(used.values()),
             "draws": max((split_work(w)[1] for w in writer.inputs_done), default=0) + 1,  # passes begun
             "targets_by_dataset": targets, "accepted_by_dataset": dict(accepted),
             "problems_per_input": round(total / max(sum(used.values()), 1), 4)}
 
 
+def view_order(inputs: list[dict], shares: dict[str, float] | None) -> ViewOrder:
+    """The view order over the input datasets present, by `shares` (normalized), else equal shares."""
+    return ViewOrder({_dataset(i) for i in inputs}, shares)
+
+
 def dataset_targets(inputs: list[dict], num_problems: int, shares: dict[str, float] | None) -> dict[str, int]:
-    """Problems wanted from each input dataset: `shares` (normalized), else equal shares."""
-    present = sorted({_dataset(i) for i in inputs})
-    # Inputs that are not seeds (taxonomy topics) have no dataset: `shares` does not apply to them.
-    shares = {d: float(shares[d]) for d in present if d in (shares or {})} or {d: 1.0 for d in present}
-    total = sum(shares.values())
-    targets = {d: math.floor(num_problems * s / total) for d, s in shares.items()}
-    for d in sorted(shares, key=lambda d: -shares[d])[: num_problems - sum(targets.values())]:
-        targets[d] += 1  # hand out the rounding remainder, largest shares first
-    return targets
+    """Problems wanted from each input dataset: its share of the first `num_problems` of the view order."""
+    return view_order(inputs, shares).targets(num_problems)
 
 
 def work_id(item: dict) -> str:

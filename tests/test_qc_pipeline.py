@@ -51,10 +51,10 @@ def test_model_settings_stay_out_of_answer_strategy_keys(fake_llm):
 
 def test_solvability_in_the_pipeline(fake_llm):
     res = run(["qc=solvability"])
-    pqc = next(r for r in res.results if r.stage == "problem_qc").manifest
+    solved = next(r for r in res.results if r.stage == "solve").manifest
     m = sqc(res).manifest
     rows = list(read_jsonl(sqc(res).artifact.data))
-    assert m["records_out"] == len(rows) > 0 and m["records_in"] == pqc["records_out"]
+    assert m["records_out"] == len(rows) > 0 and m["records_in"] == solved["records_out"]  # the view it read
     assert m["records_out"] + sum(m["dropped"].values()) == m["records_in"]
     assert set(m["dropped"]) <= {"unsolvable", "judge_unparseable"} and m["llm_calls_by_step"] == {"judge": 1}
     assert all(r["qc"]["judge"]["verdict"] == "solvable" and r["qc"]["chosen"] == 0 for r in rows)

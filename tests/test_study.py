@@ -60,6 +60,17 @@ def test_table1_qc_shares_one_pool_and_keeps_cpu_strategies_off_gpus(flames_data
     assert all({"stage=solve", "study_task=true", "logger.group=table1_qc"} <= set(t.argv) for t in p.tasks["solve"])
 
 
+def test_the_scale_study_grows_each_pool_once_from_its_largest_cell(flames_data):
+    """FLAMES Small, Large and XL share their agents' pools (keyed without sizes): XL's tasks make them, the
+    smaller cells read their views, and each cell mixes its own budget."""
+    p = plan("scale")
+    for stage in ("synthesize", "solve", "solution_qc"):
+        assert len(p.artifacts[stage]) == 4, stage  # one pool per agent for the three cells
+        assert [k for t in p.tasks[stage] for k in t.keys] and all("mixture=flames_xl" in t.argv
+                                                                  for t in p.tasks[stage]), stage
+    assert len(p.artifacts["mix"]) == len(p.tasks["mix"]) == 3
+
+
 def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):
     proc = run_flames(["study=table2_agents", "study.dry_run=true"], tmp_path, tmp_path / "store", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -3,7 +3,8 @@
 `ProblemFilter.check` takes problems in batches and says, for each, why it is dropped (or that it
 is kept) given every problem it saw before. The synthesize stage calls it as problems arrive, to
 know how many will survive (over-generation to a target); the problem_qc stage calls it once over
-the whole synthesized file and writes the drops. Same object, same defaults, same verdicts.
+the synthesized file (the problems it has not checked yet, after `remember`ing the others) and writes
+the drops. Same object, same defaults, same verdicts.
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ class ProblemFilter:
         """`check` as booleans: True where the problem passes (the synthesize stage's gate)."""
         return [v is None for v in self.check(texts)]
 
-    def forget(self, text: str) -> None:
-        """Undo the admission of `text` (it was accepted, then not written)."""
-        key = normalize_text(text)
-        if key in self.first_of:
-            del self.first_of[key]
-        if text in self.texts:
-            self.texts.remove(text)
+    def remember(self, texts: Sequence[str]) -> None:
+        """Take `texts` as checked before (the problems a grown pool already holds): later copies of them are
+        duplicates, and nothing is decided about them (their verdicts are on file), so no decontamination."""
+        if self.threshold is None:
+            for i, text in enumerate(texts, start=len(self.texts)):
+                self.first_of.setdefault(normalize_text(text), i)
+        self.texts += list(texts)
 
     def reference(self, index: int) -> tuple[str, dict]:
         """The (benchmark, item) a contaminated verdict points at."""

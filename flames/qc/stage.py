@@ -15,6 +15,7 @@ from flames.parts import find_class
 from flames.qc.problems import ProblemFilter
 from flames.qc.solution import ANSWER_STRATEGIES, Strategy, subsample_fixed_size
 from flames.store import RecordWriter
+from flames.views import in_view, merge_samples
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +25,28 @@ def problem_qc(problems: Path, out_dir: Path, qc_filter: ProblemFilter) -> dict:
 
     A dropped problem records what it duplicates (an earlier problem's id) or the benchmark item
     it matched. `qc_filter` is the same `ProblemFilter` the synthesize stage admits problems with.
+    Growable: problems checked by an earlier run (kept or dropped in `out_dir`) are only remembered by the
+    filter, so a grown synthesize pool costs the check of its new problems only.
     """
     rows = list(read_jsonl(problems))
     writer = RecordWriter(out_dir)
-    verdicts = qc_filter.check([r["problem"] for r in rows])
-    kept, contaminated_by = [], Counter()
-    for row, verdict in zip(rows, verdicts):
+    start = next((i for i, r in enumerate(rows) if r["id"] not in writer.done_ids), len(rows))
+    qc_filter.remember([r["problem"] for r in rows[:start]])  # positions stay those of `rows`
+    verdicts = qc_filter.check([r["problem"] for r in rows[start:]])
+    kept = []
+    for row, verdict in zip(rows[start:], verdicts):
         if verdict is None:
             kept.append(row)
         elif verdict.reason == "duplicate":
             writer.drop([{"id": row["id"], "duplicate_of": rows[verdict.index]["id"]}], "duplicate")
         else:
             name, item = qc_filter.reference(verdict.index)
-            contaminated_by[name] += 1
             writer.drop([{"id": row["id"], "benchmark": name, "benchmark_id": item["id"]}], "contaminated")
     writer.write(kept)
-    return {"contaminated_by_benchmark": dict(contaminated_by), "reference_items": len(qc_filter.references)}
+    drops = read_jsonl(writer.drop_path) if writer.drop_path.exists() else ()
+    contaminated_by = Counter(d["benchmark"] for d in drops if d["reason"] == "contaminated")  # over every run
+    return {"contaminated_by_benchmark": dict(contaminated_by), "reference_items": len(qc_filter.references),
+            "checked": len(rows) - start}
 
 
 @dataclass(frozen=True)
@@ -71,15 +78,22 @@ def strategy_from(spec: Any) -> Strategy:
 
 
 def solution_qc(solved: Path, out_dir: Path, strategy: str | Strategy, fixed_size: int | None = None, seed: int = 0,
-                *, student: StudentFit | None = None, **models: Any) -> dict:
+                *, student: StudentFit | None = None, num_samples: int | None = None,
+                num_problems: int | None = None, **models: Any) -> dict:
     """Keep problems (with one chosen solution) by `strategy`; record votes, verdicts, scores and drop reasons.
 
-    `models` are what the strategy's `keep` needs (judge=, scorer= for the solvability strategies);
-    `student` turns on the length filter (drop reason too_long_for_student).
+    Reads the view of `solved`: the problems ranked below `num_problems` (flames.views; None: all), each with
+    its first `num_samples` solutions (its top-up rows folded in; None: all). `models` are what the
+    strategy's `keep` needs (judge=, scorer= for the solvability strategies); `student` turns on the length
+    filter (drop reason too_long_for_student). Growable without `fixed_size`: problems decided by an earlier
+    run are skipped, so a larger view costs the decisions on its new problems only.
     """
     strategy = strategy_from(strategy)
     writer = RecordWriter(out_dir)
-    kept, metrics = strategy.keep(list(read_jsonl(solved)), writer, **models)
+    rows = [r for r in merge_samples(read_jsonl(solved), num_samples) if in_view(r, num_problems)]
+    # fixed_size subsamples the whole view: every row is decided again (the writer skips what is on file)
+    todo = rows if fixed_size is not None else [r for r in rows if r["id"] not in writer.done_ids]
+    kept, metrics = strategy.keep(todo, writer, **models)
     if student is not None:
         kept = _fit_student(kept, writer, student)
     if fixed_size is not None and len(kept) > fixed_size:
@@ -89,7 +103,7 @@ def solution_qc(solved: Path, out_dir: Path, strategy: str | Strategy, fixed_siz
         writer.drop(({"id": r["id"]} for r in kept if r["id"] not in chosen_ids), "fixed_size")
         kept = chosen
     writer.write(kept)
-    return {"strategy": strategy.name, **metrics}
+    return {"strategy": strategy.name, **metrics, "view_size": len(rows), "decided": len(todo)}
 
 
 def _fit_student(kept: list[dict], writer: RecordWriter, student: StudentFit) -> list[dict]:
