@@ -216,6 +216,7 @@ class WandbLogger(NoLogger):
 def stage_counts(m: dict) -> dict[str, float]:
     """A manifest's counts, drops (`dropped/<reason>`) and numeric metrics, by their shared names."""
     row = {k: m[k] for k in COUNT_KEYS if m.get(k) is not None}
+    row.update({f"asked/{k}": v for k, v in (m.get("asked") or {}).items()})  # a pool: the sizes last asked of it
     row.update({f"dropped/{k}": v for k, v in (m.get("dropped") or {}).items()})
     row.update({k: v for k, v in (m.get("metrics") or {}).items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)})

@@ -27,7 +27,7 @@ from flames.benchmarks import LABELS, PAPER_AVG, PAPER_ORDER, paper_average
 from flames.evaluate import item_scores, settings_of
 from flames.stats import mean_of_independent, paired_comparison
 
-KEPT = "problems_kept"  # solution_qc records_out, summed over the cell's agents
+KEPT = "problems_kept"  # problems the cell's solution QC kept (its views of the pools), summed over its agents
 TRAIN = "train_examples"  # mix records_out: what the student was trained on
 AVG = "eval/avg"  # flames.benchmarks.paper_average, as the logger logs it
 STATUS = "status"  # "done", or "missing <stage>" (the first stage whose artifact is not complete)
@@ -153,6 +153,15 @@ PAPER: dict[str, dict[str, Any]] = {
 # Rows
 
 
+def problems_kept(qc: list, done: list) -> int | None:
+    """What the cell's solution QC kept: the rows of its views that mix found (pools shared by cells of other
+    sizes hold more), else the solution_qc artifacts' records (a cell that stops before mix)."""
+    mix = next((r.manifest.get("metrics") or {} for r in done if r.stage == "mix"), {})
+    if "available" in mix:
+        return sum(mix["available"].values())
+    return sum(r.manifest["records_out"] for r in qc) if qc and all(r.artifact.complete for r in qc) else None
+
+
 def cell_row(cell: Cell) -> dict:
     """The cell's axis values, then problems kept, training examples, accuracy per benchmark (and subset),
     Avg and status, all from the manifests of its complete artifacts (None where an artifact is missing)."""
@@ -160,7 +169,7 @@ def cell_row(cell: Cell) -> dict:
     done = [r for r in cell.results if r.artifact.complete]
     qc = [r for r in cell.results if r.stage == "solution_qc"]
     # A sum over some agents only would read as a low yield: kept counts once every agent's QC is done.
-    row[KEPT] = sum(r.manifest["records_out"] for r in qc) if qc and all(r.artifact.complete for r in qc) else None
+    row[KEPT] = problems_kept(qc, done)
     row[TRAIN] = next((r.manifest["records_out"] for r in done if r.stage == "mix"), None)
     metrics = next((r.manifest["metrics"] for r in done if r.stage == "evaluate"), {})
     for name, m in _benchmark_order(metrics):

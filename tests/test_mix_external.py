@@ -147,10 +147,10 @@ def test_the_mix_key_records_a_files_content_and_a_hub_ids_split_and_fields(tmp_
     assert key(hub) != key(hub, "mixture.split=test") and key(hub) != key(hub, "mixture.fields={problem: q}")
     assert key(hub)["dataset"] == {"hub": "org/sft", "split": "train",
                                    "fields": {"id": "id", "problem": "problem", "solution": "solution"}}
-    # the other mixtures' mix keys are what they were before mixture=external existed
+    # the other mixtures' mix keys hold nothing of mixture=external (and, since 0.5, the views of the pools they read)
     single = compose_config(["logger=none"])
     assert set(STAGE_BY_NAME["mix"].slice(Job(single, Shared(single)), {})) == {"mixture.budget", "mixture.seed",
-                                                                                "weights"}
+                                                                                "weights", "views"}
 
 
 def test_mixture_external_without_a_dataset_is_a_one_line_config_error():
