@@ -213,12 +213,25 @@ class Synthesize(Stage):
         cfg, agent_cfg = job.cfg, job.agent
         seeds = job.shared.seeds()  # a missing or malformed seed file fails before a model loads
         model_cfg, generator = generator_config(cfg, inputs)
-        model = llm_mod.get_llm(model_cfg) if agent_class(agent_cfg["_target_"]).uses_llm else None
+        model = LazyModel(model_cfg) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
         agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator)
         metrics = synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
                              problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws)
         return {**metrics, FULL: metrics["reached_target"]}  # short of it, more draws may still add problems
+
+
+class LazyModel:
+    """A model loaded at its first use: a pool asked for what it already holds (problems accepted past an
+    earlier target, samples of every problem of the view) grows without loading one."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg, self._model = cfg, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._model is None:
+            self._model = llm_mod.get_llm(self.cfg)
+        return getattr(self._model, name)
 
 
 class ProblemQC(Stage):
@@ -242,7 +255,7 @@ class Solve(Stage):
     def run(self, job, inputs, out):
         cfg, n = job.cfg, job.agent.num_problems
         sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
-        metrics = solve(inputs["problems"].data, out, llm_mod.get_llm(cfg.solution_model), sampling, cfg.solve.prompt,
+        metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model), sampling, cfg.solve.prompt,
                         cfg.solve.chunk_size, num_problems=n)
         return {**metrics, FULL: metrics["view_size"] >= n}
 

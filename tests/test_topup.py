@@ -110,6 +110,17 @@ def test_two_then_four_samples_adds_two_per_problem_and_qc_decides_on_four(llm):
     assert all(r.reused for r in back.results) and len(llm.calls) == calls
 
 
+def test_a_larger_ask_the_pool_already_holds_grows_it_without_a_request_or_a_model(llm, monkeypatch):
+    import flames.llm as llm_mod
+
+    run("agent.num_problems=6", stage="synthesize")  # one chunk of 100 requests: 100 problems pass, 6 asked
+    loaded, calls = [], len(llm.calls)
+    monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: loaded.append(cfg.name) or llm)
+    res = run("agent.num_problems=50", stage="synthesize")
+    assert not res.results[0].reused and res.results[0].manifest["asked"]["num_problems"] == 50  # now served
+    assert len(llm.calls) == calls and loaded == []  # the 50 were there
+
+
 # -- mixtures: FLAMES Small, then FLAMES Large, at a tiny scale -------------------------------------------------------
 
 def agent_reply(prompt, k, seed):
