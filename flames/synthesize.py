@@ -85,12 +85,13 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     if short:
         log.warning("synthesize[%s]: inputs ran out before the target after %d draws per input: %s "
                     "(raise agent.max_draws)", agent.name, max_draws, short)
-    total = sum(accepted.values())
-    return {"target": num_problems, "accepted": total, "reached_target": not short,
-            "inputs_used": sum(used.values()),
+    in_view = {d: min(accepted[d], t) for d, t in targets.items()}  # toward this run's target
+    held = sum(accepted.values())  # the pool's, past the target too
+    return {"target": num_problems, "accepted": sum(in_view.values()), "reached_target": not short,
+            "held": held, "inputs_used": sum(used.values()),
             "draws": max((split_work(w)[1] for w in writer.inputs_done), default=0) + 1,  # passes begun
-            "targets_by_dataset": targets, "accepted_by_dataset": dict(accepted),
-            "problems_per_input": round(total / max(sum(used.values()), 1), 4)}
+            "targets_by_dataset": targets, "accepted_by_dataset": in_view, "held_by_dataset": dict(accepted),
+            "problems_per_input": round(held / max(sum(used.values()), 1), 4)}
 
 
 def view_order(inputs: list[dict], shares: dict[str, float] | None) -> ViewOrder:

@@ -54,7 +54,8 @@ def test_stops_at_the_target_per_dataset(tmp_path):
     rows = list(read_jsonl(tmp_path / "data.jsonl"))
     # A full chunk (2 per dataset), then 1 missing each at yield 1.0 (+20%): 2 more each.
     assert agent.chunks == [["g0", "g1", "m0", "m1"], ["g2", "g3", "m2", "m3"]]
-    assert stats["accepted_by_dataset"] == {"gsm8k": 4, "math": 4} and stats["reached_target"]
+    assert stats["accepted_by_dataset"] == {"gsm8k": 3, "math": 3} and stats["reached_target"]
+    assert stats["held_by_dataset"] == {"gsm8k": 4, "math": 4}
     # The view of 6 holds the target per dataset; the problems past it stay in the pool (a later, larger view's).
     view = [r for r in rows if in_view(r, 6)]
     assert sorted(r["seed_dataset"] for r in view) == ["gsm8k"] * 3 + ["math"] * 3
@@ -76,7 +77,7 @@ def test_decontaminated_problems_do_not_count(tmp_path):
     script = lambda s: bench if s["id"] == "m0" else unique(s)  # noqa: E731
     stats = synthesize(seeds(0, 5), EchoAgent(script), tmp_path, 2, chunk_size=2, gate=ProblemFilter([("bench", {"id": "b0", "problem": bench})]))
     # m0 was not counted: a second chunk ran (and its two problems are both in the pool)
-    assert stats["accepted"] == 3 and stats["inputs_used"] == 4
+    assert (stats["accepted"], stats["held"], stats["inputs_used"]) == (2, 3, 4)
     assert "view_rank" not in next(r for r in read_jsonl(tmp_path / "data.jsonl") if r["problem"] == bench)
     assert bench in [r["problem"] for r in read_jsonl(tmp_path / "data.jsonl")]  # problem_qc drops it
 
@@ -86,5 +87,5 @@ def test_a_resumed_run_readmits_what_is_written(tmp_path):
     agent = EchoAgent(unique)
     stats = synthesize(seeds(0, 10), agent, tmp_path, 3, chunk_size=2, gate=ProblemFilter())
     ids = [r["id"] for r in read_jsonl(tmp_path / "data.jsonl")]
-    assert stats["accepted"] == 4 and len(ids) == len(set(ids)) == 4  # 2, then a chunk of 2 for the 1 missing
+    assert (stats["accepted"], stats["held"]) == (3, 4) and len(ids) == len(set(ids)) == 4  # a chunk of 2 for 1
     assert all(i not in ("m0", "m1") for chunk in agent.chunks for i in chunk)  # done seeds not rerun
