@@ -97,6 +97,17 @@ def test_cell_row_reads_every_number_from_the_manifests(tmp_path):
         "eval/college_math/accuracy")  # each benchmark's subsets follow it, in the paper's order
 
 
+def test_kept_counts_the_cells_views_when_its_pools_hold_more(tmp_path):
+    """Since 0.5 solution_qc is a pool that a larger cell may have grown: the cell's kept problems are the rows of
+    its views that mix read (`available`), not the pools' records."""
+    results = [
+        StageResult("solution_qc", "iqc", artifact(tmp_path, "solution_qc", "a", {"records_out": 700}), True),
+        StageResult("mix", "", artifact(tmp_path, "mix", "c", {"records_out": 10, "metrics": {
+            "available": {"iqc": 12}, "taken": {"iqc": 10}}}), True),
+    ]
+    assert cell_row(Cell({"mixture": "single"}, results))[KEPT] == 12
+
+
 def test_a_missing_artifact_gives_a_missing_row_not_an_error(tmp_path):
     results = [
         StageResult("solution_qc", "iqc", artifact(tmp_path, "solution_qc", "a", {"records_out": 7}), True),
