@@ -14,6 +14,7 @@ from flames import agent_costs, study
 from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
 from flames.locks import LockTimeout
+from flames.llm import TooManyFailures
 from flames.logger import RunIdentity, make_logger
 from flames.pipeline import Pipeline, UpstreamMissing
 from flames.stages import STAGE_BY_NAME
@@ -46,6 +47,9 @@ def app(cfg: DictConfig) -> float | None:
             raise
         print(f"flames: error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except TooManyFailures as e:  # an expected condition (a backend down), not a bug: no traceback
+        print(f"flames: stopped: {e}", file=sys.stderr, flush=True)
+        sys.exit(3)
 
 
 def debugging() -> bool:

@@ -315,6 +315,16 @@ class LoggerConfig:
 
 
 @dataclass
+class FailuresConfig:
+    """Requests the backend did not answer (docs/failures.md): failed rows, their retry, and when a run stops."""
+
+    retry_failed: bool = runtime(True)  # a later run with the same config retries the failed rows (only those)
+    max_attempts: int = runtime(3)  # attempts per failed row, its first included; then it stays failed (dropped)
+    window: int = runtime(500)  # the last requests of a stage watched for failures (0 = never stop early)
+    max_rate: float = runtime(0.2)  # stop the run when more than this share of the window failed
+
+
+@dataclass
 class PathsConfig:
     outputs: str = "outputs"  # run folders and the store, relative to where flames is started
     store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
@@ -400,6 +410,7 @@ class Config:
     grading: GradingConfig = field(default_factory=GradingConfig)  # grading.mode=qwen grades as the paper did
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
+    failures: FailuresConfig = field(default_factory=FailuresConfig)  # failed requests: retry and early stop
     solve: SolveConfig = field(default_factory=SolveConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     distributed: DistributedConfig = MISSING

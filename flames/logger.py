@@ -29,7 +29,7 @@ from flames.parts import find_class
 log = logging.getLogger(__name__)
 
 COUNT_KEYS = ("records_in", "records_out", "llm_calls", "requests", "prompt_tokens", "completion_tokens",
-              "truncated", "wall_time_s")
+              "truncated", "wall_time_s", "retries", "still_failed")
 # Per benchmark (and subset) as eval/<name>/<key>: greedy accuracy and counts, each rate's interval
 # (flames.stats: <rate>_stderr, _ci_low, _ci_high at ci_level %), and with samples avg-of-k, maj@k, pass@k.
 _RATES = ("accuracy", "avg_of_k", "maj_at_k", "pass_at_k")
@@ -218,6 +218,7 @@ def stage_counts(m: dict) -> dict[str, float]:
     row = {k: m[k] for k in COUNT_KEYS if m.get(k) is not None}
     row.update({f"asked/{k}": v for k, v in (m.get("asked") or {}).items()})  # a pool: the sizes last asked of it
     row.update({f"dropped/{k}": v for k, v in (m.get("dropped") or {}).items()})
+    row.update({f"failed/{k}": v for k, v in (m.get("failed") or {}).items()})  # failed requests, every attempt
     row.update({k: v for k, v in (m.get("metrics") or {}).items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return row
@@ -228,7 +229,7 @@ def summed(rows) -> dict[str, float]:
     rows = list(rows)
     if len(rows) == 1:
         return dict(rows[0])
-    keys = {k for r in rows for k in r if k in COUNT_KEYS or k.startswith("dropped/")}
+    keys = {k for r in rows for k in r if k in COUNT_KEYS or k.startswith(("dropped/", "failed/"))}
     return {k: sum(r.get(k, 0) for r in rows) for k in sorted(keys)}
 
 

@@ -20,7 +20,7 @@ from flames.agents import typed_config
 from flames.checks import check_values
 from flames.config import ConfigError
 from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage, external_dataset
-from flames.store import Artifact, Store
+from flames.store import Artifact, Store, set_retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Pipeline:
         self.produced: dict[tuple[str, str], Artifact] = {}
         self.agent_cfgs = self.agents()  # checked against their classes' schemas before anything runs
         self.views = {label: int(a.num_problems) for label, a in self.agent_cfgs.items()}  # what mix reads
+        apply_failure_policy(cfg.get("failures") or {})
 
     def run(self) -> PipelineRun:
         if self.logger:  # training metrics reach the logger while the workers train, not at the end
@@ -144,6 +145,7 @@ class Pipeline:
             llm_mod.set_request_cache(out / REQUESTS)  # openai backend: a rerun after a kill skips finished requests
             try:
                 metrics = stage.run(job, inputs, out)
+                llm_mod.check_failures()  # a stage that ended failing too often is not sealed: a rerun resumes it
             finally:
                 llm_mod.set_request_cache(None)
             (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
@@ -164,6 +166,13 @@ class Pipeline:
         if self.logger:
             self.logger.log_stage(result)
         return art
+
+
+def apply_failure_policy(failures: Any) -> None:
+    """`failures.*`: which failed rows the store retries, and the window in which too many failures stop a run."""
+    get = failures.get
+    set_retry_policy(get("retry_failed", True), get("max_attempts", 3))
+    llm_mod.set_failure_window(get("window", 500), get("max_rate", 0.2))
 
 
 def asked(stage: Stage, job: Job) -> dict | None:

@@ -34,8 +34,9 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
     writer = RecordWriter(out_dir)
     held = sample_counts(read_jsonl(writer.data_path))
     view = [p for p in read_jsonl(problems) if in_view(p, num_problems)]
-    dropped = writer.done_ids - held.keys()  # problems not sent (prompt_too_long): asking again changes nothing
-    todo = [(held.get(p["id"], 0), p) for p in view if held.get(p["id"], 0) < sampling.n and p["id"] not in dropped]
+    # a row dropped (prompt_too_long, or failed with no attempt left) is not asked again; one to retry is not done
+    todo = [(held.get(p["id"], 0), p) for p in view
+            if held.get(p["id"], 0) < sampling.n and row_id(p, held.get(p["id"], 0)) not in writer.done_ids]
     if held:
         log.info("solve: %d problems of the view hold %d samples already, %d to do", len(view) - len(todo),
                  sampling.n, len(todo))
@@ -49,13 +50,18 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
             convs = [[{"role": "user", "content": f"{p['problem']}\n{prompt}"}] for p in chunk]
             gens = llm.chat(convs, part, [sample_seed(sampling.seed, p["id"], start) for p in chunk])
             writer.log_call(step="solve", **usage(gens))
-            for reason in {g.error for g in gens if g.error}:  # not sent (prompt_too_long): dropped, counted
-                writer.drop([{"id": p["id"]} for p, g in zip(chunk, gens) if g.error == reason], reason)
+            for reason in {g.error for g in gens if g.error}:  # not sent or not answered: dropped, counted
+                writer.drop([{"id": row_id(p, start)} for p, g in zip(chunk, gens) if g.error == reason], reason)
             writer.write(_record(p, g) if not start else _topup(p, g, start) for p, g in zip(chunk, gens)
                          if not g.error)
             new_samples += part.n * sum(not g.error for g in gens)
     return {"num_samples": sampling.n, "view_size": len(view), "new_samples": new_samples,
             "topped_up": sum(1 for start, _ in todo if start)}
+
+
+def row_id(problem: dict, start: int) -> str:
+    """The id of the row holding a problem's samples from `start` on (its own id, or its top-up's)."""
+    return problem["id"] if not start else f"{problem['id']}#samples{start}"
 
 
 def sample_seed(base: int, problem_id: str, start: int) -> int:
@@ -74,5 +80,5 @@ def _record(problem: dict, gen) -> dict:
 
 def _topup(problem: dict, gen, start: int) -> dict:
     """Samples start.. of a solved problem: its own row (the store appends, never rewrites), folded in by readers."""
-    return {"id": f"{problem['id']}#samples{start}", TOPUP: problem["id"], "sample_start": start,
+    return {"id": row_id(problem, start), TOPUP: problem["id"], "sample_start": start,
             "solutions": _solutions(gen), "prompt_tokens": gen.prompt_tokens}

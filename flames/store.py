@@ -45,6 +45,11 @@ from flames.seal import differences, digest, holds_prefix, list_files, seal_file
 log = logging.getLogger(__name__)
 
 MARKER = "_COMPLETE"
+# Reasons of failed rows (dropped.jsonl): a request the backend did not answer. A later run retries them
+# (docs/failures.md); other drop reasons (prompt_too_long, a parse failure) would fail the same way again.
+SERVER_ERROR = "server_error"  # a server request failed through all its retries (openai backend)
+BACKEND_ERROR = "backend_error"  # the backend raised for a whole batched call
+RETRYABLE = frozenset({SERVER_ERROR, BACKEND_ERROR})
 GROW = ".grow"  # <stage>/.grow/<key>/: a pool being grown, until its files replace the sealed ones
 FULL = "view_full"  # a pool's metric (popped into `served`): its view was whole, so an input's growth cannot change it
 
@@ -55,11 +60,78 @@ def stage_key(stage: str, config: Any, inputs: dict[str, str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+@dataclass
+class RetryPolicy:
+    """What a run does with failed rows its artifacts hold (set by the pipeline from `failures.*`)."""
+
+    retry_failed: bool = True
+    max_attempts: int = 3  # attempts per failed row (its first included), then it stays failed
+
+
+RETRY = RetryPolicy()
+
+
+def set_retry_policy(retry_failed: bool, max_attempts: int) -> None:
+    RETRY.retry_failed, RETRY.max_attempts = bool(retry_failed), int(max_attempts)
+
+
+@dataclass
+class Failures:
+    """The failed rows of an artifact folder, by unit (what is redone: a record id, or synthesize's input)."""
+
+    attempts: dict[str, int]  # unit -> failed attempts recorded
+    resolved: set[str]  # units a later attempt completed (in data, or an input marked done)
+    rows: list[dict]  # the failed rows, as written
+
+    @classmethod
+    def read(cls, folder: Path, data_ids: set[str] | None = None, inputs_done: set[str] | None = None) -> "Failures":
+        folder = Path(folder)
+        drop, data, progress = (folder / n for n in ("dropped.jsonl", "data.jsonl", "progress.jsonl"))
+        rows = [r for r in (read_jsonl(drop) if drop.exists() else ()) if r.get("reason") in RETRYABLE]
+        attempts: dict[str, int] = {}
+        for r in rows:
+            attempts[unit_of(r)] = max(attempts.get(unit_of(r), 0), r.get("attempt", 1))
+        if rows and data_ids is None:
+            data_ids = {r["id"] for r in read_jsonl(data)} if data.exists() else set()
+        if rows and inputs_done is None:
+            inputs_done = {r["id"] for r in read_jsonl(progress)} if progress.exists() else set()
+        done = (data_ids or set()) | (inputs_done or set())
+        return cls(attempts, {u for u in attempts if u in done}, rows)
+
+    def unresolved(self) -> set[str]:
+        return set(self.attempts) - self.resolved
+
+    def to_retry(self, policy: RetryPolicy) -> set[str]:
+        """Units a run with `policy` attempts again."""
+        if not policy.retry_failed:
+            return set()
+        return {u for u in self.unresolved() if self.attempts[u] < policy.max_attempts}
+
+    def still_failing(self) -> list[dict]:
+        """The failed rows of each unresolved unit's last attempt (what the artifact counts as dropped)."""
+        left = self.unresolved()
+        return [r for r in self.rows if unit_of(r) in left and r.get("attempt", 1) == self.attempts[unit_of(r)]]
+
+    def summary(self) -> dict:
+        """The manifest's failure counts: failed rows by reason (every attempt), retries made, units still failed."""
+        return {"failed": dict(Counter(r["reason"] for r in self.rows)),
+                "retries": sum(n - 1 for n in self.attempts.values()) + len(self.resolved),
+                "still_failed": len(self.unresolved())}
+
+
+def unit_of(row: dict) -> str:
+    """What a failed row's retry redoes: its `input` (synthesize: the agent's input) or the record itself."""
+    return row.get("input") or row["id"]
+
+
 class RecordWriter:
     """Append-only, resumable writer for one artifact folder.
 
     On open it reads what a previous (possibly killed) run left: ids already written or
     dropped are skipped by the stage, and a torn last line is cut off so nothing is duplicated.
+    Failed rows (a reason in RETRYABLE) that `RETRY` attempts again are not done: their ids leave `done_ids`,
+    their units are `retry_units` (a stage that works by inputs redoes those), and `failed_units` are every unit
+    still failed (retried now or not).
     """
 
     def __init__(self, folder: Path):
@@ -69,16 +141,21 @@ class RecordWriter:
         self.drop_path = self.folder / "dropped.jsonl"
         self.calls_path = self.folder / "calls.jsonl"
         self.progress_path = self.folder / "progress.jsonl"
-        self.done_ids: set[str] = set()
         for path in (self.data_path, self.drop_path, self.calls_path, self.progress_path):
             repair_tail(path)
-        for path in (self.data_path, self.drop_path):
-            if path.exists():
-                self.done_ids.update(r["id"] for r in read_jsonl(path))
+        data_ids = {r["id"] for r in read_jsonl(self.data_path)} if self.data_path.exists() else set()
+        self.done_ids: set[str] = data_ids | (
+            {r["id"] for r in read_jsonl(self.drop_path)} if self.drop_path.exists() else set())
         self.inputs_done: set[str] = (
             {r["id"] for r in read_jsonl(self.progress_path)} if self.progress_path.exists() else set()
         )
         self.data_path.touch()  # an artifact that keeps nothing still has an (empty) data file
+        self.failures = Failures.read(self.folder, data_ids, self.inputs_done)
+        self.retry_units = self.failures.to_retry(RETRY)
+        self.failed_units = self.failures.unresolved()
+        self.done_ids -= {r["id"] for r in self.failures.rows if unit_of(r) in self.retry_units}
+        if self.retry_units:
+            log.info("%s: retrying %d failed rows", self.folder, len(self.retry_units))
         self.resumed = len(self.done_ids)
         if self.resumed:
             log.info("Resuming %s: %d records already there", self.folder, self.resumed)
@@ -87,6 +164,9 @@ class RecordWriter:
         append_jsonl(self.data_path, records, self.done_ids)
 
     def drop(self, records: Iterable[dict], reason: str) -> None:
+        """Records dropped with `reason`; a failed row (RETRYABLE) also gets its unit's attempt number."""
+        if reason in RETRYABLE:
+            records = ({**r, "attempt": self.failures.attempts.get(unit_of(r), 0) + 1} for r in records)
         append_jsonl(self.drop_path, ({**r, "reason": reason} for r in records), self.done_ids)
 
     def mark_done(self, input_ids: Iterable[str]) -> None:
@@ -111,9 +191,12 @@ def folder_stats(folder: Path) -> dict:
     folder = Path(folder)
     rows = lambda name: read_jsonl(folder / name) if (folder / name).exists() else iter(())  # noqa: E731
     calls = list(rows("calls.jsonl"))
+    failures = Failures.read(folder)
+    dropped = [r for r in rows("dropped.jsonl") if r["reason"] not in RETRYABLE] + failures.still_failing()
     return {
         "records_out": sum(1 for _ in rows("data.jsonl")),
-        "dropped": dict(Counter(r["reason"] for r in rows("dropped.jsonl"))),
+        "dropped": dict(Counter(r["reason"] for r in dropped)),  # a row that succeeded on retry is not a drop
+        **failures.summary(),
         "llm_calls": len(calls),
         "llm_calls_by_step": dict(Counter(c["step"] for c in calls)),
         "requests": sum(c["requests"] for c in calls),
@@ -192,6 +275,8 @@ class Store:
         an ask it served was as large in every size, and its view was whole or its inputs have not grown since."""
         if ask is None:
             return True
+        if Failures.read(art.path).to_retry(RETRY):  # failed rows to retry: resumed like a growth
+            return False
         seal = _seal(art)
         if seal and "files" not in seal:  # sealed by flames < 0.4: reused as it is, as before
             return True

@@ -19,9 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Protocol
 
-from flames.agents.base import Agent
+from flames.agents.base import Agent, work_id  # noqa: F401  (work_id: also flames.synthesize's)
 from flames.jsonl import read_jsonl
-from flames.store import RecordWriter
+from flames.store import RETRYABLE, RecordWriter
 from flames.views import RANK, ViewOrder
 
 log = logging.getLogger(__name__)
@@ -62,22 +62,15 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     accepted = _readmit(writer, gate)
     dataset_of = {i["id"]: _dataset(i) for i in inputs}
     used = Counter(dataset_of.get(split_work(w)[0]) for w in writer.inputs_done)
-    pending = {d: Draws([i for i in inputs if _dataset(i) == d], max_draws, writer.inputs_done,
+    run = lambda chunk: _run_chunk(agent, chunk, gate, writer, order, accepted)  # noqa: E731
+    retry = _retry_items(inputs, writer.retry_units)
+    for first in range(0, len(retry), chunk_size):  # failed inputs of earlier runs first, whatever the target
+        run(retry[first:first + chunk_size])
+    attempted = Either(writer.inputs_done, writer.failed_units)  # a failed input is redone only as a retry
+    pending = {d: Draws([i for i in inputs if _dataset(i) == d], max_draws, attempted,
                         lambda d=d: accepted[d]) for d in targets}
     while chunk := _next_chunk(pending, targets, accepted, used, chunk_size):
-        result = agent.run_chunk(chunk)
-        admitted = gate.admit([p["problem"] for p in result.problems])
-        written = []
-        for problem, ok in zip(result.problems, admitted):
-            d = _dataset_of_problem(problem)
-            if ok:  # past the target too: a larger view takes it later, without a new request
-                problem = {**problem, RANK: order.position(d, accepted[d])}
-                accepted[d] += 1
-            written.append(problem)  # rejected candidates too: problem_qc drops them with reasons
-        writer.write(written)  # one fsync'd append per chunk, before the chunk is marked done
-        for reason in dict.fromkeys(r for _, r in result.drops):
-            writer.drop([rec for rec, r in result.drops if r == reason], reason)
-        writer.mark_done(work_id(i) for i in chunk)
+        run(chunk)
         used.update(_dataset(i) for i in chunk)
         log.info("synthesize[%s]: %s accepted of %d targeted, from %d inputs", agent.name,
                  _fmt(accepted, targets), num_problems, sum(used.values()))
@@ -94,6 +87,44 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
             "problems_per_input": round(held / max(sum(used.values()), 1), 4)}
 
 
+def _run_chunk(agent: Agent, chunk: list[dict], gate: Gate, writer: RecordWriter, order: ViewOrder,
+               accepted: Counter) -> None:
+    """One batched run of the agent: its problems written (accepted ones ranked), drops recorded, and its inputs
+    marked done, but for those with a failed request (RETRYABLE): a later run retries them."""
+    result = agent.run_chunk(chunk)
+    admitted = gate.admit([p["problem"] for p in result.problems])
+    written = []
+    for problem, ok in zip(result.problems, admitted):
+        d = _dataset_of_problem(problem)
+        if ok:  # past the target too: a larger view takes it later, without a new request
+            problem = {**problem, RANK: order.position(d, accepted[d])}
+            accepted[d] += 1
+        written.append(problem)  # rejected candidates too: problem_qc drops them with reasons
+    writer.write(written)  # one fsync'd append per chunk, before the chunk is marked done
+    for reason in dict.fromkeys(r for _, r in result.drops):
+        writer.drop([rec for rec, r in result.drops if r == reason], reason)
+    failed = {rec["input"] for rec, r in result.drops if r in RETRYABLE and "input" in rec}
+    writer.mark_done(work_id(i) for i in chunk if work_id(i) not in failed)
+
+
+def _retry_items(inputs: list[dict], units: set[str]) -> list[dict]:
+    """The work items of failed inputs to retry (work ids), in input order, draw by draw."""
+    wanted = sorted((split_work(u)[1], u) for u in units)
+    position = {i["id"]: n for n, i in enumerate(inputs)}
+    items = [(draw, position[split_work(u)[0]]) for draw, u in wanted if split_work(u)[0] in position]
+    return [{**inputs[n], "draw": draw} if draw else inputs[n] for draw, n in sorted(items)]
+
+
+class Either:
+    """Membership in either of two sets (both kept live: the writer adds to its own as inputs are done)."""
+
+    def __init__(self, a: set, b: set):
+        self.a, self.b = a, b
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.a or item in self.b
+
+
 def view_order(inputs: list[dict], shares: dict[str, float] | None) -> ViewOrder:
     """The view order over the input datasets present, by `shares` (normalized), else equal shares."""
     return ViewOrder({_dataset(i) for i in inputs}, shares)
@@ -102,11 +133,6 @@ def view_order(inputs: list[dict], shares: dict[str, float] | None) -> ViewOrder
 def dataset_targets(inputs: list[dict], num_problems: int, shares: dict[str, float] | None) -> dict[str, int]:
     """Problems wanted from each input dataset: its share of the first `num_problems` of the view order."""
     return view_order(inputs, shares).targets(num_problems)
-
-
-def work_id(item: dict) -> str:
-    """The id of one work item: the input's id, with `@<draw>` from the second draw on."""
-    return f"{item['id']}@{item['draw']}" if item.get("draw") else item["id"]
 
 
 def split_work(work: str) -> tuple[str, int]:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 from flames.config import AgentConfig
 from flames.files import read_prompt
-from flames.llm import LLM, Sampling, numbered, request_seed, usage
+from flames.llm import LLM, RETRYABLE, Sampling, numbered, request_seed, usage
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
 
@@ -23,6 +23,11 @@ def fill(template: str, **values: str) -> str:
     """`template` with each `{name}` replaced in one pass; other braces (LaTeX in examples) stay."""
     names = "|".join(re.escape(name) for name in values)
     return re.sub(r"\{(%s)\}" % names, lambda m: str(values[m.group(1)]), template)
+
+
+def work_id(item: dict) -> str:
+    """The id of one work item (an input of an agent): the input's id, with `@<draw>` from the second draw on."""
+    return f"{item['id']}@{item['draw']}" if item.get("draw") else item["id"]
 
 
 class Reply(str):
@@ -129,7 +134,10 @@ class Agent:
         """Record a dropped item (its id, what the model said) with a counted reason; a request the backend
         did not answer (its `raw` a Reply with an error) is counted under that error whatever its parse said."""
         reason = getattr(details.get("raw"), "error", None) or reason
-        out.drops.append(({"id": self.problem_id(seed, suffix), **details}, reason))
+        row = {"id": self.problem_id(seed, suffix), **details}
+        if reason in RETRYABLE:  # a failed request: synthesize redoes this input in a later run
+            row["input"] = work_id(seed)
+        out.drops.append((row, reason))
 
     def request_key(self, seed: dict) -> str:
         """What identifies requests made for one input: its id and draw."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from flames.config import ConfigError
 from flames.llm.embedded import resolve_model_path
 from flames.parts import find_class
+from flames.store import BACKEND_ERROR, RETRYABLE, SERVER_ERROR  # noqa: F401  (the failed rows' reasons)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Generation:
     # why the request got no completion (PROMPT_TOO_LONG: never sent), None when it was answered; its
     # texts are then empty strings, and the stage drops or counts the record with this reason
     error: str | None = None
+    error_detail: str | None = None  # the failure's one-line summary (server_error, backend_error), for the log
 
     def is_truncated(self, i: int = 0) -> bool:
         return i < len(self.truncated) and self.truncated[i]
@@ -60,10 +63,58 @@ class Generation:
 PROMPT_TOO_LONG = "prompt_too_long"  # the drop reason of a request whose prompt leaves no room in the context
 
 
-def refused(n: int, prompt_tokens: int, reason: str) -> Generation:
-    """The placeholder result of a request that was not sent: n empty completions and the reason."""
+def refused(n: int, prompt_tokens: int, reason: str, detail: str | None = None) -> Generation:
+    """The placeholder result of a request not sent or not answered: n empty completions and the reason."""
     return Generation(texts=[""] * n, prompt_tokens=prompt_tokens, completion_tokens=[0] * n,
-                      truncated=[False] * n, error=reason)
+                      truncated=[False] * n, error=reason, error_detail=detail)
+
+
+class TooManyFailures(RuntimeError):
+    """A stage's requests fail more often than `failures.max_rate` allows: the run stops (what succeeded is kept)."""
+
+
+class FailureWindow:
+    """The last `size` requests of the running stage, failed (a RETRYABLE error) or not.
+
+    A backend that is down or overloaded fails most requests; going on would turn the whole artifact into
+    failed rows. Once the window is full and its failure rate passes `max_rate`, `check` raises.
+    """
+
+    def __init__(self, size: int = 500, max_rate: float = 0.2):
+        self.size, self.max_rate = int(size), float(max_rate)
+        self.recent: deque = deque(maxlen=self.size)
+        self.last_error = ""
+
+    def record(self, gens: list[Generation]) -> None:
+        for g in gens:
+            failed = g.error in RETRYABLE
+            self.recent.append(failed)
+            if failed:
+                self.last_error = f"{g.error}: {g.error_detail}" if g.error_detail else g.error
+
+    def check(self, stage: str) -> None:
+        if len(self.recent) < self.size or not self.size:
+            return
+        failed = sum(self.recent)
+        if failed / len(self.recent) > self.max_rate:
+            raise TooManyFailures(
+                f"{stage}: {failed} of the last {len(self.recent)} requests failed ({failed / len(self.recent):.0%}, "
+                f"more than failures.max_rate={self.max_rate:g} of failures.window={self.size}); last error: "
+                f"{self.last_error}. What succeeded is kept: rerun to resume (failed rows are retried), or raise "
+                "failures.max_rate.")
+
+
+_window = [FailureWindow()]
+
+
+def set_failure_window(size: int, max_rate: float) -> None:
+    """Watch the following requests in a window of `size` for a failure rate over `max_rate` (pipeline)."""
+    _window[0] = FailureWindow(size, max_rate)
+
+
+def check_failures() -> None:
+    """Raise TooManyFailures if the running stage's window fails too often (also at a stage's end, before sealing)."""
+    _window[0].check(_current_stage[0])
 
 
 def usage(gens: list[Generation]) -> dict[str, int]:
@@ -117,19 +168,36 @@ class LLM:
         """
         if not conversations:
             return []
+        check_failures()  # the last call failed too often: stop before sending more
         CALLS[_current_stage[0]] += 1
         seeds = list(seeds) if seeds is not None else default_seeds(conversations, sampling.seed)
         assert len(seeds) == len(conversations), "one seed per request"
         lengths = self.too_long(conversations)
         send = [i for i in range(len(conversations)) if i not in lengths]
-        answered = self._chat([conversations[i] for i in send], sampling, [seeds[i] for i in send]) if send else []
+        answered = self._answer([conversations[i] for i in send], sampling, [seeds[i] for i in send]) if send else []
         assert len(answered) == len(send), "backend returned a different number of results"
+        _window[0].record(answered)
         out: list[Generation | None] = [None] * len(conversations)
         for i, gen in zip(send, answered):
             out[i] = gen
         for i, n in lengths.items():
             out[i] = refused(sampling.n, n, PROMPT_TOO_LONG)
         return out  # type: ignore[return-value]
+
+    def _answer(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
+        """`_chat`, with a backend exception turned into failed results (BACKEND_ERROR) that a later run retries.
+
+        A user's mistake (ConfigError) and an interrupt still stop the run: retrying would not change them.
+        """
+        try:
+            return self._chat(conversations, sampling, seeds)
+        except (ConfigError, TooManyFailures):
+            raise
+        except Exception as e:  # noqa: BLE001 (any backend failure: the rows are recorded as failed, not lost)
+            detail = one_line(e)
+            log.warning("%s: a call of %d requests failed (%s): recorded as %s", self.name or type(self).__name__,
+                        len(conversations), detail, BACKEND_ERROR)
+            return [refused(sampling.n, 0, BACKEND_ERROR, detail) for _ in conversations]
 
     def too_long(self, conversations: list[list[dict]]) -> dict[int, int]:
         """Requests whose prompt fills the model's context (no room for one token), with their lengths.
@@ -164,9 +232,16 @@ def raw_prompt(conversation: list[dict]) -> str:
     return "\n\n".join(m["content"] for m in conversation).rstrip()
 
 
+def one_line(e: BaseException) -> str:
+    """An exception as one short line: its type and message."""
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def set_stage(name: str) -> None:
-    """Name the stage that following backend calls are counted under."""
+    """Name the stage that following backend calls are counted under (and start its failure window afresh)."""
     _current_stage[0] = name
+    _window[0] = FailureWindow(_window[0].size, _window[0].max_rate)
 
 
 def set_request_cache(path: Any) -> None:

@@ -5,7 +5,8 @@
 Each conversation is one request (`/v1/chat/completions`, or `/v1/completions` with the raw prompt when
 `chat_template` is false) asking for `n` completions with the request's own seed. Requests run
 `concurrency` at a time; connection errors, timeouts, 408/409/429 and 5xx are retried with exponential
-backoff, while any other 4xx (a wrong model name, a bad key, a prompt over the context length) stops the
+backoff (a request still failing after `max_retries` comes back as a `server_error` result: a failed row
+that a later run retries, docs/failures.md), while any other 4xx (a wrong model name, a bad key, a prompt over the context length) stops the
 call with one `ConfigError` line naming the model and the URL.
 
 Request-level resume: while a stage runs, the pipeline names a file in its artifact folder
@@ -39,7 +40,7 @@ from tqdm.auto import tqdm
 from flames import llm as llm_mod
 from flames.config import ConfigError
 from flames.files import append_jsonl, repair_tail
-from flames.llm import LLM, Generation, Sampling, raw_prompt
+from flames.llm import LLM, SERVER_ERROR, Generation, Sampling, raw_prompt, refused
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,11 @@ class OpenAIModel(LLM):
         abort = threading.Event()
 
         def work(i: int, key: str, body: dict) -> tuple[int, Generation]:
-            gen = self._parse(self._send(body, abort), sampling, chat="messages" in body)
+            try:
+                gen = self._parse(self._send(body, abort), sampling, chat="messages" in body)
+            except ServerError as e:  # a failed row, retried by a later run (not cached: the retry asks again)
+                log.warning("%s", e)
+                return i, refused(sampling.n, 0, SERVER_ERROR, str(e))
             if cache:
                 cache.put(key, gen)
             return i, gen
