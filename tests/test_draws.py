@@ -29,8 +29,8 @@ def agent(llm):
     return Paraphrase(AgentConfig(name="paraphrase"), llm, Sampling(seed=7))
 
 
-class Killed(Exception):
-    pass
+class Killed(BaseException):
+    """A kill mid-call (an Exception from the backend would be a failed call, recorded as backend_error)."""
 
 
 def test_draws_past_the_seeds_with_distinct_seeds_that_a_resume_repeats(tmp_path):

@@ -66,7 +66,8 @@ def backend(monkeypatch):
         return llm
 
     yield install
-    set_retry_policy(True, 3)
+    set_retry_policy(True, 3)  # the defaults again: both are process-wide, set by each Pipeline
+    llm_mod.set_failure_window(500, 0.2)
 
 
 def run(*overrides, stage="solve"):
@@ -156,7 +157,7 @@ def test_solve_retries_a_failed_problem_up_to_max_attempts(tmp_path, backend):
     assert stats["retries"] == len(failing) and stats["records_out"] == 20 - len(failing)
 
 
-def test_a_backend_exception_fails_every_request_of_its_call_and_a_config_error_still_stops():
+def test_a_backend_exception_fails_every_request_of_its_call_and_a_config_error_still_stops(backend):
     class Broken(ScriptedLLM):
         def _chat(self, conversations, sampling, seeds):
             raise RuntimeError("CUDA error: device lost\nat line 3")
