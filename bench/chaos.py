@@ -2,8 +2,10 @@
 
 1. A reference: `flames <overrides>` run once, uninterrupted, into its own store.
 2. Chaos runs, each into a fresh store: `flames <overrides>` is started, and killed (SIGKILL to its whole
-   process group: torchrun workers, the vLLM engine) at a random moment after a stage started computing;
-   started again, killed again, ... until an attempt finishes. Then the next run, until `--kills` kills.
+   process group: torchrun workers, the vLLM engine) at a random moment after its target stage started
+   computing; started again with the next stage as its target, killed again, ... until an attempt finishes.
+   Then the next run, until `--kills` kills. Targets go round the pipeline's stages, so every stage is hit
+   (a kill aimed at a stage that ends first lands in the one after it; the printed stage is where it landed).
 3. Each finished chaos run is compared with the reference, artifact by artifact (same stage, same key):
    records lost (ids the reference has and the run does not), records duplicated (an id written twice),
    records that differ, and the store's own check (`python -m flames.store verify`).
@@ -40,6 +42,7 @@ from flames.jsonl import read_jsonl  # noqa: E402
 from flames.store import MARKER, verify_store  # noqa: E402
 
 COMPUTING = re.compile(r"\] - (\w+)(?:\[[^\]]*\])?: computing")
+STAGES = ["synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"]  # kill targets, in turn
 VOLATILE = {"time", "created_at", "wall_time_s", "seconds"}  # fields a rerun may change
 
 
@@ -66,7 +69,8 @@ class Attempt:
         self.proc = subprocess.Popen(flames_cmd(overrides), cwd=cwd, env=env_for(store), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.stage: str | None = None  # the stage computing now
-        self.started = threading.Event()  # some stage began computing
+        self.seen: set[str] = set()  # stages that began computing in this attempt
+        self.changed = threading.Event()  # set at each stage start
         self.tail: list[str] = []
         threading.Thread(target=self._watch, daemon=True).start()
 
@@ -76,12 +80,16 @@ class Attempt:
             m = COMPUTING.search(line)
             if m:
                 self.stage = m.group(1)
-                self.started.set()
+                self.seen.add(self.stage)
+                self.changed.set()
 
-    def kill_after(self, delay: float) -> str | None:
-        """SIGKILL the process group `delay` s after a stage started computing; the stage it hit, or None
-        when the attempt finished first."""
-        while not self.started.wait(0.2):
+    def kill_after(self, target: str, delay: float) -> str | None:
+        """SIGKILL the process group `delay` s after `target` (or a later stage) started computing; the stage
+        computing then, or None when the attempt finished first."""
+        later = set(STAGES[STAGES.index(target):])
+        while not self.seen & later:
+            self.changed.wait(0.2)
+            self.changed.clear()
             if self.proc.poll() is not None:
                 return None
         deadline = time.time() + delay
@@ -152,7 +160,8 @@ def main() -> int:
         while True:
             attempts += 1
             attempt = Attempt(args.overrides, store, work)
-            stage = attempt.kill_after(rng.uniform(0, args.max_delay)) if kills < args.kills else None
+            target = STAGES[(attempts - 1) % len(STAGES)]
+            stage = attempt.kill_after(target, rng.uniform(0, args.max_delay)) if kills < args.kills else None
             if stage is None:  # finished (or no kills left: let it finish)
                 attempt.proc.wait()
                 if attempt.proc.returncode:

@@ -145,7 +145,7 @@ class Pipeline:
             llm_mod.set_request_cache(out / REQUESTS)  # openai backend: a rerun after a kill skips finished requests
             try:
                 metrics = stage.run(job, inputs, out)
-                llm_mod.check_failures()  # a stage that ended failing too often is not sealed: a rerun resumes it
+                llm_mod.check_failures(final=True)  # a stage that failed too often is not sealed: a rerun resumes it
             finally:
                 llm_mod.set_request_cache(None)
             (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now

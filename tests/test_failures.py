@@ -174,3 +174,13 @@ def test_a_backend_exception_fails_every_request_of_its_call_and_a_config_error_
 
     with pytest.raises(ConfigError):
         Wrong(reply).chat([[{"role": "user", "content": "q"}]], Sampling())
+
+
+def test_a_stage_shorter_than_the_window_whose_requests_all_fail_is_stopped_at_its_end(backend):
+    """A run of fewer requests than `failures.window` cannot trip the window while it runs; at the stage's end
+    the rate over what it sent decides, so a dead backend does not seal an artifact of failed rows."""
+    backend(Flaky(100, once=False))
+    with pytest.raises(TooManyFailures, match="synthesize"):
+        run("agent.num_problems=4", "agent.chunk_size=8", "seeds.builtin_count=8", stage="synthesize")
+    store = Path(compose_config(["logger=none"]).paths.store)
+    assert not list((store / "synthesize").glob("*/_COMPLETE"))

@@ -92,8 +92,10 @@ class FailureWindow:
             if failed:
                 self.last_error = f"{g.error}: {g.error_detail}" if g.error_detail else g.error
 
-    def check(self, stage: str) -> None:
-        if len(self.recent) < self.size or not self.size:
+    def check(self, stage: str, final: bool = False) -> None:
+        """Raise past the rate: over a full window while the stage runs; at its end (`final`), over whatever it
+        sent, so a stage shorter than the window whose calls all failed is not sealed as if it had worked."""
+        if not self.size or not self.recent or (len(self.recent) < self.size and not final):
             return
         failed = sum(self.recent)
         if failed / len(self.recent) > self.max_rate:
@@ -112,9 +114,10 @@ def set_failure_window(size: int, max_rate: float) -> None:
     _window[0] = FailureWindow(size, max_rate)
 
 
-def check_failures() -> None:
-    """Raise TooManyFailures if the running stage's window fails too often (also at a stage's end, before sealing)."""
-    _window[0].check(_current_stage[0])
+def check_failures(final: bool = False) -> None:
+    """Raise TooManyFailures if the running stage's window fails too often (`final`: at the stage's end, before
+    sealing, over the requests it sent even if fewer than the window)."""
+    _window[0].check(_current_stage[0], final)
 
 
 def usage(gens: list[Generation]) -> dict[str, int]:
