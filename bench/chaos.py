@@ -4,7 +4,7 @@
 2. Chaos runs, each into a fresh store: `flames <overrides>` is started, and killed (SIGKILL to its whole
    process group: torchrun workers, the vLLM engine) at a random moment after its target stage started
    computing; started again with the next stage as its target, killed again, ... until an attempt finishes.
-   Then the next run, until `--kills` kills. Targets go round the pipeline's stages, so every stage is hit
+   Then the next run (after `--per-run` kills at most), until `--kills` kills. Targets go round the pipeline's stages, so every stage is hit
    (a kill aimed at a stage that ends first lands in the one after it; the printed stage is where it landed).
 3. Each finished chaos run is compared with the reference, artifact by artifact (same stage, same key):
    records lost (ids the reference has and the run does not), records duplicated (an id written twice),
@@ -144,6 +144,8 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs in all (over as many runs as it takes)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill delays")
     ap.add_argument("--max-delay", type=float, default=20.0, help="a kill comes 0..this many s after a stage starts")
+    ap.add_argument("--per-run", type=int, default=len(STAGES),
+                    help="kills in one run before it may finish (once round the stages: later ones land in evaluate)")
     ap.add_argument("--workdir", default=None, help="where the stores go (default: a temp folder, removed)")
     ap.add_argument("overrides", nargs="*", help="flames overrides (after --), e.g. agent=few_shot")
     args = ap.parse_args()
@@ -161,7 +163,8 @@ def main() -> int:
             attempts += 1
             attempt = Attempt(args.overrides, store, work)
             target = STAGES[(attempts - 1) % len(STAGES)]
-            stage = attempt.kill_after(target, rng.uniform(0, args.max_delay)) if kills < args.kills else None
+            more = kills < args.kills and attempts <= args.per_run
+            stage = attempt.kill_after(target, rng.uniform(0, args.max_delay)) if more else None
             if stage is None:  # finished (or no kills left: let it finish)
                 attempt.proc.wait()
                 if attempt.proc.returncode:
