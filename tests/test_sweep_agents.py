@@ -25,10 +25,11 @@ def test_sweep_over_every_agent_counts_calls_and_tokens_per_problem(tmp_path, fl
     agents = shipped_agents()
     assert len(agents) == 12
     store = tmp_path / "store"
-    # seeds.limit bounds each agent's work on 2 cores: a low-yield agent stops after two passes over 16 seeds
-    # (a pass that yields nothing ends its draws) instead of drawing on through 15K seeds to its target
+    # Each agent's work on 2 cores: chunks of 4 seeds (2 per dataset) stop as soon as the target is met (most
+    # agents: one chunk; 16-seed chunks took 90-240 s an agent); seeds.limit bounds a low-yield agent (two
+    # passes over 16 seeds at most: a pass that yields nothing ends its draws) instead of 15K seeds
     proc = run_flames(["-m", f"agent={','.join(agents)}", "stage=problem_qc", "seeds=gsm8k_math", "seeds.limit=16",
-                       "agent.num_problems=2", "agent.chunk_size=16", "logger=none"], tmp_path, store, timeout=7200)
+                       "agent.num_problems=2", "agent.chunk_size=4", "logger=none"], tmp_path, store, timeout=7200)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     # How many problems each agent gets out of the model depends on its wording; the counts,
