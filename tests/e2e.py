@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 FLAMES = [sys.executable, "-m", "flames"]
@@ -31,6 +33,23 @@ def start_flames(args: list[str], cwd: Path, store: Path) -> subprocess.Popen:
     cwd.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(FLAMES + args, cwd=cwd, env=env_for(store), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def kill_at_lines(proc: subprocess.Popen, store: Path, stage: str, lines: int, every: float) -> tuple[Path, set[int]]:
+    """SIGKILL a `start_flames` job (its process group) once its `stage` artifact's data.jsonl has `lines` lines;
+    the file, and every line count seen while polling (every `every` s; a hang guard of 30 min)."""
+    seen, data = set(), None
+    deadline = time.time() + 1800  # the first chunk may be slow on a shared machine
+    while time.time() < deadline and proc.poll() is None:
+        data = next((store / stage).glob("*/data.jsonl"), None)
+        seen.add(len(data.read_text().splitlines()) if data else 0)
+        if max(seen) >= lines:
+            break
+        time.sleep(every)
+    assert proc.poll() is None, f"{stage} finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return data, seen
 
 
 def stage_lines(output: str, word: str) -> list[str]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import flames.llm as llm_mod
 from flames.jsonl import read_jsonl
 from flames.pipeline import STAGE_NAMES, Pipeline
 from flames.views import in_view
-from tests.e2e import TINY, run_flames, stage_lines, start_flames, wandb_summary
+from tests.e2e import TINY, kill_at_lines, run_flames, stage_lines, start_flames, wandb_summary
 from tests.helpers import compose_config
 
 pytestmark = pytest.mark.slow
@@ -130,16 +128,7 @@ def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
     if expected < 2:
         pytest.skip(f"the model left {expected} problem(s) after problem QC: no solve to interrupt halfway")
     proc = start_flames([*args, "stage=solve"], tmp_path, store)
-    data = None
-    deadline = time.time() + 1800  # a hang guard: the first chunk may be slow on a shared machine
-    while time.time() < deadline and proc.poll() is None:  # kill after the first of >= 2 one-problem chunks
-        data = next((store / "solve").glob("*/data.jsonl"), None)
-        if data and len(data.read_text().splitlines()) >= 1:
-            break
-        time.sleep(0.5)
-    assert proc.poll() is None, "solve finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    data, _ = kill_at_lines(proc, store, "solve", 1, every=0.5)  # after the first of >= 2 one-problem chunks
     partial = len(data.read_text().splitlines())
     assert not (data.parent / "_COMPLETE").exists()
     resumed = run_flames([*args, "stage=solve"], tmp_path, store)
@@ -156,17 +145,7 @@ def test_a_killed_evaluate_loses_at_most_the_batch_in_flight(tmp_path):
             "benchmarks.batch_size=2", "benchmarks.max_new_tokens=32", "logger=none"]
     store = tmp_path / "store"
     proc = start_flames(args, tmp_path, store)
-    seen, data = set(), None
-    deadline = time.time() + 1800  # a hang guard
-    while time.time() < deadline and proc.poll() is None:
-        data = next((store / "evaluate").glob("*/data.jsonl"), None)
-        seen.add(len(data.read_text().splitlines()) if data else 0)
-        if max(seen) >= 2:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "evaluate finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    data, seen = kill_at_lines(proc, store, "evaluate", 2, every=0.05)
     written = len(data.read_text().splitlines())
     assert written < 6 and all(n % 2 == 0 for n in seen | {written}), seen  # whole batches, as each returned
     resumed = run_flames(args, tmp_path, store, timeout=1800)
