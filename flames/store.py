@@ -84,10 +84,14 @@ class Failures:
     rows: list[dict]  # the failed rows, as written
 
     @classmethod
-    def read(cls, folder: Path, data_ids: set[str] | None = None, inputs_done: set[str] | None = None) -> "Failures":
+    def read(cls, folder: Path, data_ids: set[str] | None = None, inputs_done: set[str] | None = None,
+             drops: list[dict] | None = None) -> "Failures":
+        """From the folder's files; `data_ids`, `inputs_done`, `drops` (dropped.jsonl's rows): a caller's reads."""
         folder = Path(folder)
         drop, data, progress = (folder / n for n in ("dropped.jsonl", "data.jsonl", "progress.jsonl"))
-        rows = [r for r in (read_jsonl(drop) if drop.exists() else ()) if r.get("reason") in RETRYABLE]
+        if drops is None:
+            drops = list(read_jsonl(drop)) if drop.exists() else []
+        rows = [r for r in drops if r.get("reason") in RETRYABLE]
         attempts: dict[str, int] = {}
         for r in rows:
             attempts[unit_of(r)] = max(attempts.get(unit_of(r), 0), r.get("attempt", 1))
@@ -144,13 +148,13 @@ class RecordWriter:
         for path in (self.data_path, self.drop_path, self.calls_path, self.progress_path):
             repair_tail(path)
         data_ids = {r["id"] for r in read_jsonl(self.data_path)} if self.data_path.exists() else set()
-        self.done_ids: set[str] = data_ids | (
-            {r["id"] for r in read_jsonl(self.drop_path)} if self.drop_path.exists() else set())
+        drops = list(read_jsonl(self.drop_path)) if self.drop_path.exists() else []
+        self.done_ids: set[str] = data_ids | {r["id"] for r in drops}
         self.inputs_done: set[str] = (
             {r["id"] for r in read_jsonl(self.progress_path)} if self.progress_path.exists() else set()
         )
         self.data_path.touch()  # an artifact that keeps nothing still has an (empty) data file
-        self.failures = Failures.read(self.folder, data_ids, self.inputs_done)
+        self.failures = Failures.read(self.folder, data_ids, self.inputs_done, drops)
         self.retry_units = self.failures.to_retry(RETRY)
         self.failed_units = self.failures.unresolved()
         self.done_ids -= {r["id"] for r in self.failures.rows if unit_of(r) in self.retry_units}
@@ -191,8 +195,9 @@ def folder_stats(folder: Path) -> dict:
     folder = Path(folder)
     rows = lambda name: read_jsonl(folder / name) if (folder / name).exists() else iter(())  # noqa: E731
     calls = list(rows("calls.jsonl"))
-    failures = Failures.read(folder)
-    dropped = [r for r in rows("dropped.jsonl") if r["reason"] not in RETRYABLE] + failures.still_failing()
+    drops = list(rows("dropped.jsonl"))
+    failures = Failures.read(folder, drops=drops)
+    dropped = [r for r in drops if r["reason"] not in RETRYABLE] + failures.still_failing()
     return {
         "records_out": sum(1 for _ in rows("data.jsonl")),
         "dropped": dict(Counter(r["reason"] for r in dropped)),  # a row that succeeded on retry is not a drop
