@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flames import builtin
+from flames.config import ConfigError
 from flames.jsonl import read_jsonl
 
 # The paper's Avg: the mean of these five (GSMPlus distraction is reported in its own column).
@@ -32,14 +33,15 @@ ANSWER_FROM = ("field", "after_hashes", "boxed", "first")
 def data_dir(cfg: Any) -> Path:
     d = cfg.get("data_dir") or os.environ.get("FLAMES_DATA_DIR")
     if not d:
-        raise ValueError("benchmarks need a data folder: set FLAMES_DATA_DIR or benchmarks.data_dir")
+        raise ConfigError("benchmarks need a data folder: set FLAMES_DATA_DIR or benchmarks.data_dir "
+                          "(or benchmarks=builtin, which needs none)")
     return Path(d).expanduser()
 
 
 def spec_of(name: str, cfg: Any) -> Any:
     suite = cfg.get("suite") or {}
     if name not in suite:
-        raise ValueError(f"unknown benchmark {name!r}; in benchmarks.suite: {', '.join(suite) or 'none'} "
+        raise ConfigError(f"unknown benchmark {name!r}; in benchmarks.suite: {', '.join(suite) or 'none'} "
                          f"(add one with benchmarks=[...,{name}])")
     return suite[name]
 
@@ -50,7 +52,7 @@ def source_of(spec: Any, cfg: Any) -> str:
     if source != "builtin" and cfg.get("source"):
         source = cfg.source
     if source not in SOURCES:
-        raise ValueError(f"benchmark source must be one of {', '.join(SOURCES)}, not {source!r}")
+        raise ConfigError(f"benchmark source must be one of {', '.join(SOURCES)}, not {source!r}")
     return source
 
 
@@ -82,7 +84,7 @@ def load_suite(cfg: Any, limit: int | None = None, limit_seed: int | None = None
 
 def _local_file(name: str, spec: Any, cfg: Any) -> Path:
     if not spec.get("file"):
-        raise ValueError(f"benchmark {name} has no local file; use benchmarks.suite.{name}.source=hub")
+        raise ConfigError(f"benchmark {name} has no local file; use benchmarks.suite.{name}.source=hub")
     path = data_dir(cfg) / "benchmarks" / spec.file
     if not path.exists():
         hint = f" or load it from the hub ({spec.hub}) with benchmarks.source=hub" if spec.get("hub") else ""
@@ -98,9 +100,9 @@ def load_hub_items(name: str, spec: Any) -> list[dict]:
     import datasets
 
     if not spec.get("hub"):
-        raise ValueError(f"benchmark {name} has no hub id; set benchmarks.suite.{name}.hub")
+        raise ConfigError(f"benchmark {name} has no hub id; set benchmarks.suite.{name}.hub")
     if spec.answer_from not in ANSWER_FROM:
-        raise ValueError(f"benchmark {name}: answer_from must be one of {', '.join(ANSWER_FROM)}")
+        raise ConfigError(f"benchmark {name}: answer_from must be one of {', '.join(ANSWER_FROM)}")
     rows = []
     for config in list(spec.hub_configs) or [None]:
         rows += list(datasets.load_dataset(spec.hub, config, split=spec.hub_split))

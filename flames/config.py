@@ -295,7 +295,7 @@ class BenchmarksConfig:
     temperature: float = keyed_if_set(0.7)  # sampling temperature of the k samples (greedy stays greedy)
     top_p: float = keyed_if_set(0.95)  # nucleus sampling of the k samples
     sample_seed: int = keyed_if_set(0)  # base seed of the k samples (each item's own comes from it)
-    confidence: float = keyed_if_set(0.95)  # level of every accuracy's bootstrap interval
+    confidence: float = keyed_if_set(0.95)  # level of every interval (Wilson for accuracies, bootstrap for avg-of-k)
     bootstrap_resamples: int = keyed_if_set(1000)  # resamples per bootstrap interval
     bootstrap_seed: int = keyed_if_set(0)  # seed of the bootstrap resampling (a regrade redraws the same)
 

@@ -3,8 +3,10 @@
 With `num_samples` k > 0 each item is also answered k times by sampling: its records carry `sample`
 (0..k-1; greedy records have none) and the metrics add avg-of-k (pass@1 averaged over the k), maj@k
 (the answer most samples agree on, by the grader's equivalence) and pass@k. Every rate comes with a
-bootstrap standard error and interval (`flames.stats`), drawn with the settings saved in `stats.json`
-next to the predictions, so that `regrade` reproduces every number.
+standard error and interval (`flames.stats`): the Wilson score interval for the rates of 0/1 per-item
+verdicts (accuracy, maj@k, pass@k with its n = k samples), a bootstrap for avg-of-k (items, then each
+item's samples), drawn with the settings saved in `stats.json` next to the predictions, so that
+`regrade` reproduces every number.
 
 Every prediction record carries its verdict and, when the grader audit is on, whether the fast
 path and math-verify disagreed on it (`disagreement`, and `graders` with what each said). The
@@ -23,7 +25,7 @@ from pathlib import Path
 from flames.grading import DEFAULT_MODE, extract_answer, grade_batch
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, PROMPT_TOO_LONG, Sampling, request_seed, usage
-from flames.stats import Settings, bootstrap, majority_vote, pass_at_k
+from flames.stats import Interval, Settings, bootstrap, majority_vote, pass_at_k, wilson
 from flames.store import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -170,20 +172,22 @@ def _groups(p: dict) -> list[str]:
 
 
 def greedy_metrics(rows: list[dict], settings: Settings) -> dict:
-    """The counts and accuracy of one row of the table (as before intervals), then the interval fields."""
+    """The counts and accuracy of one row of the table (as before intervals), then the interval fields
+    (Wilson's: the verdicts are 0/1, so the accuracy is a binomial proportion)."""
     m = {"n": len(rows), "correct": sum(bool(p["correct"]) for p in rows),
          "unparseable": sum(p["pred"] is None for p in rows), "truncated": sum(bool(p.get("truncated")) for p in rows),
          "timeouts": sum(bool(p["timed_out"]) for p in rows), "disagreements": sum(bool(p.get("disagreement"))
                                                                                   for p in rows),
          "prompt_too_long": sum(p.get("error") == PROMPT_TOO_LONG for p in rows)}  # not sent: counted wrong
     m["accuracy"] = round(100 * m["correct"] / m["n"], 2)
-    ci = bootstrap([float(bool(p["correct"])) for p in rows], settings=settings).percent("accuracy")
+    ci = wilson(m["correct"], m["n"], settings.confidence).percent("accuracy")
     ci["ci_level"] = round(100 * settings.confidence, 2)  # the level of every interval of this row
     return {**m, **{k: v for k, v in ci.items() if k != "accuracy"}}
 
 
 def sampled_metrics(items: dict[str, list[dict]], votes: dict[str, bool], settings: Settings) -> dict:
-    """avg-of-k (interval over items and samples), maj@k and pass@k (over items), k and sample counts."""
+    """avg-of-k (bootstrap over items and samples), maj@k and pass@k (Wilson: 0/1 per item), k and sample
+    counts."""
     k = min(len(rs) for rs in items.values())  # every item has its k: they are written together
     rows = list(items.values())
     rates = [sum(bool(r["correct"]) for r in rs) / len(rs) for rs in rows]
@@ -193,8 +197,15 @@ def sampled_metrics(items: dict[str, list[dict]], votes: dict[str, bool], settin
     return {"k": k, "sampled_n": len(flat), "sampled_unparseable": sum(r["pred"] is None for r in flat),
             "sampled_truncated": sum(bool(r.get("truncated")) for r in flat),
             **bootstrap(rates, [len(rs) for rs in rows], settings).percent("avg_of_k"),
-            **bootstrap(maj, settings=settings).percent("maj_at_k"),
-            **bootstrap(passed, settings=settings).percent("pass_at_k")}
+            **per_item_rate(maj, settings).percent("maj_at_k"), **per_item_rate(passed, settings).percent("pass_at_k")}
+
+
+def per_item_rate(scores: list[float], settings: Settings) -> Interval:
+    """The mean of one score per item: Wilson's interval when every score is 0 or 1 (a proportion; maj@k, and
+    pass@k with n = k samples), else the percentile bootstrap over items (pass@k of an item with more than k)."""
+    if all(s in (0.0, 1.0) for s in scores):
+        return wilson(int(sum(scores)), len(scores), settings.confidence)
+    return bootstrap(scores, settings=settings)
 
 
 def majority_verdicts(predictions: list[dict]) -> dict[str, bool]:

@@ -55,25 +55,26 @@ def paper_table(runs: dict[str, dict]) -> str:
 
 
 def detail_table(metrics: dict) -> str:
-    """n, greedy accuracy with its interval, and grader counts per benchmark, with its subsets (level=3, ...)
-    indented below."""
+    """n, greedy accuracy with its Wilson interval, and grader counts per benchmark, with its subsets (level=3,
+    ...) indented below."""
     rows = [[_name(name), m["n"], f"{m['accuracy']:.1f}", _interval(m, "accuracy"),
              m["unparseable"], m.get("truncated", "-"), m["timeouts"], m.get("disagreements", "-")]
             for name, m in _benchmark_first(metrics) if "n" in m]  # .get: artifacts from before these counts existed
-    return format_table(["benchmark", "n", "accuracy %", f"{_level(metrics)} CI", "unparseable", "hit token limit",
-                         "grader timeouts", "disagreements"], rows)
+    return format_table(["benchmark", "n", "accuracy %", f"{_level(metrics)} Wilson CI", "unparseable",
+                         "hit token limit", "grader timeouts", "disagreements"], rows)
 
 
 def sampled_table(metrics: dict) -> str:
-    """avg-of-k (pass@1 averaged over k samples), maj@k and pass@k in percent, each with its interval."""
+    """avg-of-k (pass@1 averaged over k samples), maj@k and pass@k in percent, each with its interval: avg-of-k's
+    a bootstrap (items, then samples), maj@k's and pass@k's Wilson's (0/1 per item; flames.evaluate)."""
     ks = sorted({m["k"] for m in metrics.values() if "k" in m})
     k = ks[0] if len(ks) == 1 else "k"
     names = ("avg_of_k", "maj_at_k", "pass_at_k")
     rows = [[_name(name), m["k"], *(f"{m[x]:.1f} {_interval(m, x)}" for x in names), m["sampled_unparseable"],
              m["sampled_truncated"]] for name, m in _benchmark_first(metrics) if "k" in m]
     level = _level(metrics)
-    return format_table(["benchmark", "k", f"avg@{k} % ({level} CI)", f"maj@{k} %", f"pass@{k} %",
-                         "unparseable samples", "samples hit token limit"], rows)
+    return format_table(["benchmark", "k", f"avg@{k} % ({level} bootstrap CI)", f"maj@{k} % ({level} Wilson CI)",
+                         f"pass@{k} % ({level} Wilson CI)", "unparseable samples", "samples hit token limit"], rows)
 
 
 def _name(key: str) -> str:

@@ -1,9 +1,16 @@
-"""Uncertainty of accuracies: bootstrap intervals, pass@k, majority votes, paired comparisons.
+"""Uncertainty of accuracies: Wilson and bootstrap intervals, pass@k, majority votes, paired comparisons.
 
 Everything here works on per-item numbers (1/0 verdicts, or a fraction of an item's k samples) and
 returns fractions; callers turn them into the percents the manifests store. Nothing here reads files
 or grades answers: `flames.evaluate` supplies verdicts and the grader's equivalence.
 
+Which interval where: a rate of 0/1 per-item verdicts (greedy accuracy, maj@k, pass@k when each item has
+exactly k samples) is a binomial proportion and gets the closed-form Wilson score interval (`wilson`).
+A percentile bootstrap of such verdicts collapses at the edges: 0 of 24 right resamples to 0 every time
+and prints [0, 0], as if 0% were certain, while Wilson's upper end is 13.8%. Where no closed form fits
+(avg-of-k's two levels, fractional per-item scores, paired differences) the percentile bootstrap stays.
+
+- `wilson`: the Wilson score interval of k successes in n (no continuity correction).
 - `bootstrap`: a percentile bootstrap interval over items, and also over each item's samples when
   it has several (a two-level bootstrap: items, then samples within an item).
 - `pass_at_k`: the unbiased pass@k estimator of Chen et al. (2021).
@@ -12,8 +19,9 @@ or grades answers: `flames.evaluate` supplies verdicts and the grader's equivale
 - `paired_comparison`: the difference between two evaluations of the same items, with its paired
   bootstrap interval and an exact McNemar test (or a paired bootstrap p-value for fractional scores).
 
-numpy does the resampling; the small closed forms (pass@k, the exact McNemar p-value) are written out
-with `math.comb` rather than adding scipy as a dependency for two one-line formulas.
+numpy does the resampling; the closed forms (Wilson, pass@k, the exact McNemar p-value) are written out
+with `statistics.NormalDist` and `math.comb`, so flames needs no scipy at run time; the tests check them
+against scipy.stats (`binomtest`, `bootstrap`).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Interval:
-    """A rate with its bootstrap standard error and interval (all fractions)."""
+    """A rate with its standard error and interval (all fractions; Wilson's or a bootstrap's)."""
 
     estimate: float
     stderr: float
@@ -49,6 +57,26 @@ class Interval:
 
 def _pct(x: float) -> float:
     return round(100 * x, 2)  # as flames.evaluate stores accuracies: percent, two decimals
+
+
+def wilson(correct: int, n: int, confidence: float = 0.95) -> Interval:
+    """k = `correct` of `n` with the Wilson score interval (no continuity correction).
+
+    The interval is the set of rates p whose normal test |k/n - p| <= z sqrt(p(1-p)/n) passes: the roots
+    of a quadratic in p, so it stays inside [0, 1] and is not empty at 0/n or n/n (0 of 24 gives
+    [0, 13.8%] at 95%). The same numbers as scipy.stats.binomtest(k, n).proportion_ci(method="wilson").
+    The standard error is the plain binomial one, sqrt(p(1-p)/n).
+    """
+    from statistics import NormalDist
+
+    if not 0 <= correct <= n or n < 1:
+        raise ValueError(f"wilson: need 0 <= correct <= n and n >= 1, got correct={correct}, n={n}")
+    p = correct / n
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    denom = 2 * (n + z * z)
+    center = (2 * n * p + z * z) / denom
+    half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / denom
+    return Interval(p, math.sqrt(p * (1 - p) / n), max(0.0, center - half), min(1.0, center + half))
 
 
 def bootstrap(scores: Sequence[float], samples: Sequence[int] | None = None,

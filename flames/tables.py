@@ -7,7 +7,7 @@ the store); `write_report` writes `<name>.md`, `<name>.csv` and PNG plots, with 
 numbers (`PAPER`, from notes/paper.md) next to ours and the difference ours - paper. See docs/report.md.
 
 Accuracies are percents as `flames.evaluate` stores them (100 * correct / n, two decimals); the
-tables print one decimal. Our accuracies carry their bootstrap intervals (`eval/<b>/accuracy_ci_low`,
+tables print one decimal. Our accuracies carry their Wilson score intervals (`eval/<b>/accuracy_ci_low`,
 `_ci_high`; Avg's from the benchmarks' standard errors): a Δ against the paper says whether the paper's
 number lies inside ours. Differences between two of our cells are paired, item by item, from their
 prediction files (`flames.stats.paired_comparison`), each with its interval and p-value; cells that
@@ -453,8 +453,9 @@ def _uncertainty_sections(rows: list[dict], axes: list[str], paired: list[dict])
     lines = []
     keys = [f"eval/{b}/accuracy" for b in _benchmarks(rows, [], subsets=False)] + [AVG]
     if any(r.get(k + LOW) is not None for r in rows for k in keys):
-        lines += ["", "## Intervals", "", "Each accuracy with its bootstrap interval over items (`benchmarks."
-                  "confidence`, 95% by default); Avg's from the five benchmarks' standard errors.", ""]
+        lines += ["", "## Intervals", "", "Each accuracy with its Wilson score interval (`benchmarks.confidence`, "
+                  "95% by default; a percentile bootstrap would collapse to a point at 0% and 100%); Avg's from the "
+                  "five benchmarks' standard errors (paired differences: a paired bootstrap).", ""]
         header = [*axes, *(k.split("/")[1] if k != AVG else "Avg" for k in keys)]
         lines += _md_table(header, [[_md_cell(r, a) for a in axes] + [_with_interval(r, k) for k in keys]
                                     for r in rows])

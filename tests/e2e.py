@@ -16,9 +16,13 @@ TINY = ["agent.num_problems=3", "problem_model.max_new_tokens=64", "solution_mod
         "solve.num_samples=2", "benchmarks.builtin_count=4", "benchmarks.max_new_tokens=64", "student.max_steps=2"]
 
 
-def env_for(store: Path) -> dict:
-    env = dict(os.environ)
-    env["FLAMES_STORE"] = str(store)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def env_for(store: Path, **extra: str) -> dict:
+    """The test's environment, its store, and the repository on PYTHONPATH (for tests.scripted_backend)."""
+    env = {**os.environ, **extra, "FLAMES_STORE": str(store)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -29,9 +33,9 @@ def run_flames(args: list[str], cwd: Path, store: Path, timeout: int = 3600) -> 
                           timeout=timeout)
 
 
-def start_flames(args: list[str], cwd: Path, store: Path) -> subprocess.Popen:
+def start_flames(args: list[str], cwd: Path, store: Path, **env: str) -> subprocess.Popen:
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(FLAMES + args, cwd=cwd, env=env_for(store), stdout=subprocess.PIPE,
+    return subprocess.Popen(FLAMES + args, cwd=cwd, env=env_for(store, **env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 

@@ -1,14 +1,19 @@
-"""Test helpers: the real config tree without the CLI (as a notebook would), agents on a scripted LLM."""
+"""Test helpers: the real config tree without the CLI (as a notebook would), agents on a scripted LLM, the
+CLI itself in-process (`run_cli`)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import sys
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from flames import cli
 from flames.agents import agent_class
-
 from flames.cli import CONF_DIR
 from flames.config import register_configs
 from flames.llm import Sampling
@@ -38,3 +43,36 @@ def make_agent(name, scripted, reply, **knobs):
 def last_slot(prompt: str, label: str) -> str:
     """The value of the last `label:` line of a prompt (the slot the agent filled)."""
     return re.findall(rf"^{label}: (.*)$", prompt, re.M)[-1]
+
+
+@contextlib.contextmanager
+def hydra_app_state():
+    """Hydra's app leaves itself initialized and the root logger writing to the job's log file and to this
+    test's stdout: both go back to how they were, so later tests in this process compose and log as before."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        GlobalHydra.instance().clear()
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+
+
+def run_cli(monkeypatch, args: list[str]):
+    """`flames <args>` in this process, as the command line runs it (`flames.cli.main()`, from the current
+    folder), Hydra's state restored after: the code it exits with (0 when it returns; a SystemExit's code, which
+    may be None)."""
+    monkeypatch.setattr(sys, "argv", ["flames", *args])
+    with hydra_app_state():
+        try:
+            cli.main()
+        except SystemExit as e:  # flames and Hydra exit on an error
+            return e.code
+    return 0

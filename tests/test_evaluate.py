@@ -161,7 +161,8 @@ def test_intervals_are_drawn_with_the_saved_settings(tmp_path, scripted):
 def test_printed_table_shows_intervals_and_sampled_rates(tmp_path, scripted):
     _, m, _ = run_sampled(tmp_path, scripted)
     table = eval_table(m)
-    assert "95% CI" in table and "avg@4" in table and "maj@4" in table and "pass@4" in table
+    assert "95%" in table and "CI" in table  # the intervals' header (its wording may name the method)
+    assert "avg@4" in table and "maj@4" in table and "pass@4" in table
     ci = f"[{m['gsm8k']['accuracy_ci_low']:.1f}, {m['gsm8k']['accuracy_ci_high']:.1f}]"
     assert ci in table
 
@@ -211,38 +212,68 @@ def test_sampled_evaluation_of_the_embedded_model_prints_every_rate_and_regrades
                        "benchmarks.max_new_tokens=16", "benchmarks.num_samples=2", "logger=none"],
                       tmp_path, tmp_path / "store", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "avg@2" in proc.stdout and "maj@2" in proc.stdout and "pass@2" in proc.stdout and "95% CI" in proc.stdout
+    assert "avg@2" in proc.stdout and "maj@2" in proc.stdout and "pass@2" in proc.stdout
+    assert "95%" in proc.stdout and "CI" in proc.stdout  # the intervals' header (its wording may name the method)
     art = next((tmp_path / "store" / "evaluate").glob("*/"))
     saved = json.loads((art / "manifest.json").read_text())["metrics"]
     assert saved["builtin"]["n"] == 3 and saved["builtin"]["k"] == 2 and saved["builtin"]["sampled_n"] == 6
     assert regrade(art / "data.jsonl") == saved
 
 
-@pytest.mark.slow
-def test_grading_mode_qwen_evaluates_and_the_audit_lists_where_the_modes_differ(tmp_path):
-    """`flames stage=evaluate ... grading.mode=qwen` on the embedded model; then the predictions regraded in the
-    other modes (python -m flames.grading.audit): every listed row differs between modes, and its qwen verdict
-    is the one the run recorded."""
+# A gsm8k folder for the qwen-mode run: problem -> (gold, the scripted model's output). The three modes'
+# verdicts on these pairs are the grader's (tests/grading/test_grading_audit.py), not any model's.
+QWEN_ITEMS = {
+    "share": ("30", "The share is $\\boxed{0.3}$."),  # qwen's percent convention: 30 is also 30/100
+    "roots": ("1, 2", "The roots are $\\boxed{1}, \\boxed{2}$."),  # qwen takes the last of several boxes
+    "ineq": ("x \\ge 5", "Therefore $x \\geq 5$ is the solution."),  # no box: qwen takes the last number
+    "plain": ("18", "So 9 + 9 = 18.\nThe answer is $\\boxed{18}$."),  # every mode: right
+    "wrong": ("5", "\\boxed{4}"),  # every mode: wrong
+}
+# What each mode says where they differ (flames, qwen, math_verify); the other two items agree in all modes.
+MODES_DIFFER = {"gsm8k/share": [False, True, False], "gsm8k/roots": [True, False, True],
+                "gsm8k/ineq": [True, False, True]}
+
+
+def test_grading_mode_qwen_evaluates_and_the_audit_lists_where_the_modes_differ(tmp_path, scripted_backend):
+    """`flames stage=evaluate benchmarks=gsm8k grading.mode=qwen` in process, on a scripted model and a gsm8k
+    file written here; then the predictions regraded in the other modes (python -m flames.grading.audit): the
+    rows listed are exactly those where the modes differ, each with the qwen verdict the run recorded."""
     import subprocess
     import sys
 
-    from flames.llm.embedded import embedded_model_dir
-    from tests.e2e import run_flames
+    from flames.pipeline import Pipeline
+    from flames.report import format_report
+    from tests.helpers import compose_config
 
-    proc = run_flames(["logger=none", "stage=evaluate", f"student.path={embedded_model_dir()}", "benchmarks=gsm8k",
-                       "benchmarks.limit=6", "benchmarks.max_new_tokens=48", "grading.mode=qwen"],
-                      tmp_path, tmp_path / "store", timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Evaluation (grading.mode=qwen)" in proc.stdout
-    (data,) = (tmp_path / "store" / "evaluate").glob("*/data.jsonl")
+    bench = tmp_path / "data" / "benchmarks"
+    bench.mkdir(parents=True)
+    bench.joinpath("gsm8k_test.jsonl").write_text("".join(
+        json.dumps({"id": name, "problem": f"Problem {name}?", "answer": gold}) + "\n"
+        for name, (gold, _) in QWEN_ITEMS.items()))
+    model = tmp_path / "student"  # a model folder as far as the checks go; the scripted backend loads nothing
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    llm = scripted_backend(lambda prompt, k: QWEN_ITEMS[prompt.split("\n")[0][len("Problem "):-1]][1])
+    pipeline = Pipeline(compose_config(["logger=none", "stage=evaluate", f"student.path={model}", "benchmarks=gsm8k",
+                                        f"benchmarks.data_dir={tmp_path / 'data'}", "grading.mode=qwen"]))
+    res = pipeline.run()
+    (ev,) = res.results
+    assert ev.stage == "evaluate" and ev.manifest["config"]["grading.mode"] == "qwen"
+    asked = [prompt.split("\n")[0] for call in llm.calls for prompt in call]
+    assert sorted(asked) == sorted(f"Problem {name}?" for name in QWEN_ITEMS)  # each item asked once
+    assert "Evaluation (grading.mode=qwen)" in format_report(res, pipeline.store.root, str(tmp_path))
+    data = ev.artifact.data
     rows = [json.loads(line) for line in data.read_text().splitlines()]
-    assert len(rows) == 6 and all(r["grading_mode"] == "qwen" for r in rows)
-    manifest = json.loads((data.parent / "manifest.json").read_text())
-    assert manifest["config"]["grading.mode"] == "qwen"
+    recorded = {r["id"]: r["correct"] for r in rows}
+    assert all(r["grading_mode"] == "qwen" for r in rows)
+    assert recorded == {"gsm8k/share": True, "gsm8k/roots": False, "gsm8k/ineq": False, "gsm8k/plain": True,
+                        "gsm8k/wrong": False}
+    assert ev.manifest["metrics"]["gsm8k"]["correct"] == 2
+
     audit = subprocess.run([sys.executable, "-m", "flames.grading.audit", str(data)], capture_output=True, text=True,
                            timeout=600)
-    assert audit.returncode == 0 and "rows differ" in audit.stdout, audit.stderr[-2000:]
-    recorded = {r["id"]: r["correct"] for r in rows}
-    for d in map(json.loads, (data.parent / "modes_disagree.jsonl").read_text().splitlines()):
-        verdicts = [d[f"correct_{m}"] for m in ("flames", "qwen", "math_verify")]
-        assert len(set(verdicts)) == 2 and d["correct_qwen"] == recorded[d["id"]], d
+    assert audit.returncode == 0, audit.stderr[-2000:]
+    assert f"{len(MODES_DIFFER)} rows differ" in audit.stdout
+    listed = [json.loads(line) for line in (data.parent / "modes_disagree.jsonl").read_text().splitlines()]
+    assert {d["id"]: [d[f"correct_{m}"] for m in ("flames", "qwen", "math_verify")] for d in listed} == MODES_DIFFER
+    assert {d["id"]: d["correct_qwen"] for d in listed} == {i: recorded[i] for i in MODES_DIFFER}

@@ -1,5 +1,5 @@
 """flames.stats on hand-built and simulated verdicts: pass@k's closed form, maj@k's votes, interval coverage,
-paired tests."""
+paired tests; the closed forms and the bootstrap checked against scipy.stats (a test-only dependency)."""
 
 import math
 import random
@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from flames.stats import Settings, bootstrap, majority_vote, mcnemar_exact, paired_comparison, pass_at_k
+from flames.stats import Settings, bootstrap, majority_vote, mcnemar_exact, paired_comparison, pass_at_k, wilson
 
 
 @pytest.mark.parametrize("n,c,k", [(4, 0, 4), (4, 1, 4), (10, 3, 1), (10, 3, 2), (10, 3, 5), (10, 8, 5), (20, 5, 7)])
@@ -139,3 +139,110 @@ def test_mean_of_independent_rates_matches_a_joint_bootstrap():
     assert avg.estimate == pytest.approx(np.mean([s.mean() for s in sets]))
     assert avg.stderr == pytest.approx(joint.std(), rel=0.1)
     assert avg.low < avg.estimate < avg.high
+
+
+def test_wilson_interval_is_not_degenerate_at_0_and_100_percent():
+    """0 of 24 right is not certainly 0%: the bootstrap's [0, 0]; Wilson's reaches past 10% (13.8% at 95%)."""
+    none, every = wilson(0, 24), wilson(24, 24)
+    assert none.estimate == 0.0 and none.low == 0.0 and 0.10 < none.high < 0.15
+    assert every.estimate == 1.0 and every.high == 1.0 and 0.85 < every.low < 0.90
+    assert bootstrap([0.0] * 24).high == 0.0  # what the accuracy printed before
+    assert none.percent("accuracy") == {"accuracy": 0.0, "accuracy_stderr": 0.0, "accuracy_ci_low": 0.0,
+                                        "accuracy_ci_high": 13.8}
+    half = wilson(12, 24)
+    assert half.low < 0.5 < half.high and half.stderr == pytest.approx(math.sqrt(0.25 / 24))
+    assert wilson(0, 24, 0.99).high > none.high > wilson(0, 24, 0.5).high  # wider at a higher level
+    for bad in ((1, 0), (-1, 5), (6, 5)):
+        with pytest.raises(ValueError):
+            wilson(*bad)
+
+
+def test_none_right_prints_an_interval_not_a_point():
+    """The issue's case: 0 of 24 right (greedy, and 0 of 2 samples each) printed `0.0 [0.0, 0.0]`. Accuracy,
+    maj@k and pass@k (0/1 per item) now carry Wilson's interval, and the printed tables name each method."""
+    from flames.evaluate import greedy_metrics, sampled_metrics
+    from flames.report import eval_table
+
+    wrong = {"correct": False, "pred": None, "timed_out": False, "benchmark": "gsm8k"}
+    m = greedy_metrics([wrong] * 24, Settings())
+    items = {str(i): [{**wrong, "item_id": str(i), "sample": j} for j in range(2)] for i in range(24)}
+    m.update(sampled_metrics(items, {f"gsm8k/{i}": False for i in items}, Settings()))
+    for rate in ("accuracy", "maj_at_k", "pass_at_k"):
+        assert m[f"{rate}_ci_low"] == 0.0 and m[f"{rate}_ci_high"] == 13.8 > 10, rate
+    table = eval_table({"gsm8k": m})
+    assert table.count("[0.0, 13.8]") == 3  # accuracy's column, maj@2's and pass@2's
+    assert "95% Wilson CI" in table and "avg@2 % (95% bootstrap CI)" in table
+    assert "maj@2 % (95% Wilson CI)" in table and "pass@2 % (95% Wilson CI)" in table
+
+
+def _wilson_grid():
+    for n in (1, 2, 5, 24, 100, 1000):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n} & set(range(n + 1))):
+            for c in (0.5, 0.8, 0.9, 0.95, 0.99):
+                yield k, n, c
+
+
+@pytest.mark.parametrize("k,n,c", list(_wilson_grid()))
+def test_wilson_equals_scipy_binomtest(k, n, c):
+    from scipy.stats import binomtest
+
+    ours = wilson(k, n, c)
+    ref = binomtest(k, n).proportion_ci(confidence_level=c, method="wilson")
+    assert ours.low == pytest.approx(ref.low, abs=1e-9) and ours.high == pytest.approx(ref.high, abs=1e-9)
+    assert ours.estimate == k / n
+
+
+def test_wilson_covers_the_true_rate_about_95_percent_of_the_time():
+    """Exact coverage (the binomial probability of the k whose interval holds p), no simulation."""
+    from scipy.stats import binom
+
+    for n, p in ((300, 0.7), (300, 0.5), (100, 0.9), (1000, 0.05)):
+        ks = np.arange(n + 1)
+        covered = np.array([wilson(int(k), n).low <= p <= wilson(int(k), n).high for k in ks])
+        coverage = binom.pmf(ks, n, p)[covered].sum()
+        assert 0.93 <= coverage <= 0.97, (n, p, coverage)
+
+
+def test_bootstrap_agrees_with_scipy_bootstrap_on_fractional_scores():
+    """pass@k-like scores (a fraction per item) of 300 items: the same percentile interval as scipy's, within
+    Monte Carlo error (20000 resamples each: a bound's own error is about 0.0005, and 90% instead of 95% moves it
+    by 0.005), fixed seeds."""
+    from scipy.stats import bootstrap as scipy_bootstrap
+
+    rng = np.random.default_rng(11)
+    for k, q in ((4, 0.3), (8, 0.6), (16, 0.95)):
+        x = rng.binomial(k, rng.beta(8 * q, 8 * (1 - q), size=300)) / k
+        ours = bootstrap(x, settings=Settings(resamples=20000, seed=5))
+        ref = scipy_bootstrap((x,), np.mean, method="percentile", confidence_level=0.95, n_resamples=20000,
+                              random_state=np.random.default_rng(6))
+        assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.0025)
+        assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.0025)
+        assert ours.stderr == pytest.approx(ref.standard_error, rel=0.05)
+
+
+def test_paired_interval_agrees_with_scipy_paired_bootstrap():
+    """The paired percentile interval of the mean difference, fractional (avg-of-k) and 0/1 scores alike."""
+    from scipy.stats import bootstrap as scipy_bootstrap
+
+    rng = np.random.default_rng(12)
+    q = rng.beta(2, 2, size=300)
+    fractional = (rng.binomial(4, q) / 4, rng.binomial(4, np.clip(q - 0.1, 0, 1)) / 4)
+    a, b = planted(n=300, seed=3)
+    binary = (np.array(list(a.values())), np.array(list(b.values())))
+    for x, y in (fractional, binary):
+        ours = paired_comparison({str(i): v for i, v in enumerate(x)}, {str(i): v for i, v in enumerate(y)},
+                                 Settings(resamples=20000, seed=8))
+        ref = scipy_bootstrap((x, y), lambda u, v, axis: np.mean(u - v, axis=axis), paired=True,
+                              method="percentile", confidence_level=0.95, n_resamples=20000,
+                              random_state=np.random.default_rng(9)).confidence_interval
+        assert ours["diff"] / 100 == pytest.approx(np.mean(x - y), abs=1e-4)  # percent, two decimals
+        assert ours["diff_ci_low"] / 100 == pytest.approx(ref.low, abs=0.0025)
+        assert ours["diff_ci_high"] / 100 == pytest.approx(ref.high, abs=0.0025)
+
+
+@pytest.mark.parametrize("a,b", [(a, b) for a in range(0, 13) for b in range(0, 13) if a + b]
+                         + [(40, 60), (100, 140), (500, 430), (0, 200)])
+def test_mcnemar_exact_equals_scipy_binomtest(a, b):
+    from scipy.stats import binomtest
+
+    assert mcnemar_exact(a, b) == pytest.approx(binomtest(min(a, b), a + b, 0.5).pvalue, abs=1e-12)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -132,11 +133,47 @@ def test_overfitting_sixteen_examples_halves_the_loss(tmp_path):
     assert not streamed[0][1]  # the first while the workers were still training, not at the end
 
 
+def _process_tree(root: int) -> list[int]:
+    """`root` and every process descending from it (a torchrun worker runs in a session of its own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # after the name: state, ppid, ...
+        except (OSError, IndexError, ValueError):
+            continue  # ended while listed
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _running(pid: int) -> bool:
+    """A thread of `pid` has not ended yet (a zombie's main thread can wait for its other threads, which still
+    hold its files)."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            pass  # that thread is gone
+    return any(state != "Z" for state in states)
+
+
 @pytest.mark.slow
 def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_one(tmp_path):
-    """Real processes: the launcher and its torchrun workers are SIGKILLed while checkpoint 6 is being written
-    (its folder there, its trainer state not yet: the Trainer writes that last), then relaunched. The torn
-    checkpoint is passed over; the run resumes from checkpoint 4 and overwrites it."""
+    """Real processes: the launcher, torchrun and its worker are SIGKILLed while checkpoint 6 is being written
+    (its folder and weights there, its optimizer state half written, its trainer state not yet: the Trainer
+    writes that last), then relaunched. The torn checkpoint is passed over; the run resumes from checkpoint 4
+    and overwrites it.
+
+    The moment of the kill is made certain, not raced for: checkpoint 6's optimizer.pt is a named pipe made
+    before the launch, which nobody reads, so the worker blocks inside that write once the pipe's buffer is
+    full, with checkpoint 4 still whole (older checkpoints are thinned only after a save completes). Data in
+    the pipe means the worker is mid-write: the whole tree is SIGKILLed then, however slowly anything ran.
+    """
     mixture, out = tmp_path / "mixture.jsonl", tmp_path / "train"
     write_jsonl(mixture, rows(16))
     OmegaConf.save(student(max_steps=8, num_checkpoints=4), tmp_path / "student.yaml")
@@ -148,18 +185,44 @@ def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_
         f"OmegaConf.load({str(tmp_path / 'student.yaml')!r}))\n"
         f"print(train({str(mixture)!r}, {str(out)!r}, embedded_model_dir(), cfg, {PROMPT!r}, "
         "OmegaConf.structured(DistributedConfig), 1))\n")
-    job = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
-    deadline, torn = time.time() + 900, out / "checkpoints" / "checkpoint-6"
-    while not torn.exists():  # saving 135M weights and Adam state takes a second or more: room to strike
-        assert job.poll() is None and time.time() < deadline, "the job ended or stalled before checkpoint 6"
-        time.sleep(0.01)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
-    time.sleep(2)  # the workers die with their parent (PR_SET_PDEATHSIG)
-    assert not (torn / "trainer_state.json").exists(), "checkpoint 6 was whole before the kill (saved too fast)"
+    torn = out / "checkpoints" / "checkpoint-6"
+    torn.mkdir(parents=True)
+    os.mkfifo(torn / "optimizer.pt")
+    pipe = os.open(torn / "optimizer.pt", os.O_RDONLY | os.O_NONBLOCK)  # the worker's open() does not wait
+    try:
+        job = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+        deadline = time.time() + 900  # a hang guard only: the wait ends on the worker's write, not on a clock
+        while not select.select([pipe], [], [], 1.0)[0]:
+            assert job.poll() is None and time.time() < deadline, "the job ended or stalled before checkpoint 6"
+        tree = _process_tree(job.pid)  # the worker is blocked in its write: the tree stands still
+        assert len(tree) >= 3, tree  # the job, torchrun, its worker
+        for pid in tree:
+            os.kill(pid, signal.SIGKILL)
+        job.wait()
+        while any(_running(pid) for pid in tree):  # SIGKILL is not caught: they end at once, however loaded
+            assert time.time() < deadline, f"still running after SIGKILL: {[p for p in tree if _running(p)]}"
+            time.sleep(0.05)
+        written = b""  # what the worker wrote of optimizer.pt before the kill
+        while True:
+            try:
+                chunk = os.read(pipe, 1 << 16)
+            except BlockingIOError:  # empty, a writer still open: its last thread is still exiting
+                assert time.time() < deadline, "the pipe's writer outlived its SIGKILL"
+                time.sleep(0.05)
+                continue
+            if not chunk:  # EOF: no writer left
+                break
+            written += chunk
+    finally:
+        os.close(pipe)
+    (torn / "optimizer.pt").unlink()
+    (torn / "optimizer.pt").write_bytes(written)  # a file cut short by the kill, as on a disk
+    assert written.startswith(b"PK") and (torn / "model.safetensors").exists()  # the kill was mid-checkpoint
+    assert not (torn / "trainer_state.json").exists()
     assert (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists()
+    assert (out / "checkpoints" / "checkpoint-4" / "optimizer.pt").exists()  # still resumable
     before = [r["step"] for r in read_jsonl(out / LOG_FILE)]
-    assert not (out / RESULT_FILE).exists() and max(before) < 8
+    assert not (out / RESULT_FILE).exists() and 4 < max(before) < 8  # steps past checkpoint 4 logged: run again
     (out / "model.partial").mkdir()  # what a kill during the final save leaves: a torn folder, a temp file
     (out / "model.partial" / "tmp_shard.bin").write_bytes(b"\0" * 1024)
     again = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
@@ -263,3 +326,28 @@ def test_fsdp_and_zero3_configs_reach_the_training_arguments(tmp_path):
         args = training_args(spec, tmp_path / dist)
         assert (args.fsdp_config or {}).get("state_dict_type", "") == ("FULL_STATE_DICT" if dist == "fsdp" else "")
         assert bool(args.fsdp) == (dist == "fsdp")
+
+
+def test_flames_trains_the_real_student_on_fixed_rows_and_evaluates_what_it_trained(tmp_path):
+    """The fast tier's one real train + evaluate: `flames mixture=external` on 8 built-in seeds with their own
+    solutions (fixed rows: nothing here depends on what a model wrote), 2 optimizer steps of SmolLM2-135M,
+    then the trained model answers 4 built-in test items. Always trains: nothing can leave the mixture empty."""
+    from flames import builtin
+    from tests.e2e import run_flames
+
+    data = tmp_path / "sft.jsonl"
+    write_jsonl(data, builtin.seeds(8))
+    proc = run_flames(["logger=none", "mixture=external", f"mixture.dataset={data}", "student.max_steps=2",
+                       "student.per_device_train_batch_size=2", "benchmarks.builtin_count=4",
+                       "benchmarks.max_new_tokens=16"], tmp_path, tmp_path / "store", timeout=1800)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    store = tmp_path / "store"
+    (train,) = [p.parent for p in (store / "train").glob("*/_COMPLETE")]
+    done = json.loads((train / "manifest.json").read_text())
+    assert done["records_in"] == done["metrics"]["examples"] == 8 and done["metrics"]["steps"] == 2
+    assert (train / "model" / "config.json").exists() and any((train / "model").glob("*.safetensors"))
+    (evaluate,) = [p.parent for p in (store / "evaluate").glob("*/_COMPLETE")]
+    ev = json.loads((evaluate / "manifest.json").read_text())
+    assert ev["inputs"]["model"]["key"] == train.name  # evaluated the model it trained, not the base model
+    preds = list(read_jsonl(evaluate / "data.jsonl"))
+    assert len(preds) == len({p["id"] for p in preds}) == 4 and ev["metrics"]["builtin"]["n"] == 4

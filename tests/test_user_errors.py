@@ -1,16 +1,23 @@
 """Every user mistake ends in one line naming the key or file (exit code 2), before any model loads and
-without an artifact marked complete: a table of bad command lines and bad seed files, run as a user would."""
+without an artifact marked complete: a table of bad command lines and bad seed files.
+
+The table runs in-process (`flames.cli.main()` with the command line in sys.argv, from a tmp working folder,
+as tests/test_sweep_agents.py does), with every model load recorded: none may happen. A config mistake, a bad
+seed file and FLAMES_DEBUG's traceback also run as a user would, in a real process, so that its exit code and
+stderr are checked end to end."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+import flames.llm as llm_mod
 from tests.e2e import run_flames
-
-pytestmark = pytest.mark.slow
+from tests.helpers import run_cli
 
 BASE = ["logger=none", "stage=synthesize", "agent.num_problems=2", "problem_model.max_new_tokens=16"]
 
@@ -67,38 +74,96 @@ def check_one_line(proc, names: str, store: Path) -> None:
     assert not list(store.glob("*/*/_COMPLETE")), "an artifact was completed"
 
 
+@pytest.fixture
+def flames_cli(tmp_path, monkeypatch, capfd):
+    """`flames(args)`: the CLI run in-process from tmp_path (a result like a finished process's), with every
+    request for a model (`get_llm`) recorded in `flames.asked` and every model load (a backend's class, looked
+    up only to load one) failing the test. The store is tmp_path/store (FLAMES_STORE, tests/conftest.py)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLAMES_DEBUG", raising=False)  # a mistake's one line, not its traceback
+    asked, loaded, real_get_llm = [], [], llm_mod.get_llm
+
+    def get_llm(cfg):
+        asked.append(cfg.name)
+        return real_get_llm(cfg)
+
+    def find_class(name, *args, **kwargs):  # _build's last step: from_config on the backend loads the model
+        loaded.append(name)
+        pytest.fail(f"a model was loaded (backend {name})")
+
+    monkeypatch.setattr(llm_mod, "get_llm", get_llm)
+    monkeypatch.setattr(llm_mod, "find_class", find_class)
+    monkeypatch.setattr(llm_mod, "_CACHE", {})  # a model cached by an earlier test would skip the load
+    # what a running stage sets (its name, its request cache, its failure window): restored after
+    per_stage = [(state, state[0]) for state in (llm_mod._current_stage, llm_mod._request_cache, llm_mod._window)]
+
+    def flames(args: list[str]) -> subprocess.CompletedProcess:
+        calls = Counter(llm_mod.CALLS)
+        capfd.readouterr()
+        code = run_cli(monkeypatch, args)
+        out = capfd.readouterr()
+        assert loaded == [] and llm_mod.CALLS == calls, (loaded, llm_mod.CALLS - calls)
+        return subprocess.CompletedProcess(["flames", *args], code, out.out, out.err)
+
+    flames.asked = asked
+    yield flames
+    for state, value in per_stage:
+        state[0] = value
+
+
 @pytest.mark.parametrize("case", CONFIG_MISTAKES)
-def test_a_config_mistake_is_one_line(case, tmp_path):
+def test_a_config_mistake_is_one_line(case, tmp_path, flames_cli):
     overrides, names = CONFIG_MISTAKES[case]
+    proc = flames_cli([*BASE, *overrides])
+    check_one_line(proc, names, tmp_path / "store")
+    assert flames_cli.asked == []
+
+
+def test_a_config_mistake_is_one_line_in_a_real_process(tmp_path):
+    """One of the table, as a user runs it: the exit code and stderr of a real `flames` process (a mistake
+    found in Hydra's app, past composing)."""
+    overrides, names = CONFIG_MISTAKES["zero problems"]
     proc = run_flames([*BASE, *overrides], tmp_path, tmp_path / "store", timeout=300)
     check_one_line(proc, names, tmp_path / "store")
 
 
 @pytest.mark.parametrize("case", SEED_MISTAKES)
-def test_a_bad_seed_file_is_one_line_naming_it(case, tmp_path):
+def test_a_bad_seed_file_is_one_line_naming_it(case, tmp_path, flames_cli):
     content, names = SEED_MISTAKES[case]
+    path = seed_file(tmp_path, "seeds.jsonl", content)
+    proc = flames_cli([*BASE, f"seeds.path={path}"])
+    check_one_line(proc, names, tmp_path / "store")
+    assert path in proc.stderr
+    assert flames_cli.asked == []
+
+
+def test_a_bad_seed_file_is_one_line_naming_it_in_a_real_process(tmp_path):
+    content, names = SEED_MISTAKES["a malformed line"]
     path = seed_file(tmp_path, "seeds.jsonl", content)
     proc = run_flames([*BASE, f"seeds.path={path}"], tmp_path, tmp_path / "store", timeout=300)
     check_one_line(proc, names, tmp_path / "store")
     assert path in proc.stderr
 
 
-def test_a_missing_seed_file_is_one_line(tmp_path):
-    proc = run_flames([*BASE, f"seeds.path={tmp_path / 'nope.jsonl'}"], tmp_path, tmp_path / "store", timeout=300)
+def test_a_missing_seed_file_is_one_line(tmp_path, flames_cli):
+    proc = flames_cli([*BASE, f"seeds.path={tmp_path / 'nope.jsonl'}"])
     check_one_line(proc, "does not exist", tmp_path / "store")
+    assert flames_cli.asked == []
 
 
-def test_an_empty_folder_as_the_student_is_one_line(tmp_path):
+def test_an_empty_folder_as_the_student_is_one_line(tmp_path, flames_cli):
     (tmp_path / "empty").mkdir()
-    proc = run_flames(["logger=none", "stage=evaluate", f"student.path={tmp_path / 'empty'}"], tmp_path,
-                      tmp_path / "store", timeout=300)
+    proc = flames_cli(["logger=none", "stage=evaluate", f"student.path={tmp_path / 'empty'}"])
     check_one_line(proc, "not a model folder", tmp_path / "store")
+    assert flames_cli.asked == []
 
 
-def test_an_unknown_model_with_the_hub_offline_is_one_line_at_once(tmp_path, monkeypatch):
+def test_an_unknown_model_with_the_hub_offline_is_one_line_at_once(tmp_path, monkeypatch, flames_cli):
+    """The model is asked for, and its name checked before the backend loads anything."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    proc = run_flames([*BASE, "problem_model.name=nobody/no-such-model"], tmp_path, tmp_path / "store", timeout=300)
+    proc = flames_cli([*BASE, "problem_model.name=nobody/no-such-model"])
     check_one_line(proc, "nobody/no-such-model", tmp_path / "store")
+    assert flames_cli.asked == ["nobody/no-such-model"]
 
 
 def test_flames_debug_shows_the_traceback_of_a_user_mistake(tmp_path, monkeypatch):
@@ -109,3 +174,12 @@ def test_flames_debug_shows_the_traceback_of_a_user_mistake(tmp_path, monkeypatc
                       tmp_path / "store", timeout=300)
     assert proc.returncode not in (0, 2) and "Traceback" in proc.stderr and "not a model folder" in proc.stderr
     assert "Loading weights" not in proc.stdout + proc.stderr
+
+
+def test_a_missing_data_folder_is_one_line_naming_the_setting(tmp_path, monkeypatch, flames_cli):
+    """A benchmark read from the data folder, with no folder set: FLAMES_DATA_DIR is named, nothing runs."""
+    monkeypatch.delenv("FLAMES_DATA_DIR", raising=False)
+    proc = flames_cli(["logger=none", "stage=evaluate", "student.path=embedded:smollm2-135m-instruct",
+                       "benchmarks=gsm8k"])
+    check_one_line(proc, "FLAMES_DATA_DIR", tmp_path / "store")
+    assert flames_cli.asked == []

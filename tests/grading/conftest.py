@@ -3,16 +3,9 @@
 from pathlib import Path
 
 import pytest
-from grading_data import benchmark_dir
 
 
 @pytest.fixture(scope="session")
-def bench_dir() -> Path:
-    path = benchmark_dir()
-    if path is None:
-        pytest.skip(
-            "benchmark data not found: FLAMES_DATA_DIR is unset and ../shared/data/benchmarks "
-            "next to the repository does not exist; set FLAMES_DATA_DIR to the folder that "
-            "holds benchmarks/*.jsonl"
-        )
-    return path
+def bench_dir(flames_data) -> Path:
+    """The benchmark files (tests/conftest.py's data folder: the tests that use them are in the full tier)."""
+    return flames_data / "benchmarks"

@@ -176,11 +176,11 @@ def test_batch_validates_input():
     assert missing_gold.method == "error" and not missing_gold.equivalent
 
 
-def test_import_is_light_and_fast():
+def test_import_is_light():
+    """No clock here (speed lives in bench/): the heavy modules left unimported are what keeps it fast."""
     code = (
-        "import time, sys; t = time.perf_counter(); import flames.grading; "
-        "print(time.perf_counter() - t, 'math_verify' in sys.modules, 'sympy' in sys.modules, 'torch' in sys.modules)"
+        "import sys; import flames.grading; "
+        "print('math_verify' in sys.modules, 'sympy' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out[1:] == ["False", "False", "False"]  # light: none of the heavy modules is imported
-    assert float(out[0]) < 5.0  # about 0.1 s idle; the bound is loose for a loaded machine
+    assert out == ["False", "False", "False"]  # light: none of the heavy modules is imported

@@ -1,6 +1,7 @@
 """Random and adversarial input: nothing may hang, raise or take unbounded time."""
 
-import time
+import contextlib
+import signal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -58,6 +59,28 @@ ADVERSARIAL = [
 ]
 
 
+# A hang guard, not a speed bound (speed lives in bench/): catastrophic backtracking on these strings
+# runs for hours; each string's checks take well under a second, on a loaded machine too.
+HANG_GUARD_S = 120
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: float, what: str):
+    """Fail the test if the block is still running after ``seconds``. SIGALRM in the main thread:
+    the regex engine checks for signals as it backtracks, so the handler's failure interrupts it."""
+
+    def hung(signum, frame):
+        pytest.fail(f"still running after {seconds} s (catastrophic backtracking?): {what}", pytrace=False)
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(latex_soup)
 def test_extraction_and_keys_never_raise(text):
@@ -81,15 +104,14 @@ def test_extraction_on_arbitrary_unicode(text):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_adversarial_strings_are_handled_quickly_in_pure_python(mode):
+def test_adversarial_strings_do_not_hang_in_pure_python(mode):
     for s in ADVERSARIAL:
-        started = time.monotonic()
-        extract_answer(s, mode=mode)
-        extract_answer("Thus \\boxed{" + s + "}", mode=mode)
-        answer_key(s)
-        plan_pair(s, "1", mode=mode)
-        plan_pair("The answer is " + s, "\\boxed{" + s + "}", mode=mode)
-        assert time.monotonic() - started < 10.0, s[:60]  # catastrophic backtracking takes far longer
+        with hang_guard(HANG_GUARD_S, repr(s[:60])):
+            extract_answer(s, mode=mode)
+            extract_answer("Thus \\boxed{" + s + "}", mode=mode)
+            answer_key(s)
+            plan_pair(s, "1", mode=mode)
+            plan_pair("The answer is " + s, "\\boxed{" + s + "}", mode=mode)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,23 +119,19 @@ def test_adversarial_strings_are_handled_quickly_in_pure_python(mode):
 def test_grade_batch_survives_random_pairs(pairs, mode):
     preds = [extract_answer(p, mode=mode) for p, _ in pairs]
     golds = [g or "0" for _, g in pairs]
-    started = time.monotonic()
-    verdicts = grade_batch(preds, golds, timeout=0.5, workers=2, mode=mode)
+    verdicts = grade_batch(preds, golds, timeout=0.5, workers=2, mode=mode)  # the pool cuts any slow item
     assert len(verdicts) == len(pairs)
     assert all(v.method in METHODS for v in verdicts)
-    assert time.monotonic() - started < 90  # loose: start-up on a loaded machine
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_grade_batch_survives_adversarial_pairs(mode):
     preds = ADVERSARIAL + ["1"] * len(ADVERSARIAL)
     golds = ["1"] * len(ADVERSARIAL) + ADVERSARIAL
-    timeout, workers = 0.5, 2
-    started = time.monotonic()
-    verdicts = grade_batch(preds, golds, timeout=timeout, workers=workers, mode=mode)
-    elapsed = time.monotonic() - started
+    # The pool cuts each item at its timeout (a timeout verdict), so the batch returns whatever the load;
+    # no clock is read here (tests/grading/test_grading_timeout.py proves the cut).
+    verdicts = grade_batch(preds, golds, timeout=0.5, workers=2, mode=mode)
     assert len(verdicts) == len(preds)
+    assert all(v.method in METHODS for v in verdicts)
     if mode == "flames":
         assert not any(v.equivalent for v in verdicts)  # none of these equals 1
-    # Worst case every item times out; plus start-up and fork costs (loose: a loaded machine).
-    assert elapsed < len(preds) * timeout / workers + 60

