@@ -4,8 +4,9 @@
     flames ... problem_model.backend=tests.scripted_backend.Scripted problem_model.name=<a folder with config.json>
 
 The repository must be on the child's PYTHONPATH (`scripted_args` and `tests.e2e.env_for` see to both).
-Replies: a paraphrase for the paraphrase agent's prompt, a detail for distraction insertion's, else a boxed answer (the first number of the
-prompt), so synthesize, solve and evaluate all produce well-formed records, the same on every machine.
+Replies: every step of every shipped agent as `tests.scripted_agents` answers it, "solvable" to the solvability
+judge, and a boxed answer (the prompt's first number) to anything else (solve, evaluate), so every stage
+produces well-formed records, the same on every machine.
 
 `FLAMES_TEST_GATE=<n>:<path>` holds the process inside its n-th backend call (and every later one) until
 `<path>` exists: a test kills it there, knowing exactly what was written before (n-1 calls' records).
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from flames.llm import LLM, Generation
+from tests import scripted_agents
 
 BACKEND = "tests.scripted_backend.Scripted"
 
@@ -31,14 +33,14 @@ def scripted_args(tmp_path: Path, models=("problem_model", "solution_model")) ->
     return [o for m in models for o in (f"{m}.backend={BACKEND}", f"{m}.name={folder}")]
 
 
-def reply(prompt: str, k: int) -> str:
-    if "Rephrase the above question:" in prompt:
-        question = re.findall(r"^Question: (.*)$", prompt, re.M)[-1]
-        return "Rephrased problem: " + question.replace(" has ", " owns ")
-    if "Irrelevant detail:" in prompt:
-        return "It is sunny today."
-    nums = re.findall(r"\d+", prompt)
-    return f"We add things up. The answer is \\boxed{{{nums[0] if nums else 0}}}."
+def reply(prompt: str, k: int, seed: int = 0) -> str:
+    if prompt.rstrip().endswith("Reason:"):  # the solvability judge (flames/qc/prompts/solvability.txt)
+        return " Every quantity the question needs is given.\nVerdict: solvable"
+    try:
+        return scripted_agents.reply(prompt, k, seed)  # a step of one of the shipped agents
+    except AssertionError:  # not an agent's prompt: a solve or evaluation request
+        nums = re.findall(r"\d+", prompt)
+        return f"We add things up. The answer is \\boxed{{{nums[0] if nums else 0}}}."
 
 
 class Scripted(LLM):
@@ -55,8 +57,9 @@ class Scripted(LLM):
         self.calls += 1
         self._wait_at_gate()
         prompts = [c[-1]["content"] for c in conversations]
-        return [Generation(texts=[reply(p, k) for k in range(sampling.n)], prompt_tokens=len(p.split()),
-                           completion_tokens=[8] * sampling.n, truncated=[False] * sampling.n) for p in prompts]
+        return [Generation(texts=[reply(p, k, seed) for k in range(sampling.n)], prompt_tokens=len(p.split()),
+                           completion_tokens=[8] * sampling.n, truncated=[False] * sampling.n)
+                for p, seed in zip(prompts, seeds)]
 
     def _wait_at_gate(self) -> None:
         gate = os.environ.get("FLAMES_TEST_GATE")

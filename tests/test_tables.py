@@ -1,8 +1,8 @@
 """A study's tables and plots (flames.tables): every number is the manifest's, missing cells get a row.
 
-The pure tests build rows and artifacts by hand. The slow ones run two cells of the QC study for real
-on the embedded model (one fixture, shared) and check the report against the manifests on disk; they
-never look at what the model said, only at where each number came from.
+The pure tests build rows and artifacts by hand. Two run two cells of the QC study with `flames` (one
+fixture, shared): scripted models (tests.scripted_backend) for generation and evaluation, a tiny benchmark
+folder written here, a real one-step training; they check the report against the manifests on disk.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from flames.pipeline import Pipeline, StageResult
 from flames.store import MARKER, Artifact
 from flames.tables import (AVG, KEPT, PAPER, STATUS, TRAIN, Cell, cell_row, paper_refs, pivot, write_report,
                            write_rows)
-from tests.conftest import data_dir
 from tests.e2e import run_flames
 from tests.helpers import compose_config
+from tests.scripted_backend import BACKEND, scripted_args
 
 QC_AXES = ["qc", "qc.fixed_size"]
 
@@ -208,18 +208,56 @@ def test_the_paper_rows_name_shipped_studies_axes_and_benchmarks():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Real cells: two QC strategies on one tiny pool, evaluated on one item of each paper benchmark
+# Real cells: two QC strategies on one tiny pool, evaluated on the first item of each paper benchmark. The
+# models are scripted (tests.scripted_backend: generation and evaluation), the training is real (one step).
 
 
-# fobar writes its problems without a model call: the model's time goes to solve, train and evaluate.
-TINY = ["logger=none", "agent=fobar", "agent.num_problems=3", "solve.num_samples=2", "problem_model.max_new_tokens=48",
-        "solution_model.max_new_tokens=48", "benchmarks=paper", "benchmarks.limit=1",
-        "benchmarks.max_new_tokens=16", "student.max_steps=1"]
+def right(n: int, **fields) -> dict:
+    """An item the scripted model gets right: it answers a prompt's first number, here the gold."""
+    return {"problem": f"What is {n} plus 0?", "answer": str(n), **fields}
+
+
+def wrong(a: int, b: int, **fields) -> dict:
+    """An item it gets wrong: it answers `a`, the gold is a*b."""
+    return {"problem": f"What is {a} times {b}?", "answer": str(a * b), **fields}
+
+
+# conf/benchmarks/<name>.yaml's local files, two items or more each (the second for benchmarks.limit=2), with
+# the fields the paper suite's subsets, `where` and `exclude` read.
+BENCHMARK_FILES = {
+    "gsm8k_test.jsonl": [right(7), wrong(3, 4)],
+    "math_test.jsonl": [wrong(2, 5, level=2, type="Algebra"), right(9, level=5, type="Geometry")],
+    "college_math_test.jsonl": [right(11, data_topic="college_math.algebra"),
+                                wrong(4, 6, data_topic="college_math.calculus")],
+    "gsmplus_testmini.jsonl": [  # gsmplus leaves critical thinking out; gsmplus_distraction keeps distraction only
+        {"problem": "Ann has 5 cats. How many dogs?", "answer": "None", "perturbation_type": "critical thinking"},
+        right(13, perturbation_type="numerical substitution"), wrong(3, 7, perturbation_type="distraction insertion"),
+        right(15, perturbation_type="distraction insertion")],
+    "olympiadbench_test.jsonl": [wrong(5, 5, subfield="Algebra"), right(17, subfield="Combinatorics")],
+}
+# What the first items give: gsm8k, college_math and gsmplus right, math and olympiadbench wrong.
+SCRIPTED_AVG = 60.0
+
+
+def write_data(root: Path) -> Path:
+    """A data folder (benchmarks.data_dir) with BENCHMARK_FILES."""
+    bench = root / "data" / "benchmarks"
+    bench.mkdir(parents=True)
+    for name, items in BENCHMARK_FILES.items():
+        rows = [{"id": f"{name.split('_')[0]}-{i}", **item} for i, item in enumerate(items)]
+        (bench / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root / "data"
+
+
+# fobar writes its problems without a model call; solve and evaluate are scripted; training runs one step.
+TINY = ["logger=none", "agent=fobar", "agent.num_problems=3", "solve.num_samples=2", "benchmarks=paper",
+        "benchmarks.limit=1", f"benchmarks.backend={BACKEND}", "student.max_steps=1"]
 CELLS = [{"qc": "first", "qc.fixed_size": "null"}, {"qc": "majority", "qc.fixed_size": "null"}]
 
 
 def argv(axes: dict[str, str], data: Path, *extra: str) -> list[str]:
-    return [*TINY, f"benchmarks.data_dir={data}", *(f"{k}={v}" for k, v in axes.items()), *extra]
+    return [*TINY, *scripted_args(data.parent), f"benchmarks.data_dir={data}",
+            *(f"{k}={v}" for k, v in axes.items()), *extra]
 
 
 def plan_cell(axes: dict[str, str], data: Path, store: Path, *extra: str) -> Cell:
@@ -230,10 +268,8 @@ def plan_cell(axes: dict[str, str], data: Path, store: Path, *extra: str) -> Cel
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """Both cells run by `flames`, as a study task would; then every cell planned from the store."""
-    data = data_dir()
-    if data is None:
-        pytest.skip("real data not found: set FLAMES_DATA_DIR (see ../shared/data/SOURCES.md)")
     root = tmp_path_factory.mktemp("tables")
+    data = write_data(root)
     store = root / "store"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
@@ -249,16 +285,13 @@ def manifest(result: StageResult) -> dict:
     return json.loads((result.artifact.path / "manifest.json").read_text())
 
 
-@pytest.mark.slow
 def test_every_number_in_the_csv_and_md_is_the_manifests(real, tmp_path):
     md, table, *pngs = write_report("table1_qc", real["cells"], tmp_path, QC_AXES)
     ours = [r for r in read_csv(table) if r["source"] == "ours"]
     shown = [r for r in md_table(md.read_text()) if r["source"] == "ours"]
     assert len(ours) == len(shown) == 2
     for cell, row, line in zip(real["cells"], ours, shown):
-        # "done", or "done (training skipped: ...)" when QC kept nothing: the model decides which
-        assert (row["qc"], line["qc"]) == (cell.axes["qc"],) * 2 and row[STATUS] == line["status"]
-        assert row[STATUS].startswith("done")
+        assert (row["qc"], line["qc"]) == (cell.axes["qc"],) * 2 and row[STATUS] == line["status"] == "done"
         by_stage = {r.stage: manifest(r) for r in cell.results}
         kept = sum(manifest(r)["records_out"] for r in cell.results if r.stage == "solution_qc")
         assert int(row[KEPT]) == kept and line["Kept"] == f"{kept:,}"
@@ -271,13 +304,13 @@ def test_every_number_in_the_csv_and_md_is_the_manifests(real, tmp_path):
                 assert line[LABELS[name]] == f"{m['accuracy']:.1f}", name
         avg = sum(metrics[b]["accuracy"] for b in PAPER_AVG) / len(PAPER_AVG)
         assert float(row[AVG]) == round(avg, 2) and line["Avg"] == f"{round(avg, 2):.1f}"
+        assert float(row[AVG]) == SCRIPTED_AVG  # the scripted answers were graded: not zeros equal to zeros
     paper = [r for r in read_csv(table) if r["source"] == "paper"]
     assert len(paper) == 8  # table1_qc's reference rows come along
     for png in pngs:
         assert_png(png)
 
 
-@pytest.mark.slow
 def test_cells_not_computed_get_missing_rows(real, tmp_path):
     """strict was never run (its QC is missing); first with two items per benchmark lacks its evaluate."""
     strict = plan_cell({"qc": "strict", "qc.fixed_size": "null"}, real["data"], real["store"])
