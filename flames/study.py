@@ -207,7 +207,7 @@ class StudyTask:
         self.child: subprocess.Popen | None = None
 
     def __call__(self, argv: list[str]) -> None:
-        self.child = subprocess.Popen([*self.command, *argv], env=task_env())
+        self.child = subprocess.Popen([*self.command, *argv], env=task_env(), preexec_fn=default_sigint)
         code = self.child.wait()
         if code < 0 and os.environ.get("SLURM_JOB_ID"):  # SLURM is ending this job (requeue, preemption, timeout)
             log.warning("flames was killed by %s; waiting for SLURM to end or requeue this job",
@@ -227,6 +227,13 @@ class StudyTask:
             except subprocess.TimeoutExpired:
                 self.child.kill()
         return submitit.helpers.DelayedSubmission(StudyTask(self.command), argv)
+
+
+def default_sigint() -> None:
+    """In the child, before it starts: SIGINT back to its default. A task started where SIGINT is ignored (a
+    script's `flames ... &` without job control, a pytest-xdist worker) would hand its child that disposition,
+    and Python leaves an ignored SIGINT ignored: `checkpoint` could not stop the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def task_env() -> dict[str, str]:

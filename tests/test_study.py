@@ -169,7 +169,10 @@ def test_a_task_does_not_hand_the_submitting_shells_wandb_service_to_its_child(m
 
 
 def test_checkpoint_stops_the_child_and_resubmits_the_same_task():
-    """submitit's timeout hook: the running child gets SIGINT (Python unwinds), the same argv is resubmitted."""
+    """submitit's timeout hook: the running child gets SIGINT (Python unwinds), the same argv is resubmitted.
+    The task is started with SIGINT ignored (as a script's `flames ... &`, or a pytest-xdist worker, has it):
+    the child must not inherit that, or the SIGINT would be lost and the child run on."""
+    import signal
     import sys
     import threading
     import time
@@ -179,9 +182,13 @@ def test_checkpoint_stops_the_child_and_resubmits_the_same_task():
     task = StudyTask([sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1]))"])
     errors: list[BaseException] = []
     thread = threading.Thread(target=lambda: _catch(errors, task, ["60"]))
-    thread.start()
-    while task.child is None:
-        time.sleep(0.05)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the child would inherit
+    try:
+        thread.start()
+        while task.child is None:
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, before)
     time.sleep(0.5)  # let the child's interpreter start (SIGINT before that kills it outright, also fine)
     delayed = task.checkpoint(["60"])
     thread.join(timeout=30)
