@@ -1,7 +1,7 @@
 """A real SLURM sweep: `flames -m hydra/launcher=slurm ...` through sbatch/srun on the local daemons.
 
 Needs SLURM daemons (bash .ci/slurm_up.sh; export SLURM_CONF=/tmp/flames-slurm/slurm.conf). Without them
-the tests skip with the reason, unless FLAMES_REQUIRE contains `slurm` (CI), where they fail with it.
+the tests skip with the reason; under CI=true a skip fails the run (tests/tiers.py).
 Each SLURM job loads SmolLM2-135M on one CPU; the file takes about 1-2 minutes on a free 2-core machine.
 The node has fake GPUs (gres/gpu on device files, FAKE_GPUS=4 in slurm_up.sh): the GPU tests check that a
 job asking for GPUs is scheduled by slurmctld and sees them, and that asking for too many is refused.
@@ -89,7 +89,7 @@ def slurm_env(tmp_path_factory) -> dict:
     if conf:
         env["SLURM_CONF"] = conf
     reason = slurm_unavailable(env)
-    require("slurm", reason is None, f"SLURM is unavailable: {reason}")  # skips, or fails under FLAMES_REQUIRE
+    require("slurm", reason is None, f"SLURM is unavailable: {reason}")  # skips (a failure under CI)
     env.update({
         "FLAMES_STORE": str(root / "store"),
         "WANDB_MODE": "offline", "WANDB_DIR": str(root / "wandb"),
