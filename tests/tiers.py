@@ -1,7 +1,8 @@
 """The two test tiers, and the rule that CI may not pass by skipping (a pytest plugin, loaded by conftest.py).
 
 Fast tier, `python -m pytest` (README command 2): every module of flames/ on scripted and fake-server
-backends, the embedded model once for the real hf path and one tiny train+evaluate; no data folder, no
+backends, the embedded model for the real hf path and a few tiny trainings (one train+evaluate on fixed rows,
+the study-report cells); no data folder, no
 SLURM, minutes on 2 cores. Full tier, `python -m pytest -m full` (what `.ci/run` adds): the real model
 end to end, vLLM engine and server, local SLURM studies and the suites over the real data.
 
