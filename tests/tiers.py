@@ -2,8 +2,7 @@
 
 Fast tier, `python -m pytest` (README command 2): every module of flames/ on scripted and fake-server
 backends, the embedded model for the real hf path and a few tiny trainings (one train+evaluate on fixed rows,
-the study-report cells); no data folder, no
-SLURM, minutes on 2 cores. Full tier, `python -m pytest -m full` (what `.ci/run` adds): the real model
+the study-report cells); no data folder, no SLURM, minutes on 2 cores. Full tier, `python -m pytest -m full` (what `.ci/run` adds): the real model
 end to end, vLLM engine and server, local SLURM studies and the suites over the real data.
 
 A test is in the full tier when it is marked `slow`, `slurm`, `vllm` or `data`; `data` is added here to
