@@ -61,7 +61,7 @@ class ModelConfig:
 
     name: str = MISSING  # hub id, local folder, or embedded:smollm2-135m-instruct
     backend: str = "hf"  # hf | vllm | openai, or a flames.llm.LLM subclass as module.Class
-    dtype: str = "bfloat16"  # weights dtype for generation
+    dtype: str = "bfloat16"  # weights dtype for generation; auto (hf): bf16 on GPUs and CPUs with native bf16, else fp32
     chat_template: bool = True  # False: send the prompt text as-is, for few-shot completion (base/tiny models)
     temperature: float = 0.7
     top_p: float = 0.9
@@ -275,7 +275,7 @@ class BenchmarksConfig:
     names: List[str] = "${oc.dict.keys:.suite}"  # type: ignore[assignment]  # which suite entries run; default all
     source: Optional[str] = None  # local | hub: overrides every benchmark's own source (builtin stays builtin)
     backend: str = "hf"  # hf | vllm, or a flames.llm.LLM subclass as module.Class: how the student is run for evaluation
-    dtype: str = "bfloat16"  # weights dtype for evaluation
+    dtype: str = "bfloat16"  # weights dtype for evaluation (auto: as ModelConfig.dtype)
     # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR (the items' fingerprint is in the key)
     data_dir: Optional[str] = unkeyed(None)
     limit: Optional[int] = None  # evaluate the first N items of each benchmark

@@ -41,6 +41,28 @@ def flames_data() -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def tiny_student(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama with the embedded model's tokenizer and chat template, saved as a
+    model folder: for tests of training plumbing (DDP, checkpoints, selection), where what is trained does not
+    matter and SmolLM2-135M's cost would. The real student trains in test_train's overfit test and the quickstart."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from flames.llm.embedded import embedded_model_dir
+
+    import torch
+
+    out = tmp_path_factory.mktemp("tiny-student")
+    torch.manual_seed(0)  # the same weights in every worker and run
+    tok = AutoTokenizer.from_pretrained(embedded_model_dir())
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     """Every test writes its store, W&B runs and caches under its own tmp folder."""

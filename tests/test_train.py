@@ -106,15 +106,16 @@ def test_global_batch_means_the_same_on_any_number_of_devices():
     assert make_plan(student(packing=True, attn_implementation="flash_attention_2"), 1).global_batch == 2
 
 
-def run_train(tmp_path: Path, n: int, processes: int = 1, streamed: list | None = None,
+def run_train(tmp_path: Path, n: int, processes: int = 1, streamed: list | None = None, base: Path | None = None,
               **overrides) -> tuple[dict, list[dict]]:
-    """Train on `n` rows; `streamed` gets (row, whether the run had ended) for each line forwarded live."""
+    """Train `base` (default: the embedded model) on `n` rows; `streamed` gets (row, whether the run had ended)
+    for each line forwarded live."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     mixture = tmp_path / "mixture.jsonl"
     write_jsonl(mixture, rows(n))
     out = tmp_path / "train"
     on_log = None if streamed is None else lambda row: streamed.append((row, (out / RESULT_FILE).exists()))
-    metrics = train(mixture, out, embedded_model_dir(), student(**overrides), PROMPT, ddp(), processes, on_log)
+    metrics = train(mixture, out, base or embedded_model_dir(), student(**overrides), PROMPT, ddp(), processes, on_log)
     return metrics, list(read_jsonl(out / LOG_FILE))
 
 
@@ -163,7 +164,7 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_one(tmp_path):
+def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_one(tmp_path, tiny_student):
     """Real processes: the launcher, torchrun and its worker are SIGKILLed while checkpoint 6 is being written
     (its folder and weights there, its optimizer state half written, its trainer state not yet: the Trainer
     writes that last), then relaunched. The torn checkpoint is passed over; the run resumes from checkpoint 4
@@ -180,10 +181,10 @@ def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_
     script = tmp_path / "job.py"
     script.write_text(
         "from omegaconf import OmegaConf\nfrom flames.config import StudentConfig, DistributedConfig\n"
-        "from flames.train.run import train\nfrom flames.llm.embedded import embedded_model_dir\n"
+        "from flames.train.run import train\n"
         "cfg = OmegaConf.merge(OmegaConf.structured(StudentConfig), "
         f"OmegaConf.load({str(tmp_path / 'student.yaml')!r}))\n"
-        f"print(train({str(mixture)!r}, {str(out)!r}, embedded_model_dir(), cfg, {PROMPT!r}, "
+        f"print(train({str(mixture)!r}, {str(out)!r}, {str(tiny_student)!r}, cfg, {PROMPT!r}, "
         "OmegaConf.structured(DistributedConfig), 1))\n")
     torn = out / "checkpoints" / "checkpoint-6"
     torn.mkdir(parents=True)
@@ -240,10 +241,10 @@ def test_a_job_sigkilled_while_writing_a_checkpoint_resumes_from_the_last_whole_
 
 
 @pytest.mark.slow
-def test_two_ddp_processes_train_like_one_with_the_same_global_batch(tmp_path):
+def test_two_ddp_processes_train_like_one_with_the_same_global_batch(tmp_path, tiny_student):
     """2 CPU processes (gloo) x 2 per device = 1 process x 2 per device x 2 accumulation: the same losses."""
-    one, log1 = run_train(tmp_path / "one", 8, 1, max_steps=3, global_batch_size=4)
-    two, log2 = run_train(tmp_path / "two", 8, 2, max_steps=3, global_batch_size=4)
+    one, log1 = run_train(tmp_path / "one", 8, 1, base=tiny_student, max_steps=3, global_batch_size=4)
+    two, log2 = run_train(tmp_path / "two", 8, 2, base=tiny_student, max_steps=3, global_batch_size=4)
     assert (one["processes"], one["accumulation"], two["processes"], two["accumulation"]) == (1, 2, 2, 1)
     assert one["global_batch"] == two["global_batch"] == 4
     l1, l2 = [r["loss"] for r in log1], [r["loss"] for r in log2]
@@ -254,7 +255,7 @@ def test_two_ddp_processes_train_like_one_with_the_same_global_batch(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("selection", ["last", "dev", "paper"])
-def test_checkpoint_selection_records_every_checkpoint_and_the_choice(tmp_path, selection):
+def test_checkpoint_selection_records_every_checkpoint_and_the_choice(tmp_path, selection, tiny_student):
     """stage=train on an external mixture, 2 checkpoints: last keeps the final model; paper and dev
     score each checkpoint (greedy, on the builtin test set or held-out mixture rows) and choose one."""
     from flames.pipeline import Pipeline
@@ -265,7 +266,8 @@ def test_checkpoint_selection_records_every_checkpoint_and_the_choice(tmp_path, 
     data = tmp_path / "sft.jsonl"
     write_jsonl(data, rows(12))
     cfg = compose_config(["logger=none", "stage=train", "mixture=external", f"mixture.dataset={data}",
-                          f"student.selection={selection}", "student.num_checkpoints=2", "student.max_steps=2",
+                          f"student.name={tiny_student}", f"student.selection={selection}",
+                          "student.num_checkpoints=2", "student.max_steps=2",
                           "student.max_length=256", "student.dev_size=3", "student.select_on=[builtin]",
                           "benchmarks.limit=3", "benchmarks.max_new_tokens=24"])
     (result,) = [r for r in Pipeline(cfg).run().results if r.stage == "train"]

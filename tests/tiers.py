@@ -9,6 +9,9 @@ A test is in the full tier when it is marked `slow`, `slurm`, `vllm` or `data`; 
 every test that asks for the data folder (the fixtures in DATA_FIXTURES), so no data test is in the fast
 tier by accident. The fast tier deselects the full one (pyproject's addopts: `-m "not full"`).
 
+The full tier runs on two xdist workers with `--dist loadgroup` (README): `full_group` keeps the tests that
+share a service or an expensive fixture on one worker.
+
 Strict skips: under `CI` (set by CI services and `.ci/run`) or `FLAMES_STRICT_SKIPS=1`, a skipped test is
 reported as failed unless its node id is in ALLOWED_SKIPS with the reason it may skip. A test that needs a
 service or data that CI lacks thus fails CI instead of passing unseen.
@@ -49,6 +52,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.data)
         if any(item.get_closest_marker(m) for m in FULL_MARKERS):
             item.add_marker(pytest.mark.full)
+            item.add_marker(pytest.mark.xdist_group(full_group(item)))
+
+
+def full_group(item) -> str:
+    """The xdist worker group of a full-tier test (`-n 2 --dist loadgroup`): one local SLURM and one vLLM at a
+    time, the quickstart run once (a session fixture is per worker), and a module's fixtures once per module."""
+    if item.get_closest_marker("slurm"):
+        return "slurm"
+    if item.get_closest_marker("vllm"):
+        return "vllm"
+    if "quickstart" in getattr(item, "fixturenames", ()):
+        return "quickstart"
+    return item.nodeid.split("::")[0]
 
 
 @pytest.hookimpl(wrapper=True)
