@@ -78,6 +78,12 @@ def load_benchmark(name: str, cfg: Any, limit: int | None = None, limit_seed: in
     return [items[i] for i in sorted(random.Random(limit_seed).sample(range(len(items)), limit))]
 
 
+def local_notes(cfg: Any) -> list[str]:
+    """What the report says of benchmarks read from a local file that is not the paper's set (their `local_note`)."""
+    return [f"{name}: {spec.local_note}" for name in cfg.names
+            for spec in [spec_of(name, cfg)] if spec.get("local_note") and source_of(spec, cfg) == "local"]
+
+
 def load_suite(cfg: Any, limit: int | None = None, limit_seed: int | None = None) -> dict[str, list[dict]]:
     return {name: load_benchmark(name, cfg, limit, limit_seed) for name in cfg.names}
 

@@ -11,6 +11,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from flames import agent_costs, study
+from flames.benchmarks import local_notes
 from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
 from flames.locks import LockTimeout
@@ -80,7 +81,7 @@ def run(cfg: DictConfig, run_dir: str, who: RunIdentity | None = None) -> float 
         logger.finish(exit_code=1)
         raise
     logger.finish()
-    print(format_report(result, pipeline.store.root, run_dir), flush=True)
+    print(format_report(result, pipeline.store.root, run_dir, local_notes(cfg.benchmarks)), flush=True)
     if costs:
         print(f"Agents\n{agent_costs.cost_table(costs)}\n", flush=True)
     accs = [m["accuracy"] for name, m in result.eval_metrics.items() if "/" not in name]

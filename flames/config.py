@@ -56,6 +56,19 @@ def keyed_if_set(default: Any) -> Any:
 
 
 @dataclass
+class ModelShape:
+    """A model's size and layer shapes, from its config.json: what a dry run needs to check GPU memory without
+    downloading the model (flames.feasibility)."""
+
+    params_b: float = MISSING  # parameters, in billions
+    layers: int = MISSING  # decoder layers
+    hidden: int = MISSING  # hidden size
+    kv_heads: int = MISSING  # key/value heads (GQA)
+    head_dim: int = MISSING  # per attention head
+    vocab: int = MISSING  # vocabulary size (the embedding is the largest layer)
+
+
+@dataclass
 class ModelConfig:
     """An LLM and how to sample from it (problem_model, solution_model)."""
 
@@ -76,6 +89,7 @@ class ModelConfig:
     tensor_parallel_size: int = runtime(1)  # vllm: GPUs per model
     gpu_memory_utilization: float = runtime(0.9)  # vllm
     extra: Dict[str, Any] = field(default_factory=dict)  # passed through to the backend constructor
+    shape: Optional[ModelShape] = runtime(None)  # size and layer shapes, for the dry run's memory check
     # openai backend (an OpenAI-compatible server: vllm serve, a hosted API); none of these enter artifact keys
     base_url: Optional[str] = runtime(None)  # server URL, e.g. http://node12:8000/v1; None = $OPENAI_BASE_URL
     api_key_env: str = runtime("OPENAI_API_KEY")  # name of the env var holding the API key (never the key itself)
@@ -109,6 +123,8 @@ class SeedsConfig:
     limit: Optional[int] = None  # use at most this many seeds
     shuffle_seed: int = 0  # seeds are shuffled with this before `limit`
     shares: Optional[Dict[str, float]] = None  # target share of problems per seed dataset; None = equal
+    # records per seed dataset, declared for the dry run's capacity check (the files need not be here)
+    sizes: Dict[str, int] = runtime(default_factory=dict)
 
 
 @dataclass
@@ -196,6 +212,7 @@ class StudentConfig:
     name: str = MISSING  # base model (hub id, folder, or embedded:smollm2-135m-instruct)
     # an already trained model folder: skip training, evaluate this (evaluate keys it by path and mtime)
     path: Optional[str] = unkeyed(None)
+    shape: Optional[ModelShape] = runtime(None)  # size and layer shapes, for the dry run's memory check
     # chat template for training and evaluation: null = the tokenizer's own (the fallback if it has none),
     # "fallback" = flames.train.templates.FALLBACK (DeepSeek's "User: ...\n\nAssistant:" + EOS), or a Jinja string
     chat_template: Optional[str] = None
@@ -256,6 +273,8 @@ class BenchmarkConfig:
     where: Dict[str, List[str]] = field(default_factory=dict)  # keep only items whose field has one of these values
     exclude: Dict[str, List[str]] = field(default_factory=dict)  # drop items whose field has one of these values
     subsets: List[str] = field(default_factory=list)  # item fields whose values get their own accuracy rows
+    # printed under the evaluation table when the items come from the local file (where it differs from the paper's)
+    local_note: Optional[str] = runtime(None)
 
 
 @dataclass
@@ -340,6 +359,7 @@ class Resources:
     gpus: int = 0  # GPUs (experiment=paper sets them per stage)
     mem_gb: int = 32  # host memory
     time_min: int = 240  # wall-clock limit
+    gpu_mem_gb: float = 80.0  # memory of each GPU asked for (the dry run's memory check)
 
 
 @dataclass
@@ -387,6 +407,8 @@ class StudyConfig:
     qos: Optional[str] = "${oc.env:FLAMES_QOS,null}"  # sbatch --qos
     setup: List[str] = field(default_factory=list)  # shell lines before each job (module load, venv activate)
     array_parallelism: int = 64  # tasks of one stage array running at once
+    max_num_timeout: int = 3  # requeues of a task that hits its time limit (it resumes; the dry run counts them)
+    check_feasibility: bool = True  # refuse to submit (exit 2) when a task's memory, capacity or time check fails
     wait: bool = True  # wait for every job, then list failures (exit 1 if any)
     report: bool = True  # then write the study's tables and plots (<folder>/<name>/report/, docs/report.md)
     wandb_report: bool = False  # and save them as a W&B Report over the cells' runs (needs a W&B login)

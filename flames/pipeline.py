@@ -118,7 +118,7 @@ class Pipeline:
         missing = set(m.weights) - set(m.agents)
         if missing:
             raise ConfigError(f"mixture {m.name}: weights name agents without a config: {sorted(missing)}")
-        agents = {name: typed_config(OmegaConf.merge(m.agents[name], m.agent_overrides)) for name in m.weights}
+        agents = {name: typed_config(_overridden(m.agents[name], m.agent_overrides)) for name in m.weights}
         if m.budget:  # each agent makes the share of the budget that mix takes from it
             total = sum(m.weights.values())
             for name, agent in agents.items():
@@ -178,3 +178,11 @@ def apply_failure_policy(failures: Any) -> None:
 def asked(stage: Stage, job: Job) -> dict | None:
     """The sizes a run asks of a pool stage's artifact; None for a stage whose artifact is not a pool."""
     return stage.ask(job) if stage.grows(job) else None
+
+
+def _overridden(agent: DictConfig, overrides: DictConfig) -> DictConfig:
+    """A mixture's agent with `agent_overrides` merged in, which may set a field its yaml leaves to the schema's
+    default (max_draws): the agent's class checks the result (typed_config)."""
+    node = OmegaConf.merge(agent)  # a copy, without the struct flag that refuses keys the yaml does not list
+    OmegaConf.set_struct(node, False)
+    return OmegaConf.merge(node, overrides)

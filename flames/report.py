@@ -100,12 +100,13 @@ def _benchmark_first(metrics: dict) -> list:
     return sorted(metrics.items(), key=lambda kv: (rank.get(bench(kv[0]), len(rank)), bench(kv[0]), "/" in kv[0]))
 
 
-def format_report(run, store_root, run_dir: str) -> str:
+def format_report(run, store_root, run_dir: str, notes: list[str] = ()) -> str:
+    """The end-of-run summary; `notes` (benchmarks.local_notes) say which sets differ from the paper's."""
     parts = ["", "Stages", stage_table(run.results)]
     if run.eval_metrics:
         ev = next(r for r in run.results if r.stage == "evaluate")
         mode = ev.manifest["config"].get("grading.mode", "flames")  # keyed (so recorded) only when not flames
-        parts += ["", f"Evaluation (grading.mode={mode})", eval_table(run.eval_metrics)]
+        parts += ["", f"Evaluation (grading.mode={mode})", *[f"Note: {n}" for n in notes], eval_table(run.eval_metrics)]
     parts += ["", f"Artifact store: {store_root}", f"Run folder:     {run_dir}"]
     for r in run.results:
         if r.stage == "train":

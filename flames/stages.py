@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from flames import llm as llm_mod
 from flames.agents import agent_class, build_agent
-from flames.benchmarks import load_benchmark, load_suite, subset_fields
+from flames.benchmarks import load_benchmark, load_suite, source_of, spec_of, subset_fields
 from flames.config import ConfigError, ModelConfig, Resources
 from flames.evaluate import evaluate
 from flames.grading import DEFAULT_MODE
@@ -57,7 +57,8 @@ class Shared:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         self._references: dict | None = None
-        self._eval_items: dict | None = None
+        self._eval_items: dict[str, list[dict]] = {}  # benchmark -> its items, loaded once when asked
+        self.offline = False  # a study's dry run: plan without downloading hub benchmarks (eval_fingerprints)
         self._seeds: list[dict] | None = None
         self.train_history: list[dict] = []
         self.on_train_log: Callable[[dict], None] | None = None  # each training log line, as it is written
@@ -83,12 +84,25 @@ class Shared:
             self._seeds = load_seeds(self.cfg.seeds)
         return self._seeds
 
-    def eval_items(self) -> dict[str, list[dict]]:
-        """The items evaluation answers (benchmarks.limit / limit_seed applied)."""
-        if self._eval_items is None:
-            b = self.cfg.benchmarks
-            self._eval_items = load_suite(b, b.limit, b.limit_seed)
-        return self._eval_items
+    def eval_items(self, names: list[str] | None = None) -> dict[str, list[dict]]:
+        """The items evaluation answers (benchmarks.limit / limit_seed applied): every benchmark, or `names`."""
+        b = self.cfg.benchmarks
+        for name in names or b.names:
+            if name not in self._eval_items:
+                self._eval_items[name] = load_benchmark(name, b, b.limit, b.limit_seed)
+        return {name: self._eval_items[name] for name in names or b.names}
+
+    def eval_fingerprints(self, names: list[str] | None = None) -> dict[str, str]:
+        """The fingerprint of each benchmark's items (evaluate's and selection's keys). A dry run (`offline`)
+        downloads nothing: a hub benchmark is named by its spec there."""
+        b, out = self.cfg.benchmarks, {}
+        for name in names or b.names:
+            spec = spec_of(name, b)
+            if self.offline and source_of(spec, b) == "hub":
+                out[name] = "dry-run:" + text_fingerprint([json.dumps(OmegaConf.to_container(spec), sort_keys=True)])
+            else:
+                out[name] = text_fingerprint([i["problem"] for i in self.eval_items([name])[name]])
+        return out
 
 
 @dataclass
@@ -361,9 +375,9 @@ class Train(Stage):
             return {}
         scoring = {"prompt": b.prompt, "max_new_tokens": b.max_new_tokens}
         if selection == "paper":
-            items = job.shared.eval_items()
-            scoring["items"] = {n: text_fingerprint([i["problem"] for i in items.get(n, [])]) for n in
-                                job.cfg.student.select_on}
+            wanted = [n for n in job.cfg.student.select_on if n in b.names]  # others are refused when it runs
+            scoring["items"] = {**{n: text_fingerprint([]) for n in job.cfg.student.select_on},
+                                **job.shared.eval_fingerprints(wanted)}
         return {"selection_scoring": scoring}
 
     def dry_run(self, cfg: DictConfig) -> str:
@@ -390,11 +404,11 @@ def selection_items(job: Job, out: Path) -> dict[str, list[dict]]:
     """What checkpoints are scored on: the select_on test benchmarks (paper) or the held-out dev rows."""
     if job.cfg.student.selection == "dev":
         return {"dev": list(read_jsonl(out / DEV_FILE))}
-    items, wanted = job.shared.eval_items(), list(job.cfg.student.select_on)
-    missing = sorted(set(wanted) - set(items))
+    names, wanted = list(job.cfg.benchmarks.names), list(job.cfg.student.select_on)
+    missing = sorted(set(wanted) - set(names))
     if missing:
-        raise ConfigError(f"student.select_on: {missing} not in benchmarks.names {sorted(items)}")
-    return {name: items[name] for name in wanted}
+        raise ConfigError(f"student.select_on: {missing} not in benchmarks.names {sorted(names)}")
+    return job.shared.eval_items(wanted)
 
 
 def select_checkpoint(job: Job, out: Path) -> dict:
@@ -458,7 +472,7 @@ class Evaluate(Stage):
         return out
 
     def fingerprints(self, job, inputs):
-        items = {k: text_fingerprint([i["problem"] for i in v]) for k, v in job.shared.eval_items().items()}
+        items = job.shared.eval_fingerprints()
         if "model" in inputs:  # a trained model: the train artifact's key (an input) says which
             return {"items": items}
         path = resolve_model_path(job.cfg.student.path)

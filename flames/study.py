@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig
 
+from flames import feasibility
 from flames.config import ConfigError, Resources
 from flames.files import write_json_atomic
 from flames.pipeline import STAGE_NAMES, Pipeline
@@ -48,6 +49,12 @@ class Task:
     keys: list[str]
     resources: Resources
     gpu_hours: float = 0.0
+    checks: list = field(default_factory=list)  # flames.feasibility.Verdict: memory and capacity, then time
+    cell: list[str] = field(default_factory=list)  # the cell's axis overrides (how the dry run names the task)
+
+    @property
+    def infeasible(self) -> list:
+        return [v for v in self.checks if v.ok is False]
 
 
 @dataclass
@@ -93,13 +100,14 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         argv = [*study.overrides, *cell, *extra]
         cfg = compose(argv)
         pipeline = Pipeline(cfg)
+        pipeline.shared.offline = bool(study.dry_run)  # a dry run downloads no hub benchmark
         planned = pipeline.plan()
         plan.planned.append(planned)
         plan.benchmarks = list(dict.fromkeys([*plan.benchmarks, *cfg.benchmarks.suite]))
         composed.append((argv, cfg, pipeline, planned))
     wanted = largest_asks(r for planned in plan.planned for r in planned if not r.reused)
     assigned: set[tuple] = set()
-    for argv, cfg, pipeline, planned in composed:
+    for cell, (argv, cfg, pipeline, planned) in zip(plan.cells, composed):
         last = planned[-1].stage if planned else None
         for result in planned:
             stage, key = result.stage, result.artifact.key
@@ -111,15 +119,19 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
             assigned.add(task_id)
             need = STAGE_BY_NAME[stage].resources(cfg)
             hours = gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
+            checks = feasibility.before_time(stage, cfg, pipeline.agent_cfgs.get(result.label), need)
             tasks = plan.tasks.setdefault(stage, [])
             if tasks and tasks[-1].argv[:len(argv)] == argv:  # the cell's task computes another agent's too
                 tasks[-1].keys.append(key)
                 tasks[-1].gpu_hours += hours
+                tasks[-1].checks += [v for v in checks if v.check == "capacity"]
             else:
                 # one W&B run per cell: its last stage's task logs every stage (reused) with the curve
                 quiet = [] if stage == last else ["logger=none"]
                 tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}",
-                                      *quiet], [key], need, hours))
+                                      *quiet], [key], need, hours, checks, cell))
+    for task in (t for tasks in plan.tasks.values() for t in tasks):  # time: once a task's GPU-hours are summed
+        task.checks += feasibility.time_checks(task.stage, task.gpu_hours, task.resources, study.max_num_timeout)
     return plan
 
 
@@ -280,6 +292,7 @@ def job_parameters(stage: str, r: Resources, study: Any, after: list | None) -> 
         if study.get(key):
             extra[key] = study[key]
     params.update(gpus_per_node=r.gpus, slurm_array_parallelism=study.array_parallelism,
+                  slurm_max_num_timeout=study.max_num_timeout,
                   slurm_setup=list(study.setup), slurm_additional_parameters=extra)
     partition = study.gpu_partition if r.gpus else study.cpu_partition
     if partition:
@@ -335,6 +348,8 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
         return 0
     plan = plan_study(study, extra, compose)
     print(format_plan(plan), flush=True)
+    print(feasibility.format_checks(plan), flush=True)
+    feasibility.refuse_infeasible(plan, study)
     if study.dry_run:
         return 0
     failed = report(submit(plan, study)) if plan.tasks else 0

@@ -101,16 +101,17 @@ PAPER: dict[str, dict[str, Any]] = {
         ],
     },
     "table5_models": {
-        "note": "MATH5K only (l.215). The paper's alternative problem generator and teacher are NOT FOUND "
-                "(l.202-203): their rows are shown without a cell of ours to compare.",
+        "note": "MATH5K only (l.215). The weaker teacher is the paper card's DeepSeek-7B-RL, read as "
+                "deepseek-math-7b-rl (l.203, our inference); the weaker problem generator is NOT FOUND (l.202), "
+                "ours is Qwen2.5-7B-Instruct (our inference), so that row is context only.",
         "rows": [
             # The baseline is the paper's own pair: Qwen2.5-32B-Instruct writes, Qwen2.5-Math-7B-Instruct solves.
             _ref({"problem_model": "qwen2.5-32b-instruct", "solution_model": "qwen2.5-math-7b-instruct"},
                  "§5, l.215-217", label="baseline", train=50_000, math=56.4),
             _ref({"problem_model": "(other, not named)", "solution_model": "qwen2.5-math-7b-instruct"},
                  "§5, l.216", label="other problem generator", compare=False, train=50_000, math=54.9),
-            _ref({"problem_model": "qwen2.5-32b-instruct", "solution_model": "(other, not named)"},
-                 "§5, l.217", label="other solution teacher", compare=False, train=50_000, math=49.3),
+            _ref({"problem_model": "qwen2.5-32b-instruct", "solution_model": "deepseek-math-7b-rl"},
+                 "§5, l.217; l.203", label="weaker solution teacher", train=50_000, math=49.3),
         ],
     },
     "table11_mixtures": {

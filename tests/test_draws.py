@@ -105,3 +105,45 @@ def test_every_agent_gives_every_request_its_own_seed_across_draws(name, tmp_pat
     sent = [s for call in llm.seeds for s in call]
     assert sent or not cls.uses_llm, name
     assert len(sent) == len(set(sent)), f"{name}: {len(sent) - len(set(sent))} repeated request seeds"
+
+
+def masked_pool(tmp_path, name: str, seed_rows: list[dict], draws: int) -> tuple[list[dict], dict]:
+    """Agent `name` (shipped quickstart knobs, the scripted model of tests/scripted_agents.py) asked for 5
+    problems per seed, `draws` passes at most: the problems it kept, and the synthesize stats."""
+    from tests.helpers import make_agent, shipped_knobs
+    from tests.scripted_agents import reply
+
+    made, _, _ = make_agent(name, ScriptedLLM, reply, **shipped_knobs(name))
+    out = tmp_path / name
+    stats = synthesize(seed_rows, made, out, draws * len(seed_rows), chunk_size=16, max_draws=draws)
+    return list(read_jsonl(out / "data.jsonl")), stats
+
+
+@pytest.mark.parametrize("name", ["fobar", "self_verification"])
+def test_each_draw_of_a_seed_masks_another_number(tmp_path, name):
+    """Issue 24: k draws of a seed with at least k numbers give k different problems (the masked number
+    changes with the draw); a draw past a seed's numbers is dropped, not a repeat. The scripted model answers
+    the same prompt with the same text, so any repeat would show."""
+    rows = [{"id": f"s{i}", "dataset": "gsm8k", "answer": "7",
+             "problem": f"Ann buys {3 + i} pens at 2 dollars, 5 pads at 4 dollars and 6 cards at 1 dollar. "
+                        f"She pays with 90 dollars. How much change does she get?"} for i in range(4)]
+    kept, stats = masked_pool(tmp_path, name, rows, draws=5)
+    by_seed = {}
+    for r in kept:
+        by_seed.setdefault(r["seed_ids"][0], set()).add(normalize_text(r["problem"]))
+    assert stats["draws"] == 5 and len(kept) == 20, stats
+    assert all(len(problems) == 5 for problems in by_seed.values()), by_seed  # 5 numbers: 5 different problems
+    short, _ = masked_pool(tmp_path / "short", name, [{**rows[0], "problem": "Tom has 4 apples and eats 1. "
+                                                       "How many apples are left?"}], draws=5)
+    assert len(short) == 2 == len({normalize_text(r["problem"]) for r in short})  # 2 numbers: 2 draws, then none
+
+
+@pytest.mark.parametrize("name", ["fobar", "self_verification"])
+def test_five_draws_of_real_gsm8k_seeds_give_distinct_problems(tmp_path, name, flames_data):
+    """Issue 24, acceptance 3: on the first 200 GSM8K train seeds, 5 draws per seed: at least 95% of the
+    problems kept are distinct (before this, every draw of a seed masked the same number)."""
+    seed_rows = [{**r, "dataset": "gsm8k"} for r in list(read_jsonl(flames_data / "seeds" / "gsm8k_train.jsonl"))[:200]]
+    kept, stats = masked_pool(tmp_path, name, seed_rows, draws=5)
+    distinct = len({normalize_text(r["problem"]) for r in kept})
+    print(f"{name}: {distinct} distinct of {len(kept)} kept, {stats['draws']} draws")
+    assert stats["draws"] == 5 and len(kept) > 2 * len(seed_rows) and distinct >= 0.95 * len(kept)

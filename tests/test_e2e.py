@@ -220,6 +220,7 @@ def test_paper_suite_on_smollm2_prints_the_paper_table_and_regrades(tmp_path, fl
     assert header.split() == ["model", "GSM8K", "MATH", "CollegeMath", "Distraction", "GSMPlus", "OlympiadBench",
                               "Avg"]
     assert "disagreements" in proc.stdout and "  level=" in proc.stdout and "  subfield=" in proc.stdout
+    assert "Note: gsmplus: the 2,400-item testmini" in proc.stdout  # not the paper's full test: said so
     art = next((tmp_path / "store" / "evaluate").glob("*/"))
     saved = json.loads((art / "manifest.json").read_text())["metrics"]
     assert {b for b in saved if "/" not in b} == {"gsm8k", "math", "college_math", "gsmplus",

@@ -45,8 +45,9 @@ def changes(value):
         return [value + "x"]
     if isinstance(value, list):
         return [[*value, "x"]]
-    if isinstance(value, dict):
-        return [{**value, "x": 1}, {**value, "x": ["y"]}]
+    if isinstance(value, dict):  # a new key (a free mapping), or the first entry changed (a typed one: a shape)
+        first = {k: changes(v)[0] for k, v in list(value.items())[:1]}
+        return [{**value, "x": 1}, {**value, "x": ["y"]}, {**value, **first}]
     return [1, {"x": 1.0}, "x"]  # None: an Optional number, mapping or string
 
 
@@ -61,8 +62,8 @@ def with_change(cfg, path, value):
     for new in [REPLACEMENTS[path]] if path in REPLACEMENTS else changes(value):
         try:
             copy = cfg.copy()
-            with open_dict(copy):
-                OmegaConf.update(copy, path, new, merge=False, force_add=True)
+            with open_dict(copy):  # a typed mapping (a shape) takes a dict only by merging
+                OmegaConf.update(copy, path, new, merge=isinstance(value, dict) and "x" not in new, force_add=True)
             return copy
         except ValidationError:
             continue

@@ -45,7 +45,9 @@ class Fobar(Agent):
         variable = pick_variable(question, seed.get("dataset"))
         if variable is None:
             return None, {}, "variable_clash"
-        token = pick_number(tokens, self.cfg.seed, seed["id"])
+        token = pick_number(tokens, self.cfg.seed, seed["id"], seed.get("draw") or 0)
+        if token is None:
+            return None, {}, "numbers_used"  # every number of this seed was masked by an earlier draw
         masked = mask(question, token, variable)
         problem = fill(template, question=masked, answer=answer, variable=variable)
         details = dict(masked_question=masked, masked_number=token.text, variable=variable,

@@ -44,6 +44,15 @@ def pick_variable(text: str, dataset: str | None) -> str | None:
     return next((v for v in preferred if not uses_symbol(text, v)), None)
 
 
-def pick_number(tokens: list[NumberToken], seed: int, seed_id: str) -> NumberToken:
-    """A deterministic choice per (config seed, seed problem): reruns mask the same number."""
-    return random.Random(f"{seed}:{seed_id}").choice(tokens)
+def pick_number(tokens: list[NumberToken], seed: int, seed_id: str, draw: int = 0) -> NumberToken | None:
+    """The number that draw `draw` of a seed problem masks, deterministic per (config seed, seed problem, draw):
+    reruns mask the same number, and the draws of a seed go through its numbers without repeating one, so k
+    draws of a seed with at least k numbers give k different problems. None once every number has had its draw
+    (another would only repeat a problem). Draw 0 is the choice of the releases before draws differed."""
+    if draw >= len(tokens):
+        return None
+    rng = random.Random(f"{seed}:{seed_id}")
+    first = rng.choice(range(len(tokens)))  # what rng.choice(tokens) picked: draw 0 unchanged
+    rest = [i for i in range(len(tokens)) if i != first]
+    random.Random(f"{seed}:{seed_id}:draws").shuffle(rest)
+    return tokens[[first, *rest][draw]]

@@ -99,12 +99,13 @@ class SelfVerification(Agent):
         """The seed with one number masked, split into body and question sentence; None if dropped."""
         problem = seed["problem"].strip()
         tokens, variable = number_tokens(problem), pick_variable(problem, seed.get("dataset"))
+        token = pick_number(tokens, self.cfg.seed, seed["id"], seed.get("draw") or 0)
         reason = ("no_answer" if not str(seed.get("answer") or "").strip() else "no_number" if not tokens
-                  else "variable_clash" if variable is None else None)
+                  else "variable_clash" if variable is None
+                  else "numbers_used" if token is None else None)  # an earlier draw masked each number
         if reason:
             self.drop(out, seed, reason, step="mask")
             return None
-        token = pick_number(tokens, self.cfg.seed, seed["id"])
         masked = mask(problem, token, variable)
         body, question = split_question(masked)
         return {"seed": seed, "masked_question": masked, "body": body, "question": question,

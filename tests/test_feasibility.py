@@ -1,0 +1,91 @@
+"""The dry run's feasibility checks (flames.feasibility): GPU memory, reachable problems and time, from configs."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from flames import feasibility
+from flames.config import ModelShape, Resources
+from tests.helpers import compose_config, run_cli
+
+DEEPSEEK_7B = ModelShape(params_b=6.91, layers=30, hidden=4096, kv_heads=32, head_dim=128, vocab=102400)
+QWEN_32B = ModelShape(params_b=32.76, layers=64, hidden=5120, kv_heads=8, head_dim=128, vocab=152064)
+STUDENT = OmegaConf.create({"per_device_train_batch_size": 4, "max_length": 4096, "gradient_checkpointing": True})
+
+
+def test_training_memory_per_strategy():
+    """DDP keeps 16 bytes per parameter on every GPU; ZeRO-3 splits DeepSpeed's 18 over them, plus the
+    largest layer (the embedding) gathered in fp32: deepspeed's estimate_zero3_model_states_mem_needs."""
+    ddp = feasibility.training_gb(DEEPSEEK_7B, STUDENT, "ddp", 8)
+    zero3 = feasibility.training_gb(DEEPSEEK_7B, STUDENT, "zero3", 8)
+    assert ddp["states"] == pytest.approx(16 * 6.91e9 / 1024**3)  # ~103 GB: more than an 80 GB card
+    assert zero3["states"] == pytest.approx((18 * 6.91e9 / 8 + 4 * 102400 * 4096) / 1024**3)
+    assert ddp["total"] > 80 > zero3["total"]
+    assert feasibility.training_gb(DEEPSEEK_7B, STUDENT, "fsdp", 8)["states"] == pytest.approx(ddp["states"] / 8)
+
+
+def test_inference_memory_counts_weights_and_kv_cache_per_tensor_parallel_rank():
+    one = {"dtype": "bfloat16", "tensor_parallel_size": 1, "max_model_len": 4096, "gpu_memory_utilization": 0.92}
+    fits, detail = feasibility.inference_fit(QWEN_32B, one, 80)
+    assert fits and "61.0 GB weights" in detail  # 32.76B x 2 bytes on one GPU; KV left for a few sequences
+    fits, detail = feasibility.inference_fit(QWEN_32B, one, 40)
+    assert not fits  # 61 GB of weights on a 40 GB card
+    assert feasibility.inference_fit(QWEN_32B, {**one, "tensor_parallel_size": 2}, 40)[0]
+
+
+def test_capacity_is_seeds_times_draws_per_dataset():
+    agent = OmegaConf.create({"_target_": "flames.agents.suggester_editor.SuggesterEditor",
+                              "name": "suggester_editor", "num_problems": 750_000, "max_draws": 32})
+    seeds = OmegaConf.create({"files": ["a", "b"], "sizes": {"gsm8k": 7473, "math": 7500},
+                              "shares": {"gsm8k": 0.5, "math": 0.5}, "limit": None})
+    short = feasibility.capacity(agent, seeds)
+    assert short.ok is False and "max_draws to 51" in short.detail and "gsm8k 239,136 < 375,000" in short.detail
+    agent.max_draws = 64
+    assert feasibility.capacity(agent, seeds).ok
+    taxonomy = OmegaConf.create({**agent, "_target_": "flames.agents.taxonomy_key_concepts.TaxonomyKeyConcepts"})
+    assert feasibility.capacity(taxonomy, seeds) is None  # its inputs are topics, not seeds
+
+
+def test_time_counts_the_requeues_a_task_is_granted():
+    day = Resources(gpus=1, time_min=1440)
+    assert [v.ok for v in feasibility.time_checks("synthesize", 68.0, day, 3)] == [True]  # 3 jobs of 24 h
+    (late,) = feasibility.time_checks("synthesize", 120.0, day, 3)
+    assert late.ok is False and "5 job(s) of 24 h (at most 4)" in late.detail
+    assert feasibility.time_checks("mix", 0.0, Resources(gpus=0), 3) == []  # no GPU: nothing to spend
+
+
+PAPER_OFFLINE = ["experiment=paper", "seeds=builtin", "benchmarks=builtin", "qc.decontam.against=[]",
+                 "agent.num_problems=1000", "study.dry_run=true"]  # the built-in 64 seeds reach 2,048
+
+
+def test_a_paper_dry_run_with_ddp_exits_2_naming_the_train_stage_and_its_gb(monkeypatch, capsys):
+    """experiment=paper composes ZeRO-3; DDP for the 7B student needs more than an 80 GB card holds."""
+    assert compose_config(["experiment=paper"]).distributed.name == "zero3"
+    assert run_cli(monkeypatch, ["study=table2_agents", *PAPER_OFFLINE]) == 0
+    out = capsys.readouterr().out
+    assert "Feasibility" in out and " NO " not in out
+    assert run_cli(monkeypatch, ["study=table2_agents", *PAPER_OFFLINE, "distributed=ddp"]) == 2
+    err = capsys.readouterr().err
+    assert "flames: error: study table2_agents: 11 infeasible" in err and "train [agent=few_shot] memory" in err
+    assert "GB per GPU of 80 (ddp on 8 GPUs" in err
+
+
+def test_experiment_paper_composes_the_papers_protocol():
+    cfg = compose_config(["experiment=paper"])
+    assert (cfg.student.selection, cfg.grading.mode, cfg.student.num_checkpoints) == ("paper", "qwen", 10)
+    assert cfg.benchmarks.suite.gsmplus.source == cfg.benchmarks.suite.gsmplus_distraction.source == "hub"
+    assert cfg.benchmarks.suite.gsmplus.hub_split == "test"
+    table5 = compose_config(["study=table5_models"]).study.axes
+    assert "deepseek-math-7b-rl" in table5.solution_model
+    rl = compose_config(["solution_model=deepseek-math-7b-rl"]).solution_model
+    assert rl.name == "deepseek-ai/deepseek-math-7b-rl"
+
+
+def test_a_report_on_the_local_testmini_says_it_is_not_the_papers_set():
+    from flames.benchmarks import local_notes
+
+    local = compose_config(["benchmarks=paper"]).benchmarks
+    assert [n.split(":")[0] for n in local_notes(local)] == ["gsmplus", "gsmplus_distraction"]
+    assert "testmini" in local_notes(local)[0]
+    assert local_notes(compose_config(["experiment=paper"]).benchmarks) == []  # the full test, from the hub
