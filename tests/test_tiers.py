@@ -1,5 +1,7 @@
 """tests/tiers.py itself: CI may not pass by skipping, data tests land in the full tier, the fast tier deselects it."""
 
+from pathlib import Path
+
 import pytest
 
 import tests.tiers as tiers
@@ -61,3 +63,42 @@ def test_the_fast_tier_deselects_data_and_slow_tests_and_says_how_to_run_them(su
     result.stdout.fnmatch_lines(["*2 tests of the full tier not run here: python -m pytest -m full*"])
     full = suite.runpytest_inprocess("-p", "no:cacheprovider", "-m", "full")
     full.assert_outcomes(passed=1, skipped=1)  # test_slow, and the data test
+
+
+GROUPED = '''
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+def quickstart():
+    return os.environ["PYTEST_XDIST_WORKER"]
+
+def record(name, worker):
+    with open(os.path.join(os.environ["WORKERS_LOG"], name), "w") as f:
+        f.write(worker)
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("n", range(4))
+def test_slurm(n):
+    record(f"slurm{n}", os.environ["PYTEST_XDIST_WORKER"])
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", range(4))
+def test_uses_quickstart(quickstart, n):
+    record(f"quickstart{n}", quickstart)
+'''
+
+
+def test_on_two_workers_a_service_and_a_session_fixture_stay_on_one(pytester, monkeypatch):
+    """The full tier's `-n 2 --dist loadgroup`: every SLURM test on one worker, every quickstart test on one
+    (a session fixture is built once per worker: two workers would run the quickstart twice)."""
+    pytester.makeconftest('pytest_plugins = ["tests.tiers"]')
+    pytester.makepyfile(test_grouped=GROUPED)
+    log = pytester.mkdir("workers")
+    monkeypatch.setenv("WORKERS_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", str(Path(tiers.__file__).resolve().parents[1]))  # `tests.tiers`, in a subprocess
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "full", "-n", "2", "--dist", "loadgroup")
+    result.assert_outcomes(passed=8)
+    workers = {f.name: f.read_text() for f in log.iterdir()}
+    assert len({w for n, w in workers.items() if n.startswith("slurm")}) == 1, workers
+    assert len({w for n, w in workers.items() if n.startswith("quickstart")}) == 1, workers

@@ -46,13 +46,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "data: needs the data folder (FLAMES_DATA_DIR); set from the fixtures")
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.data)
-        if any(item.get_closest_marker(m) for m in FULL_MARKERS):
-            item.add_marker(pytest.mark.full)
-            item.add_marker(pytest.mark.xdist_group(full_group(item)))
+def pytest_itemcollected(item):
+    """Marks from what the test uses, as each test is collected: before any `collection_modifyitems` (`-m`'s
+    deselection, xdist's turning `xdist_group` marks into worker groups) reads them."""
+    if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.data)
+    if any(item.get_closest_marker(m) for m in FULL_MARKERS):
+        item.add_marker(pytest.mark.full)
+        item.add_marker(pytest.mark.xdist_group(full_group(item)))
 
 
 def full_group(item) -> str:
