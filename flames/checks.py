@@ -31,6 +31,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "problem_model.tensor_parallel_size": POSITIVE,
     "solution_model.tensor_parallel_size": POSITIVE,
     "mixture.budget": NONE_OR_POSITIVE,
+    "mixture.budget_cap": NONE_OR_POSITIVE,
     "qc.fixed_size": NONE_OR_POSITIVE,
     "benchmarks.limit": NONE_OR_POSITIVE,  # 0 meant "no limit": the whole suite
     "benchmarks.max_new_tokens": POSITIVE,

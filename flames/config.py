@@ -190,11 +190,18 @@ class SolveConfig:
 class MixtureConfig:
     """How agents are blended, and the data budget; or an external SFT dataset to train on instead."""
 
+    @staticmethod
+    def budget_of(m: Any) -> Optional[int]:
+        """The budget in effect: `budget`, capped by `budget_cap` when both are set."""
+        return min(m.budget, m.budget_cap) if m.budget and m.get("budget_cap") else m.budget
+
     name: str = MISSING  # single = 100% of `agent`; external = `dataset`, no agents
     weights: Dict[str, float] = field(default_factory=dict)  # agent name -> share (blends only)
     agents: Dict[str, Any] = field(default_factory=dict)  # agent configs of a blend (filled by defaults)
     # total training examples; None = everything available. Set, it also sizes a blend: each agent makes its share
     budget: Optional[int] = None
+    # at most this many examples, shares kept (rehearsal=cpu: a paper mixture at CPU size); None = the budget
+    budget_cap: Optional[int] = keyed_if_set(None)
     # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = 0  # sampling seed for the budget

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from flames import llm as llm_mod
 from flames.agents import typed_config
 from flames.checks import check_values
-from flames.config import ConfigError
+from flames.config import ConfigError, MixtureConfig
 from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage, external_dataset
 from flames.store import Artifact, Store, set_retry_policy
 
@@ -119,10 +119,11 @@ class Pipeline:
         if missing:
             raise ConfigError(f"mixture {m.name}: weights name agents without a config: {sorted(missing)}")
         agents = {name: typed_config(_overridden(m.agents[name], m.agent_overrides)) for name in m.weights}
-        if m.budget:  # each agent makes the share of the budget that mix takes from it
+        budget = MixtureConfig.budget_of(m)
+        if budget:  # each agent makes the share of the budget that mix takes from it
             total = sum(m.weights.values())
             for name, agent in agents.items():
-                agent.num_problems = round(m.budget * m.weights[name] / total)  # as mix counts it
+                agent.num_problems = round(budget * m.weights[name] / total)  # as mix counts it
         return agents
 
     def inputs_of(self, stage: Stage, label: str, agents: dict) -> dict[str, Artifact]:

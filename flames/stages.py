@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from flames import llm as llm_mod
 from flames.agents import agent_class, build_agent
 from flames.benchmarks import load_benchmark, load_suite, source_of, spec_of, subset_fields
-from flames.config import ConfigError, ModelConfig, Resources
+from flames.config import ConfigError, MixtureConfig, ModelConfig, Resources
 from flames.evaluate import evaluate
 from flames.grading import DEFAULT_MODE
 from flames.jsonl import read_jsonl
@@ -349,6 +349,12 @@ def external_dataset(cfg: DictConfig) -> str | None:
 
 
 class Mix(Stage):
+    def slice(self, job, inputs):
+        out = super().slice(job, inputs)
+        if job.cfg.mixture.get("budget_cap") is not None:  # keyed only when set: earlier mixes keep their keys
+            out["mixture.budget_cap"] = job.cfg.mixture.budget_cap
+        return out
+
     def fingerprints(self, job, inputs):
         m = job.cfg.mixture
         if external_dataset(job.cfg):
@@ -359,8 +365,8 @@ class Mix(Stage):
     def run(self, job, inputs, out):
         m = job.cfg.mixture
         if external_dataset(job.cfg):
-            return mix_external(m.dataset, m.split, m.fields, out, m.budget, m.seed)
-        return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, m.budget, m.seed,
+            return mix_external(m.dataset, m.split, m.fields, out, MixtureConfig.budget_of(m), m.seed)
+        return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, MixtureConfig.budget_of(m), m.seed,
                    views=job.views)
 
 

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig
 
 from flames import feasibility
-from flames.config import ConfigError, Resources
+from flames.config import ConfigError, MixtureConfig, Resources
 from flames.files import write_json_atomic
 from flames.pipeline import STAGE_NAMES, Pipeline
 from flames.stages import STAGE_BY_NAME
@@ -163,7 +163,7 @@ def gpu_hours(stage: str, cfg: DictConfig, agents: dict, label: str, need: Resou
     gen, train = study.generate_tokens_per_s_per_gpu, study.train_tokens_per_s_per_gpu
     agent = agents.get(label)
     n = agent.num_problems if agent is not None else 0  # this agent's problems (per-agent stages)
-    total = cfg.mixture.budget or sum(a.num_problems for a in agents.values())  # the training mixture
+    total = MixtureConfig.budget_of(cfg.mixture) or sum(a.num_problems for a in agents.values())  # the training mixture
     seconds = {
         "tune": lambda: (agent.get("train_seeds") or 0) * 512 / train,
         "synthesize": lambda: n * 2 * (agent.max_new_tokens or cfg.problem_model.max_new_tokens) / gen,

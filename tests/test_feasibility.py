@@ -89,3 +89,18 @@ def test_a_report_on_the_local_testmini_says_it_is_not_the_papers_set():
     assert [n.split(":")[0] for n in local_notes(local)] == ["gsmplus", "gsmplus_distraction"]
     assert "testmini" in local_notes(local)[0]
     assert local_notes(compose_config(["experiment=paper"]).benchmarks) == []  # the full test, from the hub
+
+
+def test_rehearsal_caps_a_paper_mixture_and_keeps_its_shares(tmp_path):
+    """rehearsal=cpu shrinks FLAMES XL's 1.5M to 16 examples (the budget_cap), each agent its share; before, the
+    paper's budget overrode the rehearsal's sizes and a CPU task was asked for 750K problems."""
+    from flames.pipeline import Pipeline
+
+    cfg = compose_config(["experiment=paper", "mixture=flames_xl", "rehearsal=cpu", "seeds=builtin",
+                          "benchmarks=builtin", "qc.decontam.against=[]", "logger=none"])
+    sizes = {name: agent.num_problems for name, agent in Pipeline(cfg).agent_cfgs.items()}
+    assert sizes == {"suggester_editor": 8, "iqc": 3, "taxonomy_key_concepts": 3, "distraction_insertion": 2}
+    paper = compose_config(["experiment=paper", "mixture=flames_xl", "seeds=builtin", "benchmarks=builtin",
+                            "qc.decontam.against=[]", "logger=none"])
+    assert Pipeline(paper).agent_cfgs["suggester_editor"].num_problems == 750_000
+    assert Pipeline(paper).agent_cfgs["suggester_editor"].max_draws == 64  # reaches 375K per seed set
