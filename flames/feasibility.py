@@ -99,17 +99,21 @@ def memory(stage: str, cfg: Any, need: Any) -> Verdict | None:
         return None
     shape = model.get("shape")
     if shape is None:
-        return Verdict("memory", None, f"{model.name}: no shape in its config (add one to check memory)")
+        return _no_shape(model)
     if stage == "evaluate":  # the trained student, served like a generation model
         model = {"dtype": cfg.benchmarks.dtype, "max_model_len": model.max_length, "tensor_parallel_size": 1}
     fits, detail = inference_fit(shape, model, need.gpu_mem_gb)
-    return Verdict("memory", fits, detail + ("" if fits else f": raise tensor_parallel_size or use larger GPUs"))
+    return Verdict("memory", fits, detail + ("" if fits else ": raise tensor_parallel_size or use larger GPUs"))
+
+
+def _no_shape(model: Any) -> Verdict:
+    return Verdict("memory", None, f"{model.name}: no shape in its config (add one to check memory)")
 
 
 def _training_verdict(model: Any, student: Any, strategy: str, need: Any) -> Verdict:
     shape = model.get("shape")
     if shape is None:
-        return Verdict("memory", None, f"{model.name}: no shape in its config (add one to check memory)")
+        return _no_shape(model)
     gb = training_gb(shape, student, strategy, need.gpus)
     detail = (f"{gb['total']:.0f} GB per GPU of {need.gpu_mem_gb:.0f} ({strategy} on {need.gpus} GPUs: "
               f"states {gb['states']:.0f}, activations {gb['activations']:.0f}, overhead {gb['overhead']:.0f})")
