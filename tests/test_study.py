@@ -23,7 +23,8 @@ PAPER_STUDIES = ["table1_qc", "table2_agents", "table5_models", "table11_mixture
 
 
 def plan(name: str, *extra: str):
-    study = compose_config([f"study={name}"]).study
+    """A dry run's plan: hub benchmarks (experiment=paper's GSM-Plus test) are named by their spec, not loaded."""
+    study = compose_config([f"study={name}", "study.dry_run=true"]).study
     return plan_study(study, list(extra), compose_config)
 
 
