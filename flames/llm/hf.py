@@ -102,7 +102,8 @@ def resolve_dtype(dtype: str, device: str) -> str:
         return dtype
     import torch
 
-    native = device != "cpu" or torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch's private CPU probes (torch 2.x)
+    native = device != "cpu" or any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
     return "bfloat16" if native else "float32"
 
 
