@@ -269,7 +269,8 @@ def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:
             if study.executor == "local":  # no scheduler: run the stages one after another
                 for job in previous:
                     job.wait()
-        executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor)
+        executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor,
+                                         slurm_max_num_timeout=study.max_num_timeout)  # a constructor argument
         executor.update_parameters(**job_parameters(stage, request, study, previous))
         jobs = executor.map_array(StudyTask(), [t.argv for t in tasks])
         log.info("study %s: %s -> %d tasks (job %s)", plan.name, stage, len(jobs), jobs[0].job_id.split("_")[0])
@@ -292,7 +293,6 @@ def job_parameters(stage: str, r: Resources, study: Any, after: list | None) -> 
         if study.get(key):
             extra[key] = study[key]
     params.update(gpus_per_node=r.gpus, slurm_array_parallelism=study.array_parallelism,
-                  slurm_max_num_timeout=study.max_num_timeout,
                   slurm_setup=list(study.setup), slurm_additional_parameters=extra)
     partition = study.gpu_partition if r.gpus else study.cpu_partition
     if partition:
