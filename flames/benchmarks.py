@@ -84,8 +84,10 @@ def local_notes(cfg: Any) -> list[str]:
             for spec in [spec_of(name, cfg)] if spec.get("local_note") and source_of(spec, cfg) == "local"]
 
 
-def load_suite(cfg: Any, limit: int | None = None, limit_seed: int | None = None) -> dict[str, list[dict]]:
-    return {name: load_benchmark(name, cfg, limit, limit_seed) for name in cfg.names}
+def load_suite(cfg: Any, limit: int | None = None, limit_seed: int | None = None,
+               names: list[str] | None = None) -> dict[str, list[dict]]:
+    """Every benchmark of `benchmarks.names`, or only `names`."""
+    return {name: load_benchmark(name, cfg, limit, limit_seed) for name in names or cfg.names}
 
 
 def _local_file(name: str, spec: Any, cfg: Any) -> Path:

@@ -87,9 +87,8 @@ class Shared:
     def eval_items(self, names: list[str] | None = None) -> dict[str, list[dict]]:
         """The items evaluation answers (benchmarks.limit / limit_seed applied): every benchmark, or `names`."""
         b = self.cfg.benchmarks
-        for name in names or b.names:
-            if name not in self._eval_items:
-                self._eval_items[name] = load_benchmark(name, b, b.limit, b.limit_seed)
+        missing = [name for name in names or b.names if name not in self._eval_items]
+        self._eval_items.update(load_suite(b, b.limit, b.limit_seed, missing) if missing else {})
         return {name: self._eval_items[name] for name in names or b.names}
 
     def eval_fingerprints(self, names: list[str] | None = None) -> dict[str, str]:
