@@ -32,6 +32,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "solution_model.tensor_parallel_size": POSITIVE,
     "mixture.budget": NONE_OR_POSITIVE,
     "mixture.budget_cap": NONE_OR_POSITIVE,
+    "mixture.shortfall": (lambda v: v in ("warn", "error"), "warn or error"),
+    "mixture.shortfall_tolerance": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "qc.fixed_size": NONE_OR_POSITIVE,
     "benchmarks.limit": NONE_OR_POSITIVE,  # 0 meant "no limit": the whole suite
     "benchmarks.max_new_tokens": POSITIVE,

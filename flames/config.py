@@ -205,6 +205,9 @@ class MixtureConfig:
     # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = 0  # sampling seed for the budget
+    # a share short of examples: warn (log it, mix what there is) | error (stop the mix, exit 2; experiment=paper)
+    shortfall: str = unkeyed("warn")
+    shortfall_tolerance: float = unkeyed(0.01)  # a share may be short by this fraction of itself before `error` stops
     # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
     # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)
     dataset: Optional[str] = unkeyed(None)

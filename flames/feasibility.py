@@ -165,17 +165,31 @@ def _draws_seeds(agent: Any) -> bool:
     return get_class(agent._target_).prepare is Agent.prepare
 
 
-def time_checks(stage: str, gpu_hours: float, need: Any, max_num_timeout: int) -> list[Verdict]:
+def time_checks(stage: str, gpu_hours: float, need: Any, max_num_timeout: int, checkpoints: int = 0) -> list[Verdict]:
     """Hours of a task (its GPU-hours over its GPUs) against its time limit and the requeues it is granted
-    (a GPU stage resumes from the store or its last checkpoint when requeued)."""
+    (a GPU stage resumes from the store or its last checkpoint when requeued). A training task that needs
+    several jobs must save a checkpoint within each one, or a requeued job starts over."""
     if not need.gpus:
         return []
     hours, limit = gpu_hours / need.gpus, need.time_min / 60
     jobs, allowed = max(math.ceil(hours / limit), 1), 1 + max_num_timeout
     detail = f"{hours:.1f} h on {need.gpus} GPU(s): {jobs} job(s) of {limit:g} h (at most {allowed})"
-    if jobs <= allowed:
-        return [Verdict("time", True, detail)]
-    return [Verdict("time", False, detail + f": raise resources.{stage}.gpus or time_min, or split the work")]
+    if jobs > allowed:
+        return [Verdict("time", False, detail + f": raise resources.{stage}.gpus or time_min, or split the work")]
+    if jobs > 1 and stage in TRAINING_STAGES and hours / max(checkpoints, 1) > limit:
+        return [Verdict("time", False, detail + f", but a checkpoint only every {hours / max(checkpoints, 1):.1f} h: "
+                        "a requeued job would start over (raise num_checkpoints)")]
+    every = f", a checkpoint every {hours / checkpoints:.1f} h" if jobs > 1 and checkpoints else ""
+    return [Verdict("time", True, detail + every)]
+
+
+def checkpoints(stage: str, cfg: Any, agent: Any) -> int:
+    """The checkpoints a training task saves: the student's (train) or the problem model's tune (QFT's)."""
+    if stage == "train":
+        return int(cfg.student.num_checkpoints or 0)
+    if stage == "tune" and agent is not None and agent.get("train") is not None:
+        return int(agent.train.get("num_checkpoints") or 0)
+    return 0
 
 
 def before_time(stage: str, cfg: Any, agent: Any, need: Any) -> list[Verdict]:

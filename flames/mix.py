@@ -4,6 +4,7 @@ mixture=external, sample an external SFT dataset (a JSONL file, a dataset folder
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from flames.jsonl import read_jsonl
 from flames.store import RecordWriter
 from flames.views import in_view
 
+log = logging.getLogger(__name__)
+
 
 def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budget: int | None, seed: int = 0,
-        views: dict[str, int] | None = None) -> dict:
+        views: dict[str, int] | None = None, shortfall: str = "warn", tolerance: float = 0.01) -> dict:
     """Take round(weight * budget) examples from each source's view (all of them if budget is None).
 
     A source's view is its records ranked below `views[name]` problems (flames.views; all without one). The
@@ -23,20 +26,40 @@ def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budg
     the smaller view's records as it did. A row of a smaller mix is in a larger one when the larger share
     takes at least the rows the smaller took plus the rows its view adds (always when each share takes its
     whole view, as FLAMES Small and Large do: each agent makes its share of the budget).
+
+    A source with fewer examples than its share is a shortfall: logged and mixed as it is (`shortfall="warn"`),
+    or, with "error", a ConfigError before anything is written when a share is short by more than `tolerance`
+    of itself (the blend would no longer have the shares it is named for).
     """
-    writer = RecordWriter(out_dir)
     total = sum(weights.values())
-    shortfall, taken, available = {}, {}, {}
+    picks, short, available = {}, {}, {}
     for name, path in sources.items():
         rows = [r for r in read_jsonl(path) if in_view(r, (views or {}).get(name))]
         want = len(rows) if budget is None else round(budget * weights[name] / total)
         rows.sort(key=lambda r: priority(seed, name, r["id"]))
-        pick = rows[:want]
-        if len(pick) < want:
-            shortfall[name] = want - len(pick)
-        taken[name], available[name] = len(pick), len(rows)
+        picks[name], available[name] = rows[:want], len(rows)
+        if len(picks[name]) < want:
+            short[name] = want - len(picks[name])
+    too_short = {n: k for n, k in short.items() if k > tolerance * (k + len(picks[n]))}
+    if too_short and shortfall == "error":
+        raise ConfigError("mix: " + ", ".join(f"{n} has {len(picks[n]):,} of its {len(picks[n]) + k:,}"
+                                              for n, k in too_short.items())
+                          + f" (more than {tolerance:.0%} short; mixture.shortfall=warn mixes what there is)")
+    for name, k in short.items():
+        log.warning("mix: %s has %d of its %d examples (share short by %d)", name, len(picks[name]),
+                    len(picks[name]) + k, k)
+    writer = RecordWriter(out_dir)
+    for name, pick in picks.items():
         writer.write({**r, "id": f"{name}/{r['id']}", "mixture_source": name} for r in pick)
-    return {"taken": taken, "shortfall": shortfall, "budget": budget, "available": available}
+    taken = {name: len(pick) for name, pick in picks.items()}
+    return {"taken": taken, "shortfall": short, "budget": budget, "available": available,
+            "shares": achieved_shares(taken)}
+
+
+def achieved_shares(taken: dict[str, int]) -> dict[str, float]:
+    """Each source's fraction of the examples mixed."""
+    total = sum(taken.values())
+    return {name: round(n / total, 6) if total else 0.0 for name, n in taken.items()}
 
 
 def priority(seed: int, source: str, record_id: str) -> int:

@@ -26,6 +26,20 @@ def stage_table(results) -> str:
                       rows)
 
 
+def mixture_lines(results) -> list[str]:
+    """A blend's achieved shares under the stage table (what the student trained on, against the weights)."""
+    lines = []
+    for r in results:
+        metrics = r.manifest.get("metrics") or {}
+        if r.stage != "mix" or len(metrics.get("shares") or {}) < 2:
+            continue
+        short = metrics.get("shortfall") or {}
+        lines.append("Mixture shares: " + ", ".join(
+            f"{name} {share:.1%} ({metrics['taken'][name]:,}{f', {short[name]:,} short' if name in short else ''})"
+            for name, share in metrics["shares"].items()))
+    return lines
+
+
 def eval_table(metrics: dict, model: str = "student") -> str:
     """The paper-style table (one row for this model), then per-benchmark and per-subset details, then
     the sampled rates when the run drew samples."""
@@ -102,7 +116,7 @@ def _benchmark_first(metrics: dict) -> list:
 
 def format_report(run, store_root, run_dir: str, notes: list[str] = ()) -> str:
     """The end-of-run summary; `notes` (benchmarks.local_notes) say which sets differ from the paper's."""
-    parts = ["", "Stages", stage_table(run.results)]
+    parts = ["", "Stages", stage_table(run.results), *mixture_lines(run.results)]
     if run.eval_metrics:
         ev = next(r for r in run.results if r.stage == "evaluate")
         mode = ev.manifest["config"].get("grading.mode", "flames")  # keyed (so recorded) only when not flames

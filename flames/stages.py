@@ -366,7 +366,7 @@ class Mix(Stage):
         if external_dataset(job.cfg):
             return mix_external(m.dataset, m.split, m.fields, out, MixtureConfig.budget_of(m), m.seed)
         return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, MixtureConfig.budget_of(m), m.seed,
-                   views=job.views)
+                   views=job.views, shortfall=m.shortfall, tolerance=m.shortfall_tolerance)
 
 
 SELECTIONS = ("last", "paper", "dev")

@@ -51,6 +51,7 @@ class Task:
     gpu_hours: float = 0.0
     checks: list = field(default_factory=list)  # flames.feasibility.Verdict: memory and capacity, then time
     cell: list[str] = field(default_factory=list)  # the cell's axis overrides (how the dry run names the task)
+    checkpoints: int = 0  # checkpoints a training task saves, evenly spread: a requeued job resumes from the last
 
     @property
     def infeasible(self) -> list:
@@ -129,9 +130,11 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
                 # one W&B run per cell: its last stage's task logs every stage (reused) with the curve
                 quiet = [] if stage == last else ["logger=none"]
                 tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}",
-                                      *quiet], [key], need, hours, checks, cell))
+                                      *quiet], [key], need, hours, checks, cell,
+                                  feasibility.checkpoints(stage, cfg, pipeline.agent_cfgs.get(result.label))))
     for task in (t for tasks in plan.tasks.values() for t in tasks):  # time: once a task's GPU-hours are summed
-        task.checks += feasibility.time_checks(task.stage, task.gpu_hours, task.resources, study.max_num_timeout)
+        task.checks += feasibility.time_checks(task.stage, task.gpu_hours, task.resources, study.max_num_timeout,
+                                               task.checkpoints)
     return plan
 
 

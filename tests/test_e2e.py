@@ -19,7 +19,7 @@ from tests.scripted_backend import scripted_args
 
 # The quickstart and the other runs of the real model are the full tier (`slow`); the tests on scripted models
 # and the ones that stop before a model loads are in the fast tier.
-STAGES = [s for s in STAGE_NAMES if s != "tune"]  # the quickstart's agent (paraphrase) tunes no generator
+STAGES = [s for s in STAGE_NAMES if s != "tune"]  # the quickstart's agent (distraction_insertion) tunes no generator
 
 
 @pytest.fixture(scope="session")
@@ -80,8 +80,8 @@ def test_wandb_offline_run_has_identity_config_counts_and_tables(quickstart):
     config, summary = data["config"], data["summary"]
     # identity: group = experiment, job_type = pipeline, a tag and a config column per chosen option
     assert data["group"] == "quickstart" and data["job_type"] == "pipeline" and data["state"] == "finished"
-    assert "agent:paraphrase" in data["tags"] and "qc:first" in data["tags"], data["tags"]
-    assert config["agent.name"] == "paraphrase" and config["choice/agent"] == "paraphrase"  # flat columns
+    assert "agent:distraction_insertion" in data["tags"] and "qc:first" in data["tags"], data["tags"]
+    assert config["agent.name"] == config["choice/agent"] == "distraction_insertion"  # flat columns
     assert config["qc.strategy._target_"] == "flames.qc.solution.First"
     assert re.fullmatch(r"[0-9a-f]{16}", data["run_id"]) and data["name"], data["name"]
     for key in ("synthesize/records_out", "solve/completion_tokens", "solution_qc/records_out", "mix/records_out",
@@ -92,10 +92,10 @@ def test_wandb_offline_run_has_identity_config_counts_and_tables(quickstart):
         assert summary[f"{stage}/{key}"] == manifest(arts[stage])[key], (stage, key)
     assert "eval/predictions" in summary
     # lineage: each stage's artifact (store key) is recorded, per agent for per-agent stages
-    assert summary["mix/artifact"] == arts["mix"].name and summary["synthesize/paraphrase/artifact"] == \
+    assert summary["mix/artifact"] == arts["mix"].name and summary["synthesize/distraction_insertion/artifact"] == \
         arts["synthesize"].name
     # tables of samples and a loss curve, where the model's output left rows and examples
-    assert ("synthesize/paraphrase/samples" in summary) == (manifest(arts["synthesize"])["records_out"] > 0)
+    assert ("synthesize/distraction_insertion/samples" in summary) == (manifest(arts["synthesize"])["records_out"] > 0)
     assert ("train/loss" in summary) == (not manifest(arts["train"])["metrics"].get("skipped"))
 
 
@@ -178,7 +178,7 @@ def test_real_gsm8k_seeds(tmp_path, flames_data):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     syn = next((tmp_path / "store" / "synthesize").glob("*/"))
     rows = list(read_jsonl(syn / "data.jsonl")) + list(read_jsonl(syn / "dropped.jsonl"))
-    assert rows and all(r["id"].startswith("paraphrase-gsm8k-train-") for r in rows)
+    assert rows and all(r["id"].startswith("distraction_insertion-gsm8k-train-") for r in rows)
     assert json.loads((syn / "manifest.json").read_text())["records_out"] == len(list(read_jsonl(syn / "data.jsonl")))
 
 

@@ -71,7 +71,7 @@ def backend(monkeypatch):
 
 
 def run(*overrides, stage="solve"):
-    cfg = compose_config(["logger=none", f"stage={stage}", "seeds.builtin_count=400", "agent.chunk_size=100",
+    cfg = compose_config(["logger=none", f"stage={stage}", "agent=paraphrase", "seeds.builtin_count=400", "agent.chunk_size=100",
                           "solve.num_samples=1", "qc.decontam.enabled=false", "agent.num_problems=300", *overrides])
     return Pipeline(cfg).run()
 

@@ -55,6 +55,17 @@ def test_time_counts_the_requeues_a_task_is_granted():
     assert feasibility.time_checks("mix", 0.0, Resources(gpus=0), 3) == []  # no GPU: nothing to spend
 
 
+def test_a_training_task_over_several_jobs_needs_a_checkpoint_in_each():
+    """FLAMES XL trains ~178 h on one 8-GPU node: 8 jobs of 24 h, each resuming from the last checkpoint, so a
+    checkpoint must come within every job (10 checkpoints: every 17.8 h)."""
+    node = Resources(gpus=8, time_min=1440)
+    (chained,) = feasibility.time_checks("train", 8 * 177.8, node, 8, checkpoints=10)
+    assert chained.ok and "8 job(s) of 24 h (at most 9), a checkpoint every 17.8 h" in chained.detail
+    (starts_over,) = feasibility.time_checks("train", 8 * 177.8, node, 8, checkpoints=3)
+    assert starts_over.ok is False and "a checkpoint only every 59.3 h" in starts_over.detail
+    assert feasibility.time_checks("train", 8 * 20.0, node, 0, checkpoints=1)[0].ok  # one job: no checkpoint needed
+
+
 PAPER_OFFLINE = ["experiment=paper", "seeds=builtin", "benchmarks=builtin", "qc.decontam.against=[]",
                  "agent.num_problems=1000", "study.dry_run=true"]  # the built-in 64 seeds reach 2,048
 

@@ -291,7 +291,8 @@ def test_a_stage_killed_midway_resumes_from_its_request_file(server, monkeypatch
     def run(srv):
         models = [f"{m}.{k}={v}" for m in ("problem_model", "solution_model")
                   for k, v in {"backend": "openai", "name": MODEL, "base_url": srv.url, "concurrency": 1}.items()]
-        cfg = compose_config(["logger=none", "stage=solve", "agent.num_problems=5", "solve.num_samples=2", *models])
+        cfg = compose_config(["logger=none", "stage=solve", "agent=paraphrase", "agent.num_problems=5", "solve.num_samples=2",
+                              *models])
         return Pipeline(cfg).run()
 
     with pytest.raises(ConfigError, match="400 for model 'fake-model'.*maximum context length"):

@@ -27,7 +27,7 @@ def fake_llm(scripted_backend):
 
 
 def run(overrides):
-    cfg = compose_config(["logger=none", "stage=mix", "agent.num_problems=6", *overrides])
+    cfg = compose_config(["logger=none", "stage=mix", "agent=paraphrase", "agent.num_problems=6", *overrides])
     return Pipeline(cfg).run()
 
 

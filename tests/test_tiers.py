@@ -102,3 +102,36 @@ def test_on_two_workers_a_service_and_a_session_fixture_stay_on_one(pytester, mo
     workers = {f.name: f.read_text() for f in log.iterdir()}
     assert len({w for n, w in workers.items() if n.startswith("slurm")}) == 1, workers
     assert len({w for n, w in workers.items() if n.startswith("quickstart")}) == 1, workers
+
+
+@pytest.mark.parametrize(("worker", "cpus", "share"), [("gw0", [0, 1], [0]), ("gw1", [0, 1], [1]),
+                                                       ("gw1", [0, 1, 2, 3, 4], [1, 3]), ("gw1", [0], [0])])
+def test_each_worker_gets_its_own_cpus_and_one_thread_per_cpu(monkeypatch, worker, cpus, share):
+    """Two workers on 2 cores, each with torch's default one thread per core, oversubscribe them (the full tier
+    ran 1.9x slower): a worker and what it starts run on its own share of the CPUs."""
+    pinned = {}
+    monkeypatch.setattr(tiers.os, "sched_getaffinity", lambda pid: set(cpus))
+    monkeypatch.setattr(tiers.os, "sched_setaffinity", lambda pid, mask: pinned.update(mask=list(mask)))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delitem(tiers.sys.modules, "torch", raising=False)  # not imported yet: only the environment is set
+    tiers.share_cpus_among_workers()
+    if len(cpus) < 2:  # fewer CPUs than workers: nothing to share
+        assert not pinned and "OMP_NUM_THREADS" not in tiers.os.environ
+    else:
+        assert pinned["mask"] == share and tiers.os.environ["OMP_NUM_THREADS"] == str(len(share))
+
+
+def test_the_long_groups_are_handed_out_first_and_a_group_keeps_its_order():
+    class Item:
+        def __init__(self, name, group):
+            self.name, self.group = name, group
+
+        def get_closest_marker(self, _):
+            return pytest.mark.xdist_group(self.group).mark
+
+    items = [Item("a", "tests/test_x.py"), Item("b", "vllm"), Item("c", "quickstart"), Item("d", "vllm"),
+             Item("e", "tests/test_y.py")]
+    tiers.pytest_collection_modifyitems(items)
+    assert [i.name for i in items] == ["c", "b", "d", "a", "e"]

@@ -38,7 +38,7 @@ def llm(scripted_backend):
 def run(*overrides, stage="mix"):
     # One dataset of 1,000 seeds, chunks of 100, every problem distinct (no decontamination: one built-in seed
     # copies a built-in test item): a chunk never ends past a target, so requests count problems.
-    cfg = compose_config(["logger=none", f"stage={stage}", "seeds.builtin_count=1000", "agent.chunk_size=100",
+    cfg = compose_config(["logger=none", f"stage={stage}", "agent=paraphrase", "seeds.builtin_count=1000", "agent.chunk_size=100",
                           "solve.num_samples=1", "qc.decontam.enabled=false", *overrides])
     return Pipeline(cfg).run()
 

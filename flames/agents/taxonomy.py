@@ -9,8 +9,12 @@ Sources (config key `taxonomy`):
   defaults to $FLAMES_DATA_DIR/taxonomy);
 - `msc2020`: the Mathematics Subject Classification, `<taxonomy_dir>/msc2020/msc2020_tree.json`;
 - any other value: a path to a JSON file in the built-in's format (nested objects and lists,
-  optionally wrapped as {"topics": ...}).
-The FLAMES paper's own merged taxonomy was not available (see ../shared/data/SOURCES.md).
+  optionally wrapped as {"topics": ...});
+- a combination, names joined by `+` (`ccssm+msc2020`, experiment=paper's): one tree whose roots are the
+  taxonomies, so the top-down sampling gives each an equal share of topics.
+The FLAMES paper's own merged taxonomy was not available (see ../shared/data/SOURCES.md): "a curated
+combination of several math taxonomies" is all it says. Our reading is CCSSM (school mathematics, GSM8K/MATH
+level) with MSC2020 (college and research areas, towards CollegeMath and OlympiadBench), half the topics each.
 """
 
 from __future__ import annotations
@@ -26,8 +30,16 @@ BUILTIN = Path(__file__).parent / "taxonomies" / "builtin.json"
 Tree = dict  # name -> Tree; {} is a leaf
 
 
+# The root each taxonomy gets in a combination (its name shows in the topic path the prompt gives the model).
+COMBINED_ROOTS = {"builtin": "Mathematics", "ccssm": "School mathematics (Common Core)",
+                  "msc2020": "Mathematics Subject Classification"}
+
+
 def load_taxonomy(name: str, taxonomy_dir: str | None = None) -> Tree:
-    """The tree a config names (`builtin`, `ccssm`, `msc2020`, or a JSON file path)."""
+    """The tree a config names (`builtin`, `ccssm`, `msc2020`, a JSON file path, or several joined by `+`)."""
+    if "+" in name:
+        return {COMBINED_ROOTS.get(part, Path(part).stem): load_taxonomy(part, taxonomy_dir)
+                for part in name.split("+")}
     if name in ("ccssm", "msc2020"):
         return (ccssm_tree if name == "ccssm" else msc2020_tree)(real_taxonomy_dir(name, taxonomy_dir))
     data = _read_json(BUILTIN if name == "builtin" else Path(name))

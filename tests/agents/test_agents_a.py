@@ -150,7 +150,8 @@ def test_seeded_key_concepts_extract_drop_is_counted_at_its_step(scripted):
 
 # -- taxonomy_key_concepts ----------------------------------------------------------------------
 def test_taxonomy_prepare_samples_topic_inputs_deterministically(scripted, tmp_path):
-    agent, _, _ = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=7)
+    agent, _, _ = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=7,
+                             taxonomy="builtin")
     inputs = agent.prepare(SEEDS, tmp_path)
     assert len(inputs) == 12  # max(len(seeds), inputs_per_problem (4) * num_problems)
     assert inputs == agent.prepare(SEEDS, tmp_path)  # a function of the config
@@ -158,14 +159,16 @@ def test_taxonomy_prepare_samples_topic_inputs_deterministically(scripted, tmp_p
     assert all(i["seed_ids"] == [] and i["dataset"] is None for i in inputs)
     builtin = leaf_paths(load_taxonomy("builtin"))
     assert all(i["taxonomy_path"] in builtin for i in inputs)
-    other, _, _ = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=8)
+    other, _, _ = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=3, seed=8,
+                             taxonomy="builtin")
     assert [i["taxonomy_path"] for i in other.prepare(SEEDS, tmp_path)] != [i["taxonomy_path"] for i in inputs]
     many = [dict(SEEDS[0], id=str(i)) for i in range(100)]
     assert len(agent.prepare(many, tmp_path)) == 100
 
 
 def test_taxonomy_key_concepts_runs_from_topics_with_provenance(scripted, tmp_path):
-    agent, llm, calls = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=1)
+    agent, llm, calls = make_agent("taxonomy_key_concepts", scripted, concepts_then_problem(), num_problems=1,
+                                   taxonomy="builtin")
     inputs = agent.prepare([], tmp_path)[:2]
     out = agent.run_chunk(inputs)
     assert steps(calls) == [("concepts", 2), ("problem", 2)]
@@ -216,12 +219,35 @@ def test_taxonomy_real_formats_from_small_copies(tmp_path):
     (tmp_path / "msc2020" / "msc2020_tree.json").write_text(json.dumps(tree))
     assert leaf_paths(load_taxonomy("msc2020", str(tmp_path))) == [
         ["Number theory", "Elementary number theory", "Multiplicative structure"]]
+    combined = leaf_paths(load_taxonomy("ccssm+msc2020", str(tmp_path)))  # each under its own root
+    assert sorted(combined) == sorted([["School mathematics (Common Core)", "Grade 6", "Ratios", "Use ratios."],
+                                       ["School mathematics (Common Core)", "High school Algebra", "Equations",
+                                        "Explain each step."],
+                                       ["Mathematics Subject Classification", "Number theory",
+                                        "Elementary number theory", "Multiplicative structure"]])
 
 
 def test_taxonomy_real_files_load(flames_data):
     for name, at_least in (("ccssm", 400), ("msc2020", 4000)):
         paths = leaf_paths(load_taxonomy(name, str(flames_data / "taxonomy")))
         assert len(paths) >= at_least and all(len(p) >= 2 for p in paths)
+
+
+def test_the_papers_taxonomy_combines_common_core_and_msc2020_half_each(flames_data):
+    """experiment=paper samples from CCSSM + MSC2020 (our reading of the paper's unnamed combination), never from
+    the built-in list."""
+    from flames.agents.taxonomy import sample_paths
+
+    from tests.helpers import compose_config
+
+    name = compose_config(["experiment=paper", "agent=taxonomy_key_concepts", "logger=none"]).agent.taxonomy
+    assert name == "ccssm+msc2020"
+    tree = load_taxonomy(name, str(flames_data / "taxonomy"))
+    assert set(tree) == {"School mathematics (Common Core)", "Mathematics Subject Classification"}
+    roots = [path[0] for path in sample_paths(tree, 2000, seed=0)]
+    assert 0.45 < roots.count("Mathematics Subject Classification") / len(roots) < 0.55
+    builtin = {tuple(p) for p in leaf_paths(load_taxonomy("builtin"))}
+    assert not builtin & {tuple(p[1:]) for p in leaf_paths(tree)}
 
 
 # -- suggester_editor ---------------------------------------------------------------------------
