@@ -137,23 +137,49 @@ def seed_counts(seeds: Any) -> dict[str, int] | None:
 
 def capacity(agent: Any, seeds: Any) -> Verdict | None:
     """Problems a seeded agent can reach: seeds x `max_draws` per seed dataset, against its target's share of
-    each (seeds.shares, else equal)."""
+    each (seeds.shares, else equal). An agent whose class caps the distinct problems of a seed (FOBAR and
+    Self-Verification: one per maskable number) is counted seed by seed, from the seed files when they are
+    there (read, not downloaded)."""
     if agent is None or not _draws_seeds(agent):
         return None
     counts = seed_counts(seeds)
     if counts is None:
         return Verdict("capacity", None, f"{agent.name}: seeds.sizes not declared")
     draws, target = agent.get("max_draws") or 1, agent.num_problems
+    reach = {d: n * draws for d, n in counts.items()}
+    capped = per_seed_reach(agent, seeds, draws)
+    if capped is not None:
+        reach = {d: capped.get(d, 0) for d in counts}
     shares = dict(seeds.get("shares") or {}) or {d: 1 / len(counts) for d in counts}
     want = {d: math.ceil(target * shares.get(d, 0)) for d in counts}
-    short = {d: (counts[d] * draws, want[d]) for d in counts if counts[d] * draws < want[d]}
-    reach = sum(n * draws for n in counts.values())
+    short = {d: (reach[d], want[d]) for d in counts if reach[d] < want[d]}
+    total = sum(reach.values())
     if short:
         worst = ", ".join(f"{d} {have:,} < {need:,}" for d, (have, need) in short.items())
+        if capped is not None:
+            return Verdict("capacity", False, f"{agent.name}: at most {total:,} distinct problems ({worst}; one per "
+                                              "maskable number of a seed): lower agent.num_problems")
         draws_needed = max(math.ceil(need / counts[d]) for d, (_, need) in short.items())
-        return Verdict("capacity", False, f"{agent.name}: at most {reach:,} problems ({worst}): "
+        return Verdict("capacity", False, f"{agent.name}: at most {total:,} problems ({worst}): "
                                           f"raise agent.max_draws to {draws_needed} or more")
-    return Verdict("capacity", True, f"{agent.name}: {target:,} of at most {reach:,} (max_draws={draws})")
+    return Verdict("capacity", True, f"{agent.name}: {target:,} of at most {total:,} (max_draws={draws})")
+
+
+def per_seed_reach(agent: Any, seeds: Any, draws: int) -> dict[str, int] | None:
+    """Per seed dataset, the sum over its seeds of min(draws, the seed's cap); None when the agent has no cap
+    or the seed files are not here."""
+    from hydra.utils import get_class
+
+    from flames.seeds import load_seeds, seed_files
+
+    cap = getattr(get_class(agent._target_), "problems_per_seed", None)
+    if cap is None or not all(f.is_file() for f in seed_files(seeds)):
+        return None
+    reach: dict[str, int] = {}
+    for seed in load_seeds(seeds):
+        dataset = seed.get("dataset") or "builtin"
+        reach[dataset] = reach.get(dataset, 0) + min(draws, cap(seed))
+    return reach
 
 
 def _draws_seeds(agent: Any) -> bool:

@@ -47,6 +47,24 @@ def test_capacity_is_seeds_times_draws_per_dataset():
     assert feasibility.capacity(taxonomy, seeds) is None  # its inputs are topics, not seeds
 
 
+@pytest.mark.parametrize("agent", ["fobar", "self_verification"])
+def test_a_masking_agent_reaches_one_problem_per_maskable_number_of_each_seed(agent):
+    """FOBAR and Self-Verification hide another number on each draw of a seed (never one twice), so a seed gives
+    at most as many problems as it has numbers: the capacity check counts them seed by seed."""
+    from flames.agents.masking import maskable_numbers
+    from flames.seeds import load_seeds
+
+    seeds = OmegaConf.create({"files": [], "path": None, "builtin_count": 64, "limit": None, "shuffle_seed": 0})
+    reach = sum(min(5, maskable_numbers(s)) for s in load_seeds(seeds))
+    assert 64 < reach < 64 * 5  # the built-in seeds have 1 to several numbers: the cap binds
+    cfg = OmegaConf.create({"_target_": f"flames.agents.{agent}.{'Fobar' if agent == 'fobar' else 'SelfVerification'}",
+                            "name": agent, "num_problems": reach, "max_draws": 5})
+    assert feasibility.capacity(cfg, seeds).ok
+    cfg.num_problems = reach + 1
+    short = feasibility.capacity(cfg, seeds)
+    assert short.ok is False and f"at most {reach:,} distinct problems" in short.detail
+
+
 def test_time_counts_the_requeues_a_task_is_granted():
     day = Resources(gpus=1, time_min=1440)
     assert [v.ok for v in feasibility.time_checks("synthesize", 68.0, day, 3)] == [True]  # 3 jobs of 24 h
@@ -67,7 +85,7 @@ def test_a_training_task_over_several_jobs_needs_a_checkpoint_in_each():
 
 
 PAPER_OFFLINE = ["experiment=paper", "seeds=builtin", "benchmarks=builtin", "qc.decontam.against=[]",
-                 "agent.num_problems=1000", "study.dry_run=true"]  # the built-in 64 seeds reach 2,048
+                 "agent.num_problems=150", "study.dry_run=true"]  # the built-in 64 seeds: 192 maskable numbers (FOBAR, SV)
 
 
 def test_a_paper_dry_run_with_ddp_exits_2_naming_the_train_stage_and_its_gb(monkeypatch, capsys):

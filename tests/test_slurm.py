@@ -338,11 +338,13 @@ PAPER_STUDIES = {"table1_qc": ["study.axes={qc:[first,solvability],qc.fixed_size
 
 
 @pytest.fixture(scope="module")
-def paper_studies(slurm_env, tmp_path_factory) -> dict:
+def paper_studies(slurm_env, tmp_path_factory, tiny_student) -> dict:
     root = tmp_path_factory.mktemp("studies")
     env = {**slurm_env, "FLAMES_STORE": str(root / "store"),  # the repo on PYTHONPATH: the scripted backend
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), slurm_env.get("PYTHONPATH")) if p)}
-    models = [*scripted_args(root), f"benchmarks.backend={BACKEND}"]  # what every cell gets
+    # what every cell gets: scripted generation and grading, and the tiny student (the studies' plumbing: the
+    # real student trains in the quickstart and test_train)
+    models = [*scripted_args(root), f"benchmarks.backend={BACKEND}", f"student.name={tiny_student}"]
     runs = {}
     for name, extra in PAPER_STUDIES.items():
         args = [f"study={name}", "rehearsal=cpu", *extra, *models]

@@ -74,10 +74,17 @@ def test_the_scale_study_grows_each_pool_once_from_its_largest_cell(flames_data)
 
 
 def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):
+    """Table 2 at the paper's 150K per agent: FOBAR and Self-Verification can make one problem per maskable
+    number of a seed, 33,559 from GSM8K + MATH train, so the dry run refuses the plan (exit 2) and names them."""
     proc = run_flames(["study=table2_agents", "study.dry_run=true"], tmp_path, tmp_path / "store", timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Study table2_agents: 11 cells" in proc.stdout and "Jobs: " in proc.stdout
+    assert "2 infeasible" in proc.stderr and "[agent=fobar] capacity: fobar: at most 33,559" in proc.stderr
+    assert "[agent=self_verification] capacity" in proc.stderr
     assert not (tmp_path / "outputs" / "studies").exists() and not (tmp_path / "store").exists()
+    ok = run_flames(["study=table2_agents", "study.dry_run=true", "study.axes={agent:[fobar,iqc]}",
+                     "agent.num_problems=20000"], tmp_path, tmp_path / "store", timeout=600)
+    assert ok.returncode == 0 and "Study table2_agents: 2 cells" in ok.stdout, ok.stderr[-2000:]
 
 
 def study_dir(tmp_path: Path, axes: str, overrides: str) -> Path:

@@ -64,6 +64,9 @@ class Agent:
     # True: the agent samples from a model fine-tuned for it (QFT); the `tune` stage trains that model
     # as its own job on `generator_data` with the config's `train` settings, and synthesize loads it
     tunes_generator = False
+    # seed -> the most distinct problems draws of it can give (None: no cap but agent.max_draws); the dry run's
+    # capacity check sums it over the seeds (flames.feasibility)
+    problems_per_seed: Callable[[dict], int] | None = None
     # Prompts ask for one paragraph in a few-shot "Question: ... <label>: ..." format: stop there.
     stop: tuple[str, ...] = ("\n\n", "\nQuestion:")
 

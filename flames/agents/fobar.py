@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, load_prompt
-from flames.agents.masking import mask, number_tokens, pick_number, pick_variable
+from flames.agents.masking import mask, maskable_numbers, number_tokens, pick_number, pick_variable
 from flames.config import AgentConfig
 
 @dataclass
@@ -21,6 +21,7 @@ class FobarConfig(AgentConfig):
 class Fobar(Agent):
     name = "fobar"
     Config = FobarConfig
+    problems_per_seed = staticmethod(maskable_numbers)  # one distinct problem per number a draw may hide
     uses_llm = False  # rule-based: it never calls the problem model (callers may skip loading one)
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:

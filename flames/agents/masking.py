@@ -29,6 +29,13 @@ def number_tokens(text: str) -> list[NumberToken]:
     return [NumberToken(m.start("num"), m.end("num"), m.group("num")) for m in _TOKEN.finditer(text)]
 
 
+def maskable_numbers(seed: dict) -> int:
+    """The distinct problems a masking agent (FOBAR, Self-Verification) can make of a seed: one per number it
+    may hide, each draw hiding another (pick_number). GSM8K train: 3.0 a seed; MATH train: 1.5 (numbers
+    inside formulas are never hidden), 3,078 of its 7,500 seeds none."""
+    return len(number_tokens(str(seed.get("problem") or "").strip()))
+
+
 def mask(text: str, token: NumberToken, variable: str) -> str:
     return text[:token.start] + variable + text[token.end:]
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, keeps_numbers, load_prompt, numbers_in
-from flames.agents.masking import mask, number_tokens, pick_number, pick_variable, uses_symbol
+from flames.agents.masking import mask, maskable_numbers, number_tokens, pick_number, pick_variable, uses_symbol
 from flames.config import AgentConfig
 
 # A sentence ends at . ? ! (possibly closing an inline formula, a quote or a bracket) and a space.
@@ -71,6 +71,7 @@ class SelfVerificationConfig(AgentConfig):
 class SelfVerification(Agent):
     name = "self_verification"
     Config = SelfVerificationConfig
+    problems_per_seed = staticmethod(maskable_numbers)  # one distinct problem per number a draw may hide
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:
         out = ChunkResult()
