@@ -98,7 +98,8 @@ def test_every_agent_gives_every_request_its_own_seed_across_draws(name, tmp_pat
 
     cls = agent_class(name)
     llm = ScriptedLLM(lambda p, k, s: f"Problem: How many apples does Tom have if he has {s % 1000} apples?")
-    agent = cls(cls.Config(name=name), llm, Sampling(seed=3), generator="tuned")  # qft: the tune stage's model
+    offline = {"taxonomy": "builtin"} if name == "taxonomy_key_concepts" else {}  # the default reads the data folder
+    agent = cls(cls.Config(name=name, **offline), llm, Sampling(seed=3), generator="tuned")  # qft: the tune's model
     items = agent.prepare([dict(s, answer="5") for s in seeds(4)], tmp_path)
     for draw in (0, 1):
         agent.run_chunk([dict(i, draw=draw) if draw else i for i in items])
