@@ -17,7 +17,7 @@ from flames.agents.taxonomy import load_taxonomy, sample_paths
 
 @dataclass
 class TaxonomyKeyConceptsConfig(ConceptsConfig):
-    taxonomy: str = "ccssm+msc2020"  # builtin | ccssm | msc2020 | a JSON file | several joined by + (default: the paper's reading)
+    taxonomy: str = "ccssm+msc2020"  # builtin | ccssm | msc2020 | a JSON file | several joined by + (default: ours)
     taxonomy_dir: Optional[str] = None  # folder with ccssm/ and msc2020/ (for the real taxonomies)
     seed: int = 0  # topic sampling seed
     inputs_per_problem: int = 4  # topics drawn per wanted problem (synthesize over-draws only by the observed yield)
