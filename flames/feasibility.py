@@ -202,10 +202,11 @@ def time_checks(stage: str, gpu_hours: float, need: Any, max_num_timeout: int, c
     detail = f"{hours:.1f} h on {need.gpus} GPU(s): {jobs} job(s) of {limit:g} h (at most {allowed})"
     if jobs > allowed:
         return [Verdict("time", False, detail + f": raise resources.{stage}.gpus or time_min, or split the work")]
-    if jobs > 1 and stage in TRAINING_STAGES and hours / max(checkpoints, 1) > limit:
-        return [Verdict("time", False, detail + f", but a checkpoint only every {hours / max(checkpoints, 1):.1f} h: "
+    interval = hours / max(checkpoints, 1)  # hours between checkpoints (the end is one)
+    if jobs > 1 and stage in TRAINING_STAGES and interval > limit:
+        return [Verdict("time", False, detail + f", but a checkpoint only every {interval:.1f} h: "
                         "a requeued job would start over (raise num_checkpoints)")]
-    every = f", a checkpoint every {hours / checkpoints:.1f} h" if jobs > 1 and checkpoints else ""
+    every = f", a checkpoint every {interval:.1f} h" if jobs > 1 and checkpoints else ""
     return [Verdict("time", True, detail + every)]
 
 
