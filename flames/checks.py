@@ -19,6 +19,7 @@ ABOVE_ZERO = (lambda v: v > 0, "> 0")
 # key -> (check, what it must be). Keys a config lacks are skipped (an agent without chunk_size).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "agent.num_problems": POSITIVE,  # 0 would train on nothing and report the base model
+    "agent.num_problems_cap": NONE_OR_POSITIVE,
     "agent.chunk_size": POSITIVE,
     "solve.num_samples": POSITIVE,  # 0 divides by zero in QC after the whole synthesis
     "solve.chunk_size": POSITIVE,

@@ -107,6 +107,8 @@ class AgentConfig:
     name: str = MISSING  # the agent's label (problem ids, mixture weights, tables, W&B)
     # target number of problems after problem QC (seeds are drawn again when they run out); a size: the pool grows
     num_problems: int = size(16)
+    # at most this many, whatever num_problems asks (a study cell's own size too); rehearsal=cpu sets it
+    num_problems_cap: Optional[int] = size(None)
     # passes over the seeds at most (problems per seed), so a bad agent cannot loop forever; a size (a limit)
     max_draws: int = size(32)
     max_new_tokens: Optional[int] = None  # override problem_model.max_new_tokens for this agent
@@ -408,6 +410,8 @@ class StudyConfig:
     name: Optional[str] = None  # conf/study/<name>; None = a plain run, no study
     overrides: List[str] = field(default_factory=list)  # for every cell (e.g. experiment=paper)
     axes: Dict[str, List[Any]] = field(default_factory=dict)  # override key -> values; cells are their product
+    # "<axis>=<value>" -> overrides added to every cell holding that value (a size one agent cannot reach)
+    cell_overrides: Dict[str, List[str]] = field(default_factory=dict)
     dry_run: bool = False  # print cells, unique artifacts per stage, jobs, resources and GPU-hours; submit nothing
     executor: str = "slurm"  # slurm | local (submitit's local executor: stage by stage, no SLURM)
     # partitions by need (a stage asking GPUs goes to gpu); env vars let one profile serve a cluster

@@ -114,7 +114,9 @@ class Pipeline:
         if external_dataset(self.cfg):  # mix reads the dataset: no per-agent stage runs
             return {}
         if m.name == "single":
-            return {self.cfg.agent.name: typed_config(self.cfg.agent)}
+            agent = typed_config(self.cfg.agent)
+            agent.num_problems = min(agent.num_problems, agent.num_problems_cap or agent.num_problems)
+            return {agent.name: agent}
         missing = set(m.weights) - set(m.agents)
         if missing:
             raise ConfigError(f"mixture {m.name}: weights name agents without a config: {sorted(missing)}")

@@ -79,9 +79,16 @@ class StudyPlan:
 
 
 def cells(study: Any) -> list[list[str]]:
-    """The overrides of every cell: the product of the axes, in order."""
+    """The overrides of every cell: the product of the axes, in order, each followed by the `cell_overrides`
+    of the axis values it holds."""
     axes = [[f"{key}={_value(v)}" for v in values] for key, values in study.axes.items()]
-    return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]
+    extra = dict(study.get("cell_overrides") or {})
+    unknown = sorted(set(extra) - {member for axis in axes for member in axis})
+    if unknown:
+        raise ConfigError(f"study.cell_overrides: {unknown[0]} is not an axis value of study={study.name} "
+                          "(write <axis>=<value>, e.g. agent=fobar)")
+    combos = itertools.product(*axes) if axes else [()]
+    return [[*combo, *(o for member in combo for o in extra.get(member, []))] for combo in combos]
 
 
 def _value(v: Any) -> str:

@@ -81,12 +81,14 @@ class ScriptedLLM(LLM):
     """A test double: answers each request with `reply(prompt_text, k)` (or `reply(prompt_text, k, seed)`,
     the request's sampling seed) and records every call.
 
-    `truncated(prompt_text, k)`, when given, says which completions hit the token limit.
+    `truncated(prompt_text, k)`, when given, says which completions hit the token limit. With `apply_stops`,
+    a reply ends before the first of the request's stop strings, as vLLM's do.
     """
 
-    def __init__(self, reply, truncated=None):
+    def __init__(self, reply, truncated=None, apply_stops=False):
         self.reply = reply
         self.truncated = truncated
+        self.apply_stops = apply_stops
         self.calls: list[list[str]] = []
         self.seeds: list[list[int]] = []  # per call, each request's sampling seed
         self.samplings: list = []  # per call, its Sampling (stop strings, token budget)
@@ -98,11 +100,18 @@ class ScriptedLLM(LLM):
         self.samplings.append(sampling)
         ks = range(sampling.n)
         with_seed = len(inspect.signature(self.reply).parameters) == 3
-        reply = (lambda p, k, s: self.reply(p, k, s)) if with_seed else (lambda p, k, s: self.reply(p, k))
+        answer = (lambda p, k, s: self.reply(p, k, s)) if with_seed else (lambda p, k, s: self.reply(p, k))
+        stops = sampling.stop if self.apply_stops else ()
+        reply = lambda p, k, s: cut_at(answer(p, k, s), stops)  # noqa: E731
         return [Generation(texts=[reply(p, k, s) for k in ks], prompt_tokens=len(p.split()),
                            completion_tokens=[3] * sampling.n,
                            truncated=[bool(self.truncated and self.truncated(p, k)) for k in ks])
                 for p, s in zip(prompts, seeds)]
+
+
+def cut_at(text: str, stops) -> str:
+    """`text` up to the first of `stops` it holds (the whole text when none)."""
+    return min((text.split(stop, 1)[0] for stop in stops), key=len, default=text)
 
 
 def problem_from_prompt(prompt: str) -> str:

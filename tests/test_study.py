@@ -13,7 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from omegaconf import open_dict
 
+from flames.config import ConfigError
 from flames.study import cells, format_plan, plan_study
 from tests.e2e import run_flames, wandb_summary
 from tests.helpers import compose_config
@@ -32,6 +34,17 @@ def test_cells_are_the_product_of_the_axes():
     study = compose_config(["study=table1_qc"]).study
     got = cells(study)
     assert len(got) == 12 and got[0] == ["qc=first", "qc.fixed_size=null"] and got[-1][1] == "qc.fixed_size=45000"
+
+
+def test_cell_overrides_follow_the_axis_value_they_name():
+    study = compose_config(["study=table2_agents"]).study
+    by_agent = {cell[0]: cell[1:] for cell in cells(study)}
+    assert by_agent["agent=fobar"] == by_agent["agent=self_verification"] == ["agent.num_problems=20000"]
+    assert by_agent["agent=iqc"] == [] and len(by_agent) == 11
+    with open_dict(study):
+        study.cell_overrides["agent=fobr"] = ["agent.num_problems=1"]
+    with pytest.raises(ConfigError, match="agent=fobr is not an axis value"):
+        cells(study)
 
 
 @pytest.mark.parametrize("name", PAPER_STUDIES)
@@ -74,17 +87,19 @@ def test_the_scale_study_grows_each_pool_once_from_its_largest_cell(flames_data)
 
 
 def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):
-    """Table 2 at the paper's 150K per agent: FOBAR and Self-Verification can make one problem per maskable
-    number of a seed, 33,559 from GSM8K + MATH train, so the dry run refuses the plan (exit 2) and names them."""
+    """Table 2: ten agents at the paper's 150K, FOBAR and Self-Verification at 20K (their cell_overrides): they
+    make one problem per maskable number of a seed, 33,559 from GSM8K + MATH train. Without the overrides the
+    dry run refuses the plan (exit 2) and names them."""
     proc = run_flames(["study=table2_agents", "study.dry_run=true"], tmp_path, tmp_path / "store", timeout=600)
-    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Study table2_agents: 11 cells" in proc.stdout and "Jobs: " in proc.stdout
-    assert "2 infeasible" in proc.stderr and "[agent=fobar] capacity: fobar: at most 33,559" in proc.stderr
-    assert "[agent=self_verification] capacity" in proc.stderr
+    assert "fobar: 20,000 of at most 33,559" in proc.stdout and "iqc: 150,000 of at most" in proc.stdout
     assert not (tmp_path / "outputs" / "studies").exists() and not (tmp_path / "store").exists()
-    ok = run_flames(["study=table2_agents", "study.dry_run=true", "study.axes={agent:[fobar,iqc]}",
-                     "agent.num_problems=20000"], tmp_path, tmp_path / "store", timeout=600)
-    assert ok.returncode == 0 and "Study table2_agents: 2 cells" in ok.stdout, ok.stderr[-2000:]
+    refused = run_flames(["study=table2_agents", "study.dry_run=true", "study.axes={agent:[fobar,self_verification,iqc]}",
+                          "agent.num_problems=150000"], tmp_path, tmp_path / "store", timeout=600)
+    assert refused.returncode == 2 and "2 infeasible" in refused.stderr, refused.stderr[-2000:]
+    assert "[agent=fobar agent.num_problems=20000] capacity: fobar: at most 33,559" in refused.stderr
+    assert "[agent=self_verification agent.num_problems=20000] capacity" in refused.stderr
 
 
 def study_dir(tmp_path: Path, axes: str, overrides: str) -> Path:

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
-from flames.agents.base import Agent, ChunkResult, clean_problem, fill, keeps_numbers, load_prompt, numbers_in
+from flames.agents.base import END, Agent, ChunkResult, clean_problem, fill, keeps_numbers, load_prompt, numbers_in
 from flames.agents.masking import NumberToken, mask, number_tokens, pick_variable
 from flames.agents.self_verification import DECLARE_STOP, parse_statement, split_question
 from flames.config import AgentConfig
@@ -64,7 +64,7 @@ def parse_question(reply: str, masked: str, value: str) -> tuple[str | None, str
 class AskMeAnything(Agent):
     name = "ask_me_anything"
     Config = AskMeAnythingConfig
-    stop = ("\n\n", "\nStatement:", "\nQuestion:")
+    stop = (END, "\nStatement:", "\nQuestion:")
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:
         if self.cfg.ask not in ASK:

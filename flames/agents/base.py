@@ -12,6 +12,7 @@ from flames.files import read_prompt
 from flames.llm import LLM, RETRYABLE, Sampling, numbered, request_seed, usage
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
+END = "[END]"  # what ends a written problem in the prompts' examples, and a stop string
 
 
 def load_prompt(name: str) -> str:
@@ -67,8 +68,9 @@ class Agent:
     # seed -> the most distinct problems draws of it can give (None: no cap but agent.max_draws); the dry run's
     # capacity check sums it over the seeds (flames.feasibility)
     problems_per_seed: Callable[[dict], int] | None = None
-    # Prompts ask for one paragraph in a few-shot "Question: ... <label>: ..." format: stop there.
-    stop: tuple[str, ...] = ("\n\n", "\nQuestion:")
+    # A reply ends at END (the prompts' examples end with it) or where a model starts another few-shot
+    # example; never at a blank line, which 10% of MATH train problems hold (tests/agents/test_end_marker.py)
+    stop: tuple[str, ...] = (END, "\nQuestion:")
 
     def __init__(self, cfg: Any, llm: LLM, sampling: Sampling, log_call: Callable[..., None] | None = None,
                  model_cfg: Any = None, generator: str | None = None):
@@ -175,7 +177,7 @@ _CUT = re.compile(r"\n\s*(\*\*)?\s*(solution|answer|explanation|step 1|note)\b",
 
 def clean_problem(text: str, min_chars: int = 20, max_chars: int = 2000) -> tuple[str | None, str | None]:
     """Extract a problem statement from a model's reply: (problem, None) or (None, drop reason)."""
-    text = text.strip().strip("`").strip()
+    text = text.split(END, 1)[0].strip().strip("`").strip()  # a backend that keeps the stop string
     text = _CUT.split(text, maxsplit=1)[0]
     text = _LABEL.sub("", text, count=1).strip().strip('"').strip()
     if not text:

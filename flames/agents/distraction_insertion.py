@@ -55,6 +55,9 @@ def parse_detail(item: dict, reply: str) -> tuple[str | None, str | None]:
 
 
 def insert_before_question(problem: str, detail: str) -> str:
-    """The problem with `detail` as a sentence of its own just before the last (question) sentence."""
-    sentences = _SENTENCE_END.split(problem.strip())
-    return " ".join([*sentences[:-1], detail, sentences[-1]])
+    """The problem with `detail` as a sentence of its own just before the last (question) sentence; the
+    problem's own line breaks stay (a MATH problem may span paragraphs)."""
+    text = problem.strip()
+    ends = list(_SENTENCE_END.finditer(text))
+    cut = ends[-1].end() if ends else 0
+    return f"{text[:cut]}{detail} {text[cut:]}"

@@ -6,7 +6,7 @@ get different prompts: prompts/few_shot_gsm8k.txt and prompts/few_shot_math.txt.
 
 from __future__ import annotations
 
-from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt
+from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
 
 
 def prompt_kind(seed: dict) -> str:
@@ -21,7 +21,7 @@ def is_copy(problem: str, template: str) -> bool:
 
 class FewShot(Agent):
     name = "few_shot"
-    stop = ("\n\n", "\nProblem:", "\nWrite another")
+    stop = (END, "\nProblem:", "\nWrite another")
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:
         templates = {kind: load_prompt(f"{self.name}_{kind}") for kind in ("gsm8k", "math")}

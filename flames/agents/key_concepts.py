@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt
+from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
 from flames.agents.concept_pool import ConceptPool
 from flames.config import AgentConfig
 from flames.jsonl import read_jsonl, write_jsonl
@@ -83,7 +83,7 @@ class ConceptsThenProblem(Agent):
     `key_concepts` runs the concepts step once, over the seeds, in `prepare`.
     """
 
-    stop = ("\n\n", "\nTopic:", "\nKey concepts:", "\nProblem:")
+    stop = (END, "\nTopic:", "\nKey concepts:", "\nProblem:")
     concepts_step = "concepts"
 
     def concepts_vars(self, seed: dict) -> dict:
@@ -127,7 +127,7 @@ class KeyConcepts(ConceptsThenProblem):
     name = "key_concepts"
     Config = KeyConceptsConfig
     concepts_step = "extract"
-    stop = ("\n\n", "\nKind:", "\nKey concepts:", "\nProblem:")
+    stop = (END, "\nKind:", "\nKey concepts:", "\nProblem:")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt
+from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
 from flames.config import AgentConfig
 
 
@@ -53,7 +53,7 @@ def parse_suggestions(reply: str, max_lines: int | None = None) -> tuple[list[st
 class SuggesterEditor(Agent):
     name = "suggester_editor"
     Config = SuggesterEditorConfig
-    stop = ("\n\n", "\nProblem:", "\nSuggestions:")
+    stop = (END, "\nProblem:", "\nSuggestions:")
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:
         out = ChunkResult()
