@@ -17,7 +17,7 @@ from typing import Any
 
 from flames import builtin
 from flames.config import ConfigError
-from flames.jsonl import read_jsonl
+from flames.jsonl import numbered_jsonl, unique_ids
 
 # The paper's Avg: the mean of these five (GSMPlus distraction is reported in its own column).
 PAPER_AVG = ("gsm8k", "math", "college_math", "gsmplus", "olympiadbench")
@@ -69,7 +69,8 @@ def load_benchmark(name: str, cfg: Any, limit: int | None = None, limit_seed: in
     elif source == "hub":
         items = load_hub_items(name, spec)
     else:
-        items = list(read_jsonl(_local_file(name, spec, cfg)))
+        path = _local_file(name, spec, cfg)
+        items = unique_ids(path, numbered_jsonl(path))
     items = [it for it in items if _keep(spec, it)]
     if not limit or limit >= len(items):
         return items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -109,31 +110,59 @@ def main() -> None:
     app()
 
 
+MULTIRUN = ("-m", "--multirun")
+SIMPLE_VALUE = re.compile(r"^[\w./:@+-]*$")  # a sweep value that composes as written
+
+
 def config_mistake(argv: list[str]) -> str | None:
-    """A command line whose config does not compose (unknown option, key or value), said in one line; None if
-    it composes. Hydra would print the same error over 5-10 lines with exit code 1. Command lines with flags
-    (-m, --cfg, --config-dir, ...) or hydra.* overrides are left to Hydra."""
-    if any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
+    """A command line whose config does not compose (unknown option, key or value), said in one line (a group's
+    options on a second); None if it composes. Hydra would print the same error over 5-10 lines with exit code 1.
+    A sweep (`-m`) is checked value by value: each value of each swept key once, the others at their first.
+    Other flags (--cfg, --config-dir, ...), hydra.* overrides and sweeps Hydra must expand (glob, ranges of
+    lists) are left to Hydra."""
+    multirun = [a for a in argv if a in MULTIRUN]
+    overrides = [a for a in argv if a not in MULTIRUN]
+    if any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in overrides):
         return None
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    runs = single_runs(overrides) if multirun else [overrides]
     try:
         with initialize_config_dir(CONF_DIR, version_base="1.3"):
-            compose(config_name="config", overrides=argv)
+            for run in runs or []:
+                compose(config_name="config", overrides=run)
     except (HydraException, OmegaConfBaseException) as e:
         return one_line(f"{e}\n{e.__cause__}" if e.__cause__ else str(e))
     return None
 
 
+def single_runs(overrides: list[str]) -> list[list[str]] | None:
+    """Single-run command lines that try every value of every sweep once (not their product); None when a sweep
+    is one Hydra must expand itself. A line that does not parse is returned as is, for compose to name."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        values = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+                  else [o.input_line] for o in parsed]
+    except HydraException:  # a glob needs Hydra's config loader; a parse error is compose's to say
+        return None if any("glob(" in o for o in overrides) else [overrides]
+    if any(not SIMPLE_VALUE.match(v.split("=", 1)[1]) for vs in values if len(vs) > 1 for v in vs):
+        return None
+    first = [vs[0] for vs in values]
+    return [first] + [[*first[:i], alt, *first[i + 1:]] for i, vs in enumerate(values) for alt in vs[1:]]
+
+
 def one_line(message: str) -> str:
-    """Hydra's message without its detail and hint lines or the search path; an option list joined."""
+    """Hydra's message without its detail and hint lines or the search path; a group's options on a second line."""
     message = message.split("\nConfig search path:")[0]
     options = [line.strip() for line in message.splitlines() if line.startswith("\t")]
     said = [line.strip() for line in message.splitlines() if line.strip() and not line.startswith((" ", "\t"))
             and not line.startswith(("Set the environment", "To append"))]
-    return " ".join(said) + (f" {', '.join(options)}" if options else "")
+    return " ".join(said) + (f"\n  {', '.join(options)}" if options else "")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
 
 class JSONLError(ValueError):
@@ -13,20 +13,46 @@ class JSONLError(ValueError):
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:
     """Yield one dict per non-blank line; a malformed line raises JSONLError naming file:line."""
+    return (obj for _, obj in numbered_jsonl(path))
+
+
+def numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, dict) per non-blank line. A UTF-8 byte-order mark (files saved on Windows) is read past;
+    NaN and Infinity, which Python's json accepts and JSON does not, raise JSONLError naming file:line."""
     path = Path(path)
     if path.is_dir():
         raise JSONLError(f"{path}: is a directory, not a JSONL file")
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for lineno, line in _lines(fh, path):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, parse_constant=_not_json)
             except json.JSONDecodeError as e:
                 raise JSONLError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+            except ValueError as e:
+                raise JSONLError(f"{path}:{lineno}: {e}") from None
             if not isinstance(obj, dict):
                 raise JSONLError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield obj
+            yield lineno, obj
+
+
+def unique_ids(path: str | Path, rows: Iterable[tuple[int, dict]]) -> list[dict]:
+    """The rows, refused (JSONLError naming both lines) when two share an `id`: ids are what a resumed run skips
+    by, so a duplicate would lose a record. Rows without an id pass."""
+    seen: dict[Any, int] = {}
+    out = []
+    for lineno, row in rows:
+        if "id" in row:
+            first = seen.setdefault(row["id"], lineno)
+            if first != lineno:
+                raise JSONLError(f"{path}:{lineno}: id {row['id']!r} is also on line {first} (ids must be unique)")
+        out.append(row)
+    return out
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON (write null or a number)")
 
 
 def _lines(fh, path: Path) -> Iterator[tuple[int, str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flames import builtin
-from flames.jsonl import JSONLError, read_jsonl
+from flames.jsonl import JSONLError, numbered_jsonl, unique_ids
 
 
 def seed_files(cfg: Any) -> list[Path]:
@@ -36,7 +36,7 @@ def _read_file(path: Path) -> list[dict]:
     if not path.exists():
         raise FileNotFoundError(f"seed file {path} does not exist (set seeds.path or FLAMES_DATA_DIR)")
     rows = []
-    for i, r in enumerate(read_jsonl(path)):
+    for i, r in enumerate(unique_ids(path, numbered_jsonl(path))):
         if not isinstance(r.get("problem"), str) or not r["problem"].strip():
             raise JSONLError(f"{path}: record {i + 1} has no 'problem' text")
         try:

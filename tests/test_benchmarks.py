@@ -9,6 +9,7 @@ from hydra.errors import ConfigCompositionException
 
 from flames.benchmarks import PAPER_ORDER, load_benchmark, load_suite, paper_average, subset_fields
 from flames.cli import CONF_DIR
+from flames.jsonl import JSONLError
 from flames.report import eval_table, paper_table
 from tests.helpers import compose_config
 
@@ -95,6 +96,14 @@ def test_subset_fields_exist_in_the_local_files(flames_data):
 
 def test_missing_local_file_points_to_the_hub(tmp_path):
     with pytest.raises(FileNotFoundError, match="openai/gsm8k.*benchmarks.source=hub"):
+        load_suite(bench("benchmarks=gsm8k", f"benchmarks.data_dir={tmp_path}"))
+
+
+def test_a_local_benchmark_with_a_repeated_id_names_both_lines(tmp_path):
+    """Ids key the evaluation's resumed records: a repeated one would score one item twice and skip another."""
+    rows = [{"id": f"q{i}", "question": "1 + 1?", "answer": "2"} for i in (1, 2, 1)]
+    write_jsonl(tmp_path / "benchmarks" / "gsm8k_test.jsonl", rows)
+    with pytest.raises(JSONLError, match=r"gsm8k_test.jsonl:3: id 'q1' is also on line 1"):
         load_suite(bench("benchmarks=gsm8k", f"benchmarks.data_dir={tmp_path}"))
 
 

@@ -63,6 +63,15 @@ SEED_MISTAKES = {  # file content -> what the line names (besides the file)
     "an array line": (GOOD + b"[1, 2]\n", ":2: expected a JSON object"),
     "no problem field": (GOOD + b'{"question": "x"}\n', "record 2 has no 'problem'"),
     "a lone surrogate": (GOOD + b'{"problem": "x \\ud800 y"}\n', "lone surrogate"),
+    "two records with one id": (b'{"id": "a", "problem": "Tom has 3 apples. How many?"}\n' + GOOD
+                                + b'{"id": "a", "problem": "Ann has 4 pears. How many?"}\n',
+                                ":3: id 'a' is also on line 1"),
+    "a NaN": (GOOD + b'{"problem": "Tom has 3 apples. How many?", "answer": NaN}\n', ":2: NaN is not JSON"),
+}
+SWEEP_MISTAKES = {  # a sweep's second value is checked before any job starts
+    "unknown option": (["-m", "agent=paraphrase,nonexistent"], "agent/nonexistent"),
+    "text for a number": (["-m", "solve.num_samples=1,abc"], "solve.num_samples=abc"),
+    "misspelled swept key": (["--multirun", "solve.num_samplez=1,2"], "solve.num_samplez"),
 }
 
 
@@ -135,6 +144,29 @@ def test_a_bad_seed_file_is_one_line_naming_it(case, tmp_path, flames_cli):
     check_one_line(proc, names, tmp_path / "store")
     assert path in proc.stderr
     assert flames_cli.asked == []
+
+
+@pytest.mark.parametrize("case", SWEEP_MISTAKES)
+def test_a_sweep_mistake_is_one_line_before_any_job(case, tmp_path, flames_cli):
+    args, names = SWEEP_MISTAKES[case]
+    proc = flames_cli([*args, *BASE])
+    check_one_line(proc, names, tmp_path / "store")
+    assert not (tmp_path / "outputs").exists() and flames_cli.asked == []
+
+
+def test_an_unknown_option_lists_the_group_s_options_on_a_second_line(tmp_path, flames_cli):
+    proc = flames_cli([*BASE, "qc=bogus"])
+    first, second = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "qc/bogus" in first and {"first", "majority", "strict"} <= set(second.strip().split(", "))
+
+
+def test_a_seed_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from flames.seeds import load_seeds
+    from tests.helpers import compose_config
+
+    path = seed_file(tmp_path, "seeds.jsonl", b"\xef\xbb\xbf" + GOOD)  # Windows Notepad's UTF-8
+    (seed,) = load_seeds(compose_config([f"seeds.path={path}"]).seeds)
+    assert seed["problem"] == json.loads(GOOD)["problem"]
 
 
 def test_a_bad_seed_file_is_one_line_naming_it_in_a_real_process(tmp_path):
