@@ -1,71 +1,72 @@
 """Value checks on a composed config: a count of 0, a negative temperature or a top-p of 2 is refused with
-one line naming the key, before any model loads (Hydra's structured configs check types, not ranges)."""
+one line naming the key, before any model loads (Hydra's structured configs check types, not ranges).
+
+Every int and float field of a schema declares its Range where it is declared (flames.config: `num`, `size`,
+`runtime(..., at=...)`); `check_ranges` walks a composed config and checks each against its schema's field.
+The few string choices that are not a config group are listed in CHOICES."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+import typing
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from flames.config import ConfigError
+from flames.config import RANGE, ConfigError
 from flames.grading import MODES
 
-POSITIVE = (lambda v: v >= 1, "a whole number >= 1")
-NONE_OR_POSITIVE = (lambda v: v is None or v >= 1, "null or a whole number >= 1")
-NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
-PROBABILITY = (lambda v: 0 < v <= 1, "in (0, 1]")
-ABOVE_ZERO = (lambda v: v > 0, "> 0")
-
-# key -> (check, what it must be). Keys a config lacks are skipped (an agent without chunk_size).
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "agent.num_problems": POSITIVE,  # 0 would train on nothing and report the base model
-    "agent.num_problems_cap": NONE_OR_POSITIVE,
-    "agent.chunk_size": POSITIVE,
-    "solve.num_samples": POSITIVE,  # 0 divides by zero in QC after the whole synthesis
-    "solve.chunk_size": POSITIVE,
-    "problem_model.temperature": NON_NEGATIVE,  # a negative temperature was taken as greedy, under its own key
-    "solution_model.temperature": NON_NEGATIVE,
-    "problem_model.top_p": PROBABILITY,
-    "solution_model.top_p": PROBABILITY,
-    "problem_model.max_new_tokens": POSITIVE,
-    "solution_model.max_new_tokens": POSITIVE,
-    "problem_model.tensor_parallel_size": POSITIVE,
-    "solution_model.tensor_parallel_size": POSITIVE,
-    "mixture.budget": NONE_OR_POSITIVE,
-    "mixture.budget_cap": NONE_OR_POSITIVE,
-    "mixture.shortfall": (lambda v: v in ("warn", "error"), "warn or error"),
-    "mixture.shortfall_tolerance": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "qc.fixed_size": NONE_OR_POSITIVE,
-    "benchmarks.limit": NONE_OR_POSITIVE,  # 0 meant "no limit": the whole suite
-    "benchmarks.max_new_tokens": POSITIVE,
-    "benchmarks.batch_size": POSITIVE,
-    "benchmarks.chunk_size": NONE_OR_POSITIVE,
-    "problem_model.max_model_len": NONE_OR_POSITIVE,
-    "solution_model.max_model_len": NONE_OR_POSITIVE,
-    "seeds.builtin_count": POSITIVE,
-    "student.learning_rate": ABOVE_ZERO,
-    "student.num_train_epochs": ABOVE_ZERO,
-    "student.per_device_train_batch_size": POSITIVE,
-    "student.max_length": POSITIVE,
-    "student.global_batch_size": NONE_OR_POSITIVE,
+CHOICES: dict[str, tuple[str, ...]] = {  # key -> the values it takes
+    "grading.mode": MODES,
+    "mixture.shortfall": ("warn", "error"),
 }
 
 
 def check_values(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first key whose value is out of range."""
-    mode = OmegaConf.select(cfg, "grading.mode", default=MODES[0])
-    if mode not in MODES:
-        raise ConfigError(f"grading.mode={mode}: one of {', '.join(MODES)}")
-    for key, (ok, what) in RULES.items():
-        value = OmegaConf.select(cfg, key, default="__absent__")
-        if value == "__absent__":
+    """Raise ConfigError naming the first key whose value is out of its range, or not one of its choices."""
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{key}={value}: one of {', '.join(allowed)}")
+    check_ranges(cfg)
+
+
+def check_ranges(node: Any, path: str = "") -> None:
+    """Every number of `node` (a config typed by a schema dataclass, and every typed node under it) within the
+    Range its field declares; None passes where the field is Optional."""
+    if not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node)
+    ranges = field_ranges(schema) if dataclasses.is_dataclass(schema) else {}
+    for name in node:
+        key = f"{path}.{name}" if path else str(name)
+        if OmegaConf.is_missing(node, name):
             continue
-        if isinstance(value, bool) or not _passes(ok, value):
-            raise ConfigError(f"{key}={value}: must be {what}")
+        try:
+            value = node[name]
+        except OmegaConfBaseException:  # an interpolation to a part of the config this node is not in
+            continue
+        if name in ranges:
+            _check(key, value, ranges[name])
+        check_ranges(value, key)
 
 
-def _passes(ok: Callable[[Any], bool], value: Any) -> bool:
-    try:
-        return bool(ok(value))
-    except TypeError:  # a string where a number belongs (structured configs catch most of these)
-        return False
+def _check(key: str, value: Any, rng: Any) -> None:
+    """One number against its Range (None passes); a mapping of numbers (mixture weights, seed sizes) item by item."""
+    if isinstance(value, DictConfig) and not dataclasses.is_dataclass(OmegaConf.get_type(value)):
+        for item in value:
+            _check(f"{key}.{item}", value[item], rng)
+    elif value is not None and not rng.holds(value):
+        raise ConfigError(f"{key}={value}: must be {rng}")
+
+
+def field_ranges(schema: type) -> dict[str, Any]:
+    return {f.name: f.metadata[RANGE] for f in dataclasses.fields(schema) if RANGE in f.metadata}
+
+
+def numeric_fields(schema: type) -> list[str]:
+    """The fields of a schema typed int or float (or Optional of one): each must declare a Range."""
+    hints = typing.get_type_hints(schema)
+    return [f.name for f in dataclasses.fields(schema)
+            if {int, float} & set(typing.get_args(hints[f.name]) or (hints[f.name],))]

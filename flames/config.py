@@ -24,35 +24,78 @@ from omegaconf import MISSING
 KEYED = "keyed"  # dataclass field metadata: False = stays out of artifact keys
 IF_SET = "if_set"  # KEYED's value for a field keyed only when it differs from its default
 SIZE = "size"  # dataclass field metadata: True = a record count that a pool grows to (`size(...)`)
+RANGE = "range"  # dataclass field metadata: the Range a number must be in (flames.checks), declared for every one
 
 
 class ConfigError(ValueError):
     """A user's mistake in the configuration: printed as one line, exit code 2."""
 
 
-def runtime(default: Any = None, **kwargs: Any) -> Any:
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field may take: lo <= v <= hi, an end left open where `*_open`, None for no bound.
+    A field typed Optional also takes null."""
+
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        above = self.lo is None or (v > self.lo if self.lo_open else v >= self.lo)
+        below = self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+        if self.lo is not None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        return f"{'<' if self.hi_open else '<='} {self.hi:g}" if self.hi is not None else "any number"
+
+
+COUNT = Range(1)  # a count: 0 would make nothing (and a negative one slices from the end)
+NON_NEGATIVE = Range(0)  # 0 means none (greedy, no retries, ...)
+ABOVE_ZERO = Range(0, lo_open=True)  # a rate, a length of time, a learning rate
+UNIT = Range(0, 1, lo_open=True)  # a probability mass or share in (0, 1]
+SHARE = Range(0, 1)  # a share in [0, 1]
+SEED = Range(0)  # random seeds: torch and vLLM take none below 0
+
+
+def _meta(at: Optional[Range], **meta: Any) -> dict:
+    return {**meta, RANGE: at} if at is not None else meta
+
+
+def num(default: Any, at: Range) -> Any:
+    """A keyed number with its range."""
+    return field(default=default, metadata=_meta(at))
+
+
+def runtime(default: Any = None, at: Optional[Range] = None, **kwargs: Any) -> Any:
     """A field that changes only speed or memory: left out of artifact keys."""
     if "default_factory" in kwargs:
-        return field(metadata={KEYED: False}, **kwargs)
-    return field(default=default, metadata={KEYED: False}, **kwargs)
+        return field(metadata=_meta(at, **{KEYED: False}), **kwargs)
+    return field(default=default, metadata=_meta(at, **{KEYED: False}), **kwargs)
 
 
-def unkeyed(default: Any = None, **kwargs: Any) -> Any:
+def unkeyed(default: Any = None, at: Optional[Range] = None, **kwargs: Any) -> Any:
     """A field whose effect the stage's key records another way (a content fingerprint): left out."""
-    return runtime(default, **kwargs)
+    return runtime(default, at, **kwargs)
 
 
-def size(default: Any = None) -> Any:
+def size(default: Any = None, at: Optional[Range] = COUNT) -> Any:
     """How many records a generation stage makes (problems, samples): left out of that stage's key, since its
     artifact is a pool that grows when more is asked and serves a smaller ask from what it holds (flames.views);
     what reads such a view is keyed by the size it read (flames.stages)."""
-    return field(default=default, metadata={KEYED: False, SIZE: True})
+    return field(default=default, metadata=_meta(at, **{KEYED: False, SIZE: True}))
 
 
-def keyed_if_set(default: Any) -> Any:
+def keyed_if_set(default: Any, at: Optional[Range] = None) -> Any:
     """A field added after artifacts were keyed: in the key only when set away from its default, so that
     the artifacts made before it existed keep their keys (flames.keys.key_slice)."""
-    return field(default=default, metadata={KEYED: IF_SET})
+    return field(default=default, metadata=_meta(at, **{KEYED: IF_SET}))
 
 
 @dataclass
@@ -60,12 +103,12 @@ class ModelShape:
     """A model's size and layer shapes, from its config.json: what a dry run needs to check GPU memory without
     downloading the model (flames.feasibility)."""
 
-    params_b: float = MISSING  # parameters, in billions
-    layers: int = MISSING  # decoder layers
-    hidden: int = MISSING  # hidden size
-    kv_heads: int = MISSING  # key/value heads (GQA)
-    head_dim: int = MISSING  # per attention head
-    vocab: int = MISSING  # vocabulary size (the embedding is the largest layer)
+    params_b: float = num(MISSING, ABOVE_ZERO)  # parameters, in billions
+    layers: int = num(MISSING, COUNT)  # decoder layers
+    hidden: int = num(MISSING, COUNT)  # hidden size
+    kv_heads: int = num(MISSING, COUNT)  # key/value heads (GQA)
+    head_dim: int = num(MISSING, COUNT)  # per attention head
+    vocab: int = num(MISSING, COUNT)  # vocabulary size (the embedding is the largest layer)
 
 
 @dataclass
@@ -76,27 +119,27 @@ class ModelConfig:
     backend: str = "hf"  # hf | vllm | openai, or a flames.llm.LLM subclass as module.Class
     dtype: str = "bfloat16"  # weights dtype for generation; auto (hf): bf16 on GPUs and CPUs with native bf16, else fp32
     chat_template: bool = True  # False: send the prompt text as-is, for few-shot completion (base/tiny models)
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 50  # -1 disables
-    repetition_penalty: float = 1.0
-    max_new_tokens: int = 2048
-    batch_size: int = runtime(32)  # hf backend: sequences per generate() call
-    seed: int = 0
+    temperature: float = num(0.7, NON_NEGATIVE)
+    top_p: float = num(0.9, UNIT)
+    top_k: int = num(50, Range(-1))  # -1 disables
+    repetition_penalty: float = num(1.0, ABOVE_ZERO)
+    max_new_tokens: int = num(2048, COUNT)
+    batch_size: int = runtime(32, at=COUNT)  # hf backend: sequences per generate() call
+    seed: int = num(0, SEED)
     # context length (vllm reserves KV cache for it; hf: the model's own by default); a prompt that fills it
     # is not sent, its record dropped as prompt_too_long
-    max_model_len: Optional[int] = None
-    tensor_parallel_size: int = runtime(1)  # vllm: GPUs per model
-    gpu_memory_utilization: float = runtime(0.9)  # vllm
+    max_model_len: Optional[int] = num(None, COUNT)
+    tensor_parallel_size: int = runtime(1, at=COUNT)  # vllm: GPUs per model
+    gpu_memory_utilization: float = runtime(0.9, at=UNIT)  # vllm
     extra: Dict[str, Any] = field(default_factory=dict)  # passed through to the backend constructor
     shape: Optional[ModelShape] = runtime(None)  # size and layer shapes, for the dry run's memory check
     # openai backend (an OpenAI-compatible server: vllm serve, a hosted API); none of these enter artifact keys
     base_url: Optional[str] = runtime(None)  # server URL, e.g. http://node12:8000/v1; None = $OPENAI_BASE_URL
     api_key_env: str = runtime("OPENAI_API_KEY")  # name of the env var holding the API key (never the key itself)
     served_model_name: Optional[str] = runtime(None)  # the server's name for `name`; None = name (embedded: its folder)
-    concurrency: int = runtime(64)  # requests in flight at once
-    max_retries: int = runtime(10)  # per request, on connection errors, timeouts, 408/429/5xx (backoff 1 s..60 s)
-    request_timeout: float = runtime(600.0)  # seconds one request may take before it is retried
+    concurrency: int = runtime(64, at=COUNT)  # requests in flight at once
+    max_retries: int = runtime(10, at=NON_NEGATIVE)  # per request, on connection errors, timeouts, 408/429/5xx (backoff 1 s..60 s)
+    request_timeout: float = runtime(600.0, at=ABOVE_ZERO)  # seconds one request may take before it is retried
 
 
 @dataclass
@@ -111,8 +154,8 @@ class AgentConfig:
     num_problems_cap: Optional[int] = size(None)
     # passes over the seeds at most (problems per seed), so a bad agent cannot loop forever; a size (a limit)
     max_draws: int = size(32)
-    max_new_tokens: Optional[int] = None  # override problem_model.max_new_tokens for this agent
-    chunk_size: int = runtime(64)  # seeds per resumable chunk (each step is one batched call per chunk)
+    max_new_tokens: Optional[int] = num(None, COUNT)  # override problem_model.max_new_tokens for this agent
+    chunk_size: int = runtime(64, at=COUNT)  # seeds per resumable chunk (each step is one batched call per chunk)
 
 
 @dataclass
@@ -121,17 +164,17 @@ class SeedsConfig:
 
     path: Optional[str] = None  # one JSONL file (id, problem, answer[, solution]); None and no files = built-in
     files: List[str] = field(default_factory=list)  # several JSONL files, drawn in equal shares (GSM8K:MATH 50:50)
-    builtin_count: int = 64  # size of the built-in arithmetic seed set
-    limit: Optional[int] = None  # use at most this many seeds
-    shuffle_seed: int = 0  # seeds are shuffled with this before `limit`
+    builtin_count: int = num(64, COUNT)  # size of the built-in arithmetic seed set
+    limit: Optional[int] = num(None, COUNT)  # use at most this many seeds
+    shuffle_seed: int = num(0, SEED)  # seeds are shuffled with this before `limit`
     shares: Optional[Dict[str, float]] = None  # target share of problems per seed dataset; None = equal
     # records per seed dataset, declared for the dry run's capacity check (the files need not be here)
-    sizes: Dict[str, int] = runtime(default_factory=dict)
+    sizes: Dict[str, int] = runtime(default_factory=dict, at=COUNT)
 
 
 @dataclass
 class DedupConfig:
-    threshold: Optional[float] = None  # None = exact dedup on normalized text (the paper); else MinHash Jaccard
+    threshold: Optional[float] = num(None, UNIT)  # None = exact dedup on normalized text (the paper); else MinHash Jaccard
     backend: str = "auto"  # auto | rensa | datasketch (MinHash near-dup only)
 
 
@@ -148,9 +191,9 @@ class DecontamConfig:
 class SolvabilityConfig:
     """How the solvability judge (qc.judge) is sampled."""
 
-    temperature: float = 0.0  # greedy: a verdict should not depend on the sampling seed
-    max_new_tokens: int = 128  # a one-sentence reason, then the verdict line
-    chunk_size: int = runtime(256)  # problems per batched judge call; verdicts are saved after each call
+    temperature: float = num(0.0, NON_NEGATIVE)  # greedy: a verdict should not depend on the sampling seed
+    max_new_tokens: int = num(128, COUNT)  # a one-sentence reason, then the verdict line
+    chunk_size: int = runtime(256, at=COUNT)  # problems per batched judge call; verdicts are saved after each call
 
 
 @dataclass
@@ -159,8 +202,8 @@ class RewardModelConfig:
 
     name: str = "embedded:tiny-reward"  # hub id, folder, or embedded:tiny-reward (random, built locally: tests)
     dtype: str = "bfloat16"  # weights dtype
-    batch_size: int = runtime(8)  # pairs per forward pass (speed only)
-    max_length: int = 4096  # tokens per pair; longer pairs are truncated (counted in the metrics)
+    batch_size: int = runtime(8, at=COUNT)  # pairs per forward pass (speed only)
+    max_length: int = num(4096, COUNT)  # tokens per pair; longer pairs are truncated (counted in the metrics)
     extra: Dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs, e.g. trust_remote_code: true
 
 
@@ -171,7 +214,7 @@ class QCConfig:
     # {_target_: a flames.qc.strategies.Strategy class}: first | majority | majority_first | strict |
     # solvability | solvability_reward (conf/qc/)
     strategy: Any = MISSING
-    fixed_size: Optional[int] = None  # subsample kept problems to this count (equal-size comparisons)
+    fixed_size: Optional[int] = num(None, COUNT)  # subsample kept problems to this count (equal-size comparisons)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     # The solvability judge; name "" = the problem model, all its settings (the paper: "a Qwen model"). Not an
@@ -185,7 +228,7 @@ class QCConfig:
 class SolveConfig:
     num_samples: int = size(3)  # solutions sampled per problem (paper's QC study: 3; main recipe: 1); a size: tops up
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
-    chunk_size: int = runtime(64)  # problems per batched call; each chunk is written before the next starts
+    chunk_size: int = runtime(64, at=COUNT)  # problems per batched call; each chunk is written before the next starts
 
 
 @dataclass
@@ -198,18 +241,18 @@ class MixtureConfig:
         return min(m.budget, m.budget_cap) if m.budget and m.get("budget_cap") else m.budget
 
     name: str = MISSING  # single = 100% of `agent`; external = `dataset`, no agents
-    weights: Dict[str, float] = field(default_factory=dict)  # agent name -> share (blends only)
+    weights: Dict[str, float] = field(default_factory=dict, metadata={RANGE: NON_NEGATIVE})  # agent name -> share (blends only)
     agents: Dict[str, Any] = field(default_factory=dict)  # agent configs of a blend (filled by defaults)
     # total training examples; None = everything available. Set, it also sizes a blend: each agent makes its share
-    budget: Optional[int] = None
+    budget: Optional[int] = num(None, COUNT)
     # at most this many examples, shares kept (rehearsal=cpu: a paper mixture at CPU size); None = the budget
-    budget_cap: Optional[int] = keyed_if_set(None)
+    budget_cap: Optional[int] = keyed_if_set(None, at=COUNT)
     # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
-    seed: int = 0  # sampling seed for the budget
+    seed: int = num(0, SEED)  # sampling seed for the budget
     # a share short of examples: warn (log it, mix what there is) | error (stop the mix, exit 2; experiment=paper)
     shortfall: str = unkeyed("warn")
-    shortfall_tolerance: float = unkeyed(0.01)  # a share may be short by this fraction of itself before `error` stops
+    shortfall_tolerance: float = unkeyed(0.01, at=Range(0, 1, hi_open=True))  # a share may be short by this fraction of itself before `error` stops
     # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
     # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)
     dataset: Optional[str] = unkeyed(None)
@@ -228,33 +271,33 @@ class StudentConfig:
     # chat template for training and evaluation: null = the tokenizer's own (the fallback if it has none),
     # "fallback" = flames.train.templates.FALLBACK (DeepSeek's "User: ...\n\nAssistant:" + EOS), or a Jinja string
     chat_template: Optional[str] = None
-    learning_rate: float = 1e-5
-    num_train_epochs: float = 5.0
-    per_device_train_batch_size: int = 4
+    learning_rate: float = num(1e-5, ABOVE_ZERO)
+    num_train_epochs: float = num(5.0, ABOVE_ZERO)
+    per_device_train_batch_size: int = num(4, COUNT)
     # examples per optimizer step over all devices; None = per_device x accumulation x devices. Set, the
     # accumulation is derived, so it means the same on 1 or 8 devices
-    global_batch_size: Optional[int] = None
-    gradient_accumulation_steps: int = 1  # used only when global_batch_size is None
+    global_batch_size: Optional[int] = num(None, COUNT)
+    gradient_accumulation_steps: int = num(1, COUNT)  # used only when global_batch_size is None
     lr_scheduler_type: str = "cosine"
-    warmup_steps: float = 0.03  # < 1: a fraction of the total steps (transformers 5 semantics)
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0  # gradient clipping
-    max_length: int = 2048  # prompt + solution tokens; longer examples are dropped and counted
+    warmup_steps: float = num(0.03, NON_NEGATIVE)  # < 1: a fraction of the total steps (transformers 5 semantics)
+    weight_decay: float = num(0.0, NON_NEGATIVE)
+    max_grad_norm: float = num(1.0, NON_NEGATIVE)  # gradient clipping
+    max_length: int = num(2048, COUNT)  # prompt + solution tokens; longer examples are dropped and counted
     # pack several examples per sequence (TRL BFD packing, padding-free); needs a varlen attention kernel
     packing: bool = False
     attn_implementation: Optional[str] = None  # from_pretrained's; None = transformers' default (sdpa)
     bf16: bool = True  # bf16 autocast over fp32 master weights on GPU; ignored on CPU (fp32)
     gradient_checkpointing: bool = False
-    num_checkpoints: int = 1  # checkpoints spread evenly over training (paper: 10); the last one resumes a killed job
+    num_checkpoints: int = num(1, COUNT)  # checkpoints spread evenly over training (paper: 10); the last one resumes a killed job
     # keep the checkpoints' optimizer states once training is done (to continue training later); 1.6 GB at 135M
     keep_optimizer_states: bool = runtime(False)
     # which checkpoint becomes the model: last (honest) | paper (best mean accuracy on select_on test
     # benchmarks: selects on test data, as the paper did) | dev (best on a held-out dev split of the mixture)
     selection: str = "last"
     select_on: List[str] = field(default_factory=lambda: ["gsm8k", "math"])  # selection=paper: benchmarks
-    dev_size: int = 200  # selection=dev: mixture rows held out from training to select on
-    seed: int = 0
-    max_steps: int = -1  # >0 overrides num_train_epochs (smoke runs)
+    dev_size: int = num(200, COUNT)  # selection=dev: mixture rows held out from training to select on
+    seed: int = num(0, SEED)
+    max_steps: int = num(-1, Range(-1))  # >0 overrides num_train_epochs (smoke runs)
     extra: Dict[str, Any] = field(default_factory=dict)  # more SFTConfig arguments
 
 
@@ -264,7 +307,7 @@ class DistributedConfig:
 
     name: str = "ddp"  # ddp | fsdp | zero3 (conf/distributed/)
     # training processes; None = the visible GPUs (1 on CPU); a dry run uses resources.<stage>.gpus
-    num_processes: Optional[int] = runtime(None)
+    num_processes: Optional[int] = runtime(None, at=COUNT)
     fsdp: str = runtime("")  # TrainingArguments.fsdp, e.g. "full_shard auto_wrap" (distributed=fsdp)
     fsdp_config: Dict[str, Any] = runtime(default_factory=dict)  # TrainingArguments.fsdp_config
     deepspeed: Dict[str, Any] = runtime(default_factory=dict)  # a DeepSpeed config (distributed=zero3); {} = none
@@ -309,26 +352,26 @@ class BenchmarksConfig:
     dtype: str = "bfloat16"  # weights dtype for evaluation (auto: as ModelConfig.dtype)
     # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR (the items' fingerprint is in the key)
     data_dir: Optional[str] = unkeyed(None)
-    limit: Optional[int] = None  # evaluate the first N items of each benchmark
+    limit: Optional[int] = num(None, COUNT)  # evaluate the first N items of each benchmark
     # with limit: a random N items drawn with this seed, not the first N (the items' fingerprint is in the key)
-    limit_seed: Optional[int] = unkeyed(None)
-    builtin_count: int = 32  # size of the built-in arithmetic test set
+    limit_seed: Optional[int] = unkeyed(None, at=SEED)
+    builtin_count: int = num(32, COUNT)  # size of the built-in arithmetic test set
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."  # after the problem
-    max_new_tokens: int = 2048  # paper: greedy decoding, at most 2,048 new tokens
-    batch_size: int = runtime(32)  # sequences per generate() call (hf backend)
+    max_new_tokens: int = num(2048, COUNT)  # paper: greedy decoding, at most 2,048 new tokens
+    batch_size: int = runtime(32, at=COUNT)  # sequences per generate() call (hf backend)
     # items per generation call, appended to the predictions as it returns (a kill loses at most one);
     # None: one generate() batch (batch_size) on hf, 256 on vllm/openai (their engines batch inside a call)
-    chunk_size: Optional[int] = runtime(None)
+    chunk_size: Optional[int] = runtime(None, at=COUNT)
     audit: bool = True  # also run math-verify on pairs the fast path decided; disagreements are logged
     # Sampled evaluation and intervals (docs/evaluation.md "Samples and intervals"); at their defaults the
     # evaluate key is what it was before they existed.
-    num_samples: int = keyed_if_set(0)  # k sampled answers per item besides the greedy one; 0 = greedy only
-    temperature: float = keyed_if_set(0.7)  # sampling temperature of the k samples (greedy stays greedy)
-    top_p: float = keyed_if_set(0.95)  # nucleus sampling of the k samples
-    sample_seed: int = keyed_if_set(0)  # base seed of the k samples (each item's own comes from it)
-    confidence: float = keyed_if_set(0.95)  # level of every interval (Wilson for accuracies, bootstrap for avg-of-k)
-    bootstrap_resamples: int = keyed_if_set(1000)  # resamples per bootstrap interval
-    bootstrap_seed: int = keyed_if_set(0)  # seed of the bootstrap resampling (a regrade redraws the same)
+    num_samples: int = keyed_if_set(0, at=NON_NEGATIVE)  # k sampled answers per item besides the greedy one; 0 = greedy only
+    temperature: float = keyed_if_set(0.7, at=NON_NEGATIVE)  # sampling temperature of the k samples (greedy stays greedy)
+    top_p: float = keyed_if_set(0.95, at=UNIT)  # nucleus sampling of the k samples
+    sample_seed: int = keyed_if_set(0, at=SEED)  # base seed of the k samples (each item's own comes from it)
+    confidence: float = keyed_if_set(0.95, at=Range(0, 1, lo_open=True, hi_open=True))  # level of every interval (Wilson for accuracies, bootstrap for avg-of-k)
+    bootstrap_resamples: int = keyed_if_set(1000, at=COUNT)  # resamples per bootstrap interval
+    bootstrap_seed: int = keyed_if_set(0, at=SEED)  # seed of the bootstrap resampling (a regrade redraws the same)
 
 
 @dataclass
@@ -342,7 +385,7 @@ class LoggerConfig:
     id: Optional[str] = None  # W&B run id; default: a hash of the job's overrides (a requeue resumes the run)
     run_name: Optional[str] = None  # W&B run name; default: the job's overrides (agent=iqc,qc=majority)
     dir: Optional[str] = None  # where wandb/ is written; default: the Hydra run dir
-    sample_rows: int = 20  # rows of the sample-records table per stage
+    sample_rows: int = num(20, NON_NEGATIVE)  # rows of the sample-records table per stage
 
 
 @dataclass
@@ -350,9 +393,9 @@ class FailuresConfig:
     """Requests the backend did not answer (docs/failures.md): failed rows, their retry, and when a run stops."""
 
     retry_failed: bool = runtime(True)  # a later run with the same config retries the failed rows (only those)
-    max_attempts: int = runtime(3)  # attempts per failed row, its first included; then it stays failed (dropped)
-    window: int = runtime(500)  # the last requests of a stage watched for failures (0 = never stop early)
-    max_rate: float = runtime(0.2)  # stop the run when more than this share of the window failed
+    max_attempts: int = runtime(3, at=COUNT)  # attempts per failed row, its first included; then it stays failed (dropped)
+    window: int = runtime(500, at=NON_NEGATIVE)  # the last requests of a stage watched for failures (0 = never stop early)
+    max_rate: float = runtime(0.2, at=SHARE)  # stop the run when more than this share of the window failed
 
 
 @dataclass
@@ -360,18 +403,18 @@ class PathsConfig:
     outputs: str = "outputs"  # run folders and the store, relative to where flames is started
     store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
     # seconds a job waits for another's lock on an artifact before it gives up naming the holder; None = forever
-    lock_timeout_s: Optional[float] = None
+    lock_timeout_s: Optional[float] = num(None, ABOVE_ZERO)
 
 
 @dataclass
 class Resources:
     """What one stage's job asks a cluster for (read by launchers; never part of a key)."""
 
-    cpus: int = 4  # CPU cores
-    gpus: int = 0  # GPUs (experiment=paper sets them per stage)
-    mem_gb: int = 32  # host memory
-    time_min: int = 240  # wall-clock limit
-    gpu_mem_gb: float = 80.0  # memory of each GPU asked for (the dry run's memory check)
+    cpus: int = num(4, COUNT)  # CPU cores
+    gpus: int = num(0, NON_NEGATIVE)  # GPUs (experiment=paper sets them per stage)
+    mem_gb: int = num(32, COUNT)  # host memory
+    time_min: int = num(240, COUNT)  # wall-clock limit
+    gpu_mem_gb: float = num(80.0, ABOVE_ZERO)  # memory of each GPU asked for (the dry run's memory check)
 
 
 @dataclass
@@ -420,16 +463,16 @@ class StudyConfig:
     account: Optional[str] = "${oc.env:FLAMES_ACCOUNT,null}"  # sbatch --account
     qos: Optional[str] = "${oc.env:FLAMES_QOS,null}"  # sbatch --qos
     setup: List[str] = field(default_factory=list)  # shell lines before each job (module load, venv activate)
-    array_parallelism: int = 64  # tasks of one stage array running at once
-    max_num_timeout: int = 3  # requeues of a task that hits its time limit (it resumes; the dry run counts them)
+    array_parallelism: int = num(64, COUNT)  # tasks of one stage array running at once
+    max_num_timeout: int = num(3, NON_NEGATIVE)  # requeues of a task that hits its time limit (it resumes; the dry run counts them)
     check_feasibility: bool = True  # refuse to submit (exit 2) when a task's memory, capacity or time check fails
     wait: bool = True  # wait for every job, then list failures (exit 1 if any)
     report: bool = True  # then write the study's tables and plots (<folder>/<name>/report/, docs/report.md)
     wandb_report: bool = False  # and save them as a W&B Report over the cells' runs (needs a W&B login)
     report_from: str = "store"  # store: the artifacts' manifests | wandb: the cells' W&B runs (online, no store)
     # for the GPU-hours estimate: tokens per second per GPU (vLLM generation, SFT); set yours from a benchmark
-    generate_tokens_per_s_per_gpu: float = 2500.0
-    train_tokens_per_s_per_gpu: float = 3000.0
+    generate_tokens_per_s_per_gpu: float = num(2500.0, ABOVE_ZERO)
+    train_tokens_per_s_per_gpu: float = num(3000.0, ABOVE_ZERO)
     folder: str = "${paths.outputs}/studies"  # job scripts and logs: <folder>/<name>/<stage>/
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from flames.checks import check_ranges
 from flames.config import ConfigError
 from flames.parts import find_class
 
@@ -38,7 +39,9 @@ def typed_config(cfg: Any) -> DictConfig:
     """An agent config checked against its class's schema: unknown keys and bad values fail here."""
     cls = agent_class(cfg["_target_"])
     try:
-        return OmegaConf.merge(OmegaConf.structured(cls.Config), cfg)
+        typed = OmegaConf.merge(OmegaConf.structured(cls.Config), cfg)
+        check_ranges(typed, "agent")
+        return typed
     except OmegaConfBaseException as e:
         first = str(e.msg).splitlines()[0]  # OmegaConf appends full_key/object_type lines
         raise ConfigError(f"agent.{e.full_key}: {first} (agent {cfg.get('name', '?')}: "

@@ -10,14 +10,14 @@ import re
 from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, load_prompt
-from flames.config import AgentConfig
+from flames.config import COUNT, AgentConfig, num
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$\\])")
 
 
 @dataclass
 class DistractionInsertionConfig(AgentConfig):
-    max_new_tokens: int | None = 48  # one sentence
+    max_new_tokens: int | None = num(48, COUNT)  # one sentence
 
 
 class DistractionInsertion(Agent):

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, load_prompt
 from flames.agents.masking import mask, maskable_numbers, number_tokens, pick_number, pick_variable
-from flames.config import AgentConfig
+from flames.config import AgentConfig, SEED, num
 
 @dataclass
 class FobarConfig(AgentConfig):
-    seed: int = 0  # which number gets masked is drawn with this (and the seed's id)
+    seed: int = num(0, SEED)  # which number gets masked is drawn with this (and the seed's id)
 
 
 class Fobar(Agent):

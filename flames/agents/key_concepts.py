@@ -26,7 +26,7 @@ from typing import Optional
 
 from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
 from flames.agents.concept_pool import ConceptPool
-from flames.config import AgentConfig
+from flames.config import AgentConfig, COUNT, SEED, num
 from flames.jsonl import read_jsonl, write_jsonl
 
 GSM8K_TOPIC = "grade-school math word problem"
@@ -38,18 +38,18 @@ POOL_FILE = "concept_pool.jsonl"
 class ConceptsConfig(AgentConfig):
     """The concepts step of the three key-concept agents (defaults: the paper-scale values)."""
 
-    max_concepts: int = 4  # concepts kept from a list (the first ones)
-    concept_tokens: Optional[int] = None  # token cap of the concepts step (one line); None = the agent's budget
+    max_concepts: int = num(4, COUNT)  # concepts kept from a list (the first ones)
+    concept_tokens: Optional[int] = num(None, COUNT)  # token cap of the concepts step (one line); None = the agent's budget
 
 
 @dataclass
 class KeyConceptsConfig(ConceptsConfig):
     """Defaults are the paper-scale values (experiment=paper); conf/agent/key_concepts.yaml sets the quickstart's."""
 
-    pool_seeds: Optional[int] = None  # seeds per seed dataset whose concepts form the pool; None = all (MathScale)
-    concepts_per_problem: int = 3  # concepts in each sampled set
-    seed: int = 0  # concept-set sampling seed (the sets are a function of the pool and this)
-    inputs_per_problem: int = 4  # sets drawn per wanted problem (synthesize draws only as many as the yield needs)
+    pool_seeds: Optional[int] = num(None, COUNT)  # seeds per seed dataset whose concepts form the pool; None = all (MathScale)
+    concepts_per_problem: int = num(3, COUNT)  # concepts in each sampled set
+    seed: int = num(0, SEED)  # concept-set sampling seed (the sets are a function of the pool and this)
+    inputs_per_problem: int = num(4, COUNT)  # sets drawn per wanted problem (synthesize draws only as many as the yield needs)
 
 
 def seed_style(dataset: str | None) -> str:

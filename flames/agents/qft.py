@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Dict
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt
-from flames.config import AgentConfig
+from flames.config import AgentConfig, COUNT, num
 from flames.examples import to_example
 
 
 @dataclass
 class QFTConfig(AgentConfig):
-    max_new_tokens: int | None = 160  # one question, written from scratch
-    train_seeds: int | None = 256  # seed questions to fine-tune on (ScaleQuest: 15K); None = all
-    samples_per_seed: int = 20  # question slots per fine-tuning seed: the over-generation pool
+    max_new_tokens: int | None = num(160, COUNT)  # one question, written from scratch
+    train_seeds: int | None = num(256, COUNT)  # seed questions to fine-tune on (ScaleQuest: 15K); None = all
+    samples_per_seed: int = num(20, COUNT)  # question slots per fine-tuning seed: the over-generation pool
     train: Dict[str, Any] = field(default_factory=lambda: {  # StudentConfig fields for the fine-tuning
         "max_steps": 12, "learning_rate": 5.0e-5, "per_device_train_batch_size": 4, "max_length": 384,
         "bf16": False, "num_checkpoints": 1})

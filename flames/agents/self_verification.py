@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, keeps_numbers, load_prompt, numbers_in
 from flames.agents.masking import mask, maskable_numbers, number_tokens, pick_number, pick_variable, uses_symbol
-from flames.config import AgentConfig
+from flames.config import AgentConfig, SEED, num
 
 # A sentence ends at . ? ! (possibly closing an inline formula, a quote or a bracket) and a space.
 _SENTENCE_END = re.compile(r"(?<=[.?!])[$\"')\]]*\s+")
@@ -65,7 +65,7 @@ def parse_statement(reply: str, question: str, answer: str,
 
 @dataclass
 class SelfVerificationConfig(AgentConfig):
-    seed: int = 0  # draws which number of each seed question is masked (deterministic per seed id)
+    seed: int = num(0, SEED)  # draws which number of each seed question is masked (deterministic per seed id)
 
 
 class SelfVerification(Agent):

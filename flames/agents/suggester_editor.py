@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from typing import Optional
 
 from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
-from flames.config import AgentConfig
+from flames.config import AgentConfig, COUNT, num
 
 
 @dataclass
 class SuggesterEditorConfig(AgentConfig):
     """Defaults are the paper-scale values (experiment=paper); conf/agent/suggester_editor.yaml sets the quickstart's."""
 
-    rounds: int = 2  # suggest+edit rounds; each works on the previous round's problem (Orca-Math: 2)
-    max_chars: int = 1800  # longer edited problems are dropped (Orca-Math's filter)
-    suggestion_lines: Optional[int] = None  # lines of the Suggester's list kept (one suggestion each); None = all
-    suggest_tokens: Optional[int] = None  # token cap of the suggest step; None = the agent's budget
+    rounds: int = num(2, COUNT)  # suggest+edit rounds; each works on the previous round's problem (Orca-Math: 2)
+    max_chars: int = num(1800, COUNT)  # longer edited problems are dropped (Orca-Math's filter)
+    suggestion_lines: Optional[int] = num(None, COUNT)  # lines of the Suggester's list kept (one suggestion each); None = all
+    suggest_tokens: Optional[int] = num(None, COUNT)  # token cap of the suggest step; None = the agent's budget
 
 
 LIST_STOP = ("\nProblem:", "\nNew problem:", "\nSuggestions:")  # a list may hold blank lines; stop at a new field

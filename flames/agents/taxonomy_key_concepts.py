@@ -13,14 +13,15 @@ from typing import Optional
 
 from flames.agents.key_concepts import ConceptsConfig, ConceptsThenProblem
 from flames.agents.taxonomy import load_taxonomy, sample_paths
+from flames.config import COUNT, SEED, num
 
 
 @dataclass
 class TaxonomyKeyConceptsConfig(ConceptsConfig):
     taxonomy: str = "ccssm+msc2020"  # builtin | ccssm | msc2020 | a JSON file | several joined by + (default: ours)
     taxonomy_dir: Optional[str] = None  # folder with ccssm/ and msc2020/ (for the real taxonomies)
-    seed: int = 0  # topic sampling seed
-    inputs_per_problem: int = 4  # topics drawn per wanted problem (synthesize over-draws only by the observed yield)
+    seed: int = num(0, SEED)  # topic sampling seed
+    inputs_per_problem: int = num(4, COUNT)  # topics drawn per wanted problem (synthesize over-draws only by the observed yield)
 
 
 class TaxonomyKeyConcepts(ConceptsThenProblem):
