@@ -61,7 +61,7 @@ def du(path: Path) -> int:
 
 def pipeline_scale(problems: int, store: Path) -> None:
     fake = InstantLLM()
-    llm_mod.get_llm = lambda cfg: fake  # every stage's model: instant
+    llm_mod.load_llm = lambda cfg: fake  # every stage's model: instant
     cfg = compose_cfg(["seeds=gsm8k_math", "agent=paraphrase", f"agent.num_problems={problems}",
                        "agent.chunk_size=4096", "solve.chunk_size=4096", "solve.num_samples=1",
                        "stage=mix", "logger=none", f"paths.store={store}"])

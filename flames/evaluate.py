@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
+from flames.context import RetryPolicy
 from flames.grading import DEFAULT_MODE, extract_answer, grade_batch
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, PROMPT_TOO_LONG, Sampling, request_seed, usage
@@ -38,13 +39,14 @@ STATS = "stats.json"  # the interval settings the metrics were drawn with (flame
 
 def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sampling, prompt: str,
              chunk_size: int = 256, subsets: dict[str, list[str]] | None = None, audit: bool = True,
-             samples: Sampling | None = None, settings: Settings = Settings(), mode: str = DEFAULT_MODE) -> dict:
+             samples: Sampling | None = None, settings: Settings = Settings(), mode: str = DEFAULT_MODE,
+             retry: RetryPolicy | None = None) -> dict:
     """Answer every item of every benchmark; predictions go to out_dir/data.jsonl (resumable).
 
     `sampling` is the greedy pass; `samples` (its `n` = k), when given, the sampled one; `mode` the grading
     mode (flames.grading.MODES), recorded in every prediction.
     """
-    writer = RecordWriter(out_dir)
+    writer = RecordWriter(out_dir, retry)
     for name, items in suite.items():
         fields = (subsets or {}).get(name, ())
         todo = [it for it in items if f"{name}/{it['id']}" not in writer.done_ids]

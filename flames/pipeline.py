@@ -9,6 +9,7 @@ A pool stage (`Stage.grows`) is asked for its sizes: the store reuses, grows or 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from flames import llm as llm_mod
 from flames.agents import typed_config
 from flames.checks import check_values
 from flames.config import ConfigError, MixtureConfig
+from flames.context import StageContext
 from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage, external_dataset
-from flames.store import Artifact, Store, set_retry_policy
+from flames.store import Artifact, Store
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class PipelineRun:
 
     results: list[StageResult] = field(default_factory=list)
     train_history: list = field(default_factory=list)
+    calls: Counter = field(default_factory=Counter)  # backend calls by stage (a rerun that reuses all: none)
 
     @property
     def eval_metrics(self) -> dict:
@@ -62,14 +65,16 @@ class Pipeline:
     def __init__(self, cfg: DictConfig, logger=None):
         check_values(cfg)  # ranges, before a store, a W&B run or a model exists
         self.cfg = cfg
-        self.store = Store(Path(cfg.paths.store).expanduser().resolve(), lock_timeout=cfg.paths.lock_timeout_s)
+        self.failures = cfg.get("failures") or {}  # which failed rows to retry; when too many failures stop a stage
+        self.store = Store(Path(cfg.paths.store).expanduser().resolve(), lock_timeout=cfg.paths.lock_timeout_s,
+                           retry=StageContext.from_failures("-", self.failures).retry)
+        self.models = llm_mod.ModelPool()  # loaded once per run, shared by the stages (released before training)
         self.logger = logger
         self.shared = Shared(cfg)
         self.run_info = PipelineRun(train_history=self.shared.train_history)
         self.produced: dict[tuple[str, str], Artifact] = {}
         self.agent_cfgs = self.agents()  # checked against their classes' schemas before anything runs
         self.views = {label: int(a.num_problems) for label, a in self.agent_cfgs.items()}  # what mix reads
-        apply_failure_policy(cfg.get("failures") or {})
 
     def run(self) -> PipelineRun:
         if self.logger:  # training metrics reach the logger while the workers train, not at the end
@@ -140,17 +145,18 @@ class Pipeline:
         return {stage.input_name: self.produced[up, ""]}
 
     def run_stage(self, stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
-        llm_mod.set_stage(stage.name)
         name = f"{stage.name}[{label}]" if label else stage.name
+        job.ctx = ctx = StageContext.from_failures(stage.name, self.failures, self.models)
 
         def compute(out: Path) -> dict:  # runs under the lock, only when this job computes
             log.info("%s: computing -> %s", name, out)
-            llm_mod.set_request_cache(out / REQUESTS)  # openai backend: a rerun after a kill skips finished requests
+            ctx.request_cache = out / REQUESTS  # openai backend: a rerun after a kill skips finished requests
             try:
                 metrics = stage.run(job, inputs, out)
-                llm_mod.check_failures(final=True)  # a stage that failed too often is not sealed: a rerun resumes it
+                ctx.check_failures(final=True)  # a stage that failed too often is not sealed: a rerun resumes it
             finally:
-                llm_mod.set_request_cache(None)
+                ctx.request_cache = None
+                self.run_info.calls[stage.name] += ctx.calls
             (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
             return metrics
 
@@ -169,13 +175,6 @@ class Pipeline:
         if self.logger:
             self.logger.log_stage(result)
         return art
-
-
-def apply_failure_policy(failures: Any) -> None:
-    """`failures.*`: which failed rows the store retries, and the window in which too many failures stop a run."""
-    get = failures.get
-    set_retry_policy(get("retry_failed", True), get("max_attempts", 3))
-    llm_mod.set_failure_window(get("window", 500), get("max_rate", 0.2))
 
 
 def asked(stage: Stage, job: Job) -> dict | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from flames.context import RetryPolicy
 from flames.grading import extract_answer
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, Sampling, request_seed, usage
@@ -25,13 +26,13 @@ log = logging.getLogger(__name__)
 
 
 def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: str, chunk_size: int = 64,
-          num_problems: int | None = None) -> dict:
+          num_problems: int | None = None, retry: RetryPolicy | None = None) -> dict:
     """Give every problem of the view (ranked below `num_problems`; None: all) `sampling.n` solutions.
 
     Resumable and growable: problems holding `sampling.n` samples already are skipped; a problem holding k
     gets samples k..n-1 in one request with n-k completions, so asking 2 then 4 samples makes 2 new per problem.
     """
-    writer = RecordWriter(out_dir)
+    writer = RecordWriter(out_dir, retry)
     held = sample_counts(read_jsonl(writer.data_path))
     view = [p for p in read_jsonl(problems) if in_view(p, num_problems)]
     # a row dropped (prompt_too_long, or failed with no attempt left) is not asked again; one to retry is not done

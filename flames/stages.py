@@ -33,6 +33,7 @@ from flames import llm as llm_mod
 from flames.agents import agent_class, build_agent
 from flames.benchmarks import load_benchmark, load_suite, source_of, spec_of, subset_fields
 from flames.config import ConfigError, MixtureConfig, ModelConfig, Resources
+from flames.context import StageContext
 from flames.evaluate import evaluate
 from flames.grading import DEFAULT_MODE
 from flames.jsonl import read_jsonl
@@ -112,6 +113,7 @@ class Job:
     shared: Shared
     agent: DictConfig | None = None
     views: dict[str, int] = field(default_factory=dict)  # agent label -> problems it asks for (its view)
+    ctx: StageContext = field(default_factory=StageContext)  # the running stage's (Pipeline.run_stage sets it)
 
     def node(self, path: str) -> Any:
         """A config node by dotted path; "agent[.x]" is this job's agent (a blend's own, not cfg.agent)."""
@@ -194,8 +196,8 @@ class Tune(Stage):
         return {"data": text_fingerprint([f"{r['problem']}\n{r['solution']}" for r in self.rows(job)])}
 
     def run(self, job, inputs, out):
-        RecordWriter(out).write(self.rows(job))
-        llm_mod.release_all()  # nothing else holds a device while the generator trains
+        RecordWriter(out, job.ctx.retry).write(self.rows(job))
+        llm_mod.release(job.ctx)  # nothing else holds a device while the generator trains
         model = fine_tune(out / "data.jsonl", out, job.cfg.problem_model.name, dict(job.agent.train),
                           job.cfg.distributed, process_count(job.cfg.distributed))
         return {"model": model}
@@ -226,11 +228,12 @@ class Synthesize(Stage):
         cfg, agent_cfg = job.cfg, job.agent
         seeds = job.shared.seeds()  # a missing or malformed seed file fails before a model loads
         model_cfg, generator = generator_config(cfg, inputs)
-        model = LazyModel(model_cfg) if agent_class(agent_cfg["_target_"]).uses_llm else None
+        model = LazyModel(model_cfg, job.ctx) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
         agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator)
         metrics = synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
-                             problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws)
+                             problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws,
+                             retry=job.ctx.retry)
         return {**metrics, FULL: metrics["reached_target"]}  # short of it, more draws may still add problems
 
 
@@ -238,12 +241,12 @@ class LazyModel:
     """A model loaded at its first use: a pool asked for what it already holds (problems accepted past an
     earlier target, samples of every problem of the view) grows without loading one."""
 
-    def __init__(self, cfg: DictConfig):
-        self.cfg, self._model = cfg, None
+    def __init__(self, cfg: DictConfig, ctx: StageContext):
+        self.cfg, self.ctx, self._model = cfg, ctx, None
 
     def __getattr__(self, name: str) -> Any:
         if self._model is None:
-            self._model = llm_mod.get_llm(self.cfg)
+            self._model = llm_mod.for_stage(self.ctx, self.cfg)
         return getattr(self._model, name)
 
 
@@ -268,8 +271,8 @@ class Solve(Stage):
     def run(self, job, inputs, out):
         cfg, n = job.cfg, job.agent.num_problems
         sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
-        metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model), sampling, cfg.solve.prompt,
-                        cfg.solve.chunk_size, num_problems=n)
+        metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), sampling, cfg.solve.prompt,
+                        cfg.solve.chunk_size, num_problems=n, retry=job.ctx.retry)
         return {**metrics, FULL: metrics["view_size"] >= n}
 
 
@@ -305,11 +308,11 @@ class SolutionQC(Stage):
         cfg, qc = job.cfg, job.cfg.qc
         strategy = strategy_from(qc.strategy)
         student = StudentFit(cfg.student.name, cfg.student.max_length, cfg.solve.prompt, cfg.student.chat_template)
-        models = strategy.load_models(qc, cfg.problem_model)
+        models = strategy.load_models(qc, cfg.problem_model, job.ctx)
         n, before = job.agent.num_problems, previous_metrics(out)  # a grown pool's counts so far
         try:
             metrics = solution_qc(inputs["solved"].data, out, strategy, qc.fixed_size, student=student,
-                                  num_samples=cfg.solve.num_samples, num_problems=n, **models)
+                                  num_samples=cfg.solve.num_samples, num_problems=n, retry=job.ctx.retry, **models)
         finally:
             for model in models.values():
                 getattr(model, "close", lambda: None)()
@@ -397,7 +400,7 @@ class Train(Stage):
             raise ConfigError(f"student.selection={student.selection!r}: one of {', '.join(SELECTIONS)}")
         if student.selection == "paper":
             selection_items(job, out)  # a benchmark missing from the suite fails before training, not after
-        llm_mod.release_all()  # free generation models before training
+        llm_mod.release(job.ctx)  # free generation models before training
         metrics = train(inputs["mixture"].data, out, resolve_model_path(student.name), student, cfg.solve.prompt,
                         cfg.distributed, process_count(cfg.distributed), job.shared.train_log)
         if student.selection != "last" and "skipped" not in metrics:
@@ -426,7 +429,7 @@ def select_checkpoint(job: Job, out: Path) -> dict:
     for folder in checkpoint_folders(out):
         metrics = evaluate(items, out / "selection" / folder.name, eval_model(job, str(folder)),
                            eval_sampling(job), job.cfg.benchmarks.prompt)
-        llm_mod.release_all()
+        llm_mod.release(job.ctx)
         scores = {name: metrics[name]["accuracy"] for name in items}
         scored.append({"step": int(folder.name.split("-")[-1]), "folder": f"checkpoints/{folder.name}",
                        "scores": scores, "score": sum(scores.values()) / len(scores)})
@@ -438,8 +441,8 @@ def select_checkpoint(job: Job, out: Path) -> dict:
 def eval_model(job: Job, path: str) -> Any:
     """A model loaded for greedy evaluation with the benchmarks' backend settings."""
     b = job.cfg.benchmarks
-    llm_mod.release_all()
-    return llm_mod.get_llm(OmegaConf.structured(ModelConfig(name=path, backend=b.backend, dtype=b.dtype,
+    llm_mod.release(job.ctx)
+    return llm_mod.for_stage(job.ctx, OmegaConf.structured(ModelConfig(name=path, backend=b.backend, dtype=b.dtype,
                                                             batch_size=b.batch_size)))
 
 
@@ -492,8 +495,8 @@ class Evaluate(Stage):
             model_path = resolve_model_path(job.cfg.student.path)
         metrics = evaluate(job.shared.eval_items(), out, eval_model(job, model_path), eval_sampling(job), b.prompt,
                            eval_chunk(b), subset_fields(b), audit=b.audit, samples=eval_samples(job),
-                           settings=eval_stats(job), mode=job.cfg.grading.mode)
-        llm_mod.release_all()
+                           settings=eval_stats(job), mode=job.cfg.grading.mode, retry=job.ctx.retry)
+        llm_mod.release(job.ctx)
         return metrics
 
 

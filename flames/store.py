@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from flames.context import RetryPolicy
 from flames.files import append_jsonl, repair_tail, write_json_atomic
 from flames.jsonl import read_jsonl
 from flames.locks import file_lock
@@ -58,21 +59,6 @@ def stage_key(stage: str, config: Any, inputs: dict[str, str]) -> str:
     """Content hash of what determines a stage's output."""
     blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-@dataclass
-class RetryPolicy:
-    """What a run does with failed rows its artifacts hold (set by the pipeline from `failures.*`)."""
-
-    retry_failed: bool = True
-    max_attempts: int = 3  # attempts per failed row (its first included), then it stays failed
-
-
-RETRY = RetryPolicy()
-
-
-def set_retry_policy(retry_failed: bool, max_attempts: int) -> None:
-    RETRY.retry_failed, RETRY.max_attempts = bool(retry_failed), int(max_attempts)
 
 
 @dataclass
@@ -133,12 +119,12 @@ class RecordWriter:
 
     On open it reads what a previous (possibly killed) run left: ids already written or
     dropped are skipped by the stage, and a torn last line is cut off so nothing is duplicated.
-    Failed rows (a reason in RETRYABLE) that `RETRY` attempts again are not done: their ids leave `done_ids`,
+    Failed rows (a reason in RETRYABLE) that `retry` attempts again are not done: their ids leave `done_ids`,
     their units are `retry_units` (a stage that works by inputs redoes those), and `failed_units` are every unit
     still failed (retried now or not).
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, retry: RetryPolicy | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.data_path = self.folder / "data.jsonl"
@@ -155,7 +141,7 @@ class RecordWriter:
         )
         self.data_path.touch()  # an artifact that keeps nothing still has an (empty) data file
         self.failures = Failures.read(self.folder, data_ids, self.inputs_done, drops)
-        self.retry_units = self.failures.to_retry(RETRY)
+        self.retry_units = self.failures.to_retry(retry or RetryPolicy())
         self.failed_units = self.failures.unresolved()
         self.done_ids -= {r["id"] for r in self.failures.rows if unit_of(r) in self.retry_units}
         if self.retry_units:
@@ -237,9 +223,10 @@ class Artifact:
 class Store:
     """Content-addressed stage outputs under one root folder."""
 
-    def __init__(self, root: str | Path, lock_timeout: float | None = None):
+    def __init__(self, root: str | Path, lock_timeout: float | None = None, retry: RetryPolicy | None = None):
         self.root = Path(root)
         self.lock_timeout = lock_timeout  # seconds to wait for another job computing an artifact; None: no limit
+        self.retry = retry or RetryPolicy()  # failed rows a complete pool still has to retry make it not cover
 
     def artifact(self, stage: str, config: Any, inputs: dict[str, Artifact]) -> Artifact:
         key = stage_key(stage, config, {k: a.key for k, a in inputs.items()})
@@ -280,7 +267,7 @@ class Store:
         an ask it served was as large in every size, and its view was whole or its inputs have not grown since."""
         if ask is None:
             return True
-        if Failures.read(art.path).to_retry(RETRY):  # failed rows to retry: resumed like a growth
+        if Failures.read(art.path).to_retry(self.retry):  # failed rows to retry: resumed like a growth
             return False
         seal = _seal(art)
         if seal and "files" not in seal:  # sealed by flames < 0.4: reused as it is, as before

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from flames.agents.base import Agent, work_id  # noqa: F401  (work_id: also flames.synthesize's)
+from flames.context import RetryPolicy
 from flames.jsonl import read_jsonl
 from flames.store import RETRYABLE, RecordWriter
 from flames.views import RANK, ViewOrder
@@ -43,7 +44,8 @@ class AdmitAll:
 
 
 def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int, chunk_size: int = 64,
-               gate: Gate | None = None, shares: dict[str, float] | None = None, max_draws: int = 1) -> dict:
+               gate: Gate | None = None, shares: dict[str, float] | None = None, max_draws: int = 1,
+               retry: RetryPolicy | None = None) -> dict:
     """Run `agent` over its inputs, chunk by chunk, until `num_problems` problems pass `gate`.
 
     Inputs are drawn in passes: every input once (draw 0), then every input again (draw 1), ...,
@@ -53,7 +55,7 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     already written are re-admitted, so a killed run, or a run asking for more, continues where the
     last one stopped, with the same seeds. Accepted problems carry `view_rank` (flames.views).
     """
-    writer = RecordWriter(out_dir)
+    writer = RecordWriter(out_dir, retry)  # retry: which failed rows of an earlier run to redo (flames.context)
     agent.log_call = writer.log_call
     inputs = agent.prepare(seeds, out_dir / "agent")
     gate = gate or AdmitAll()

@@ -136,11 +136,10 @@ def scripted():
 
 @pytest.fixture
 def scripted_backend(monkeypatch):
-    """`install(reply)`: every stage's model becomes one ScriptedLLM (returned); backend call counts reset."""
+    """`install(reply)`: every stage's model becomes one ScriptedLLM (returned)."""
     def install(reply):
         llm = ScriptedLLM(reply)
-        monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: llm)
-        llm_mod.CALLS.clear()
+        monkeypatch.setattr(llm_mod, "load_llm", lambda cfg: llm)
         return llm
 
     return install

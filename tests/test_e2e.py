@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-import flames.llm as llm_mod
 from flames.jsonl import read_jsonl
 from flames.pipeline import STAGE_NAMES, Pipeline
 from flames.views import in_view
@@ -104,12 +104,12 @@ def test_qc_majority_reuses_generations(quickstart, monkeypatch):
     """`flames qc=majority` after the quickstart: no new backend call for synthesize or solve; solution QC and
     the mixture are computed anew (what follows them is the same plumbing, tested on scripted models)."""
     monkeypatch.setenv("FLAMES_STORE", str(quickstart["store"]))
-    llm_mod.CALLS.clear()
-    run = Pipeline(compose_config(["qc=majority", "logger=none", "stage=mix"])).run()
+    pipeline = Pipeline(compose_config(["qc=majority", "logger=none", "stage=mix"]))
+    run = pipeline.run()
     status = {r.stage: r.reused for r in run.results}
     assert status == {"synthesize": True, "problem_qc": True, "solve": True, "solution_qc": False, "mix": False}
-    assert llm_mod.CALLS["synthesize"] == 0 and llm_mod.CALLS["solve"] == 0
-    llm_mod.release_all()
+    assert run.calls["synthesize"] == 0 and run.calls["solve"] == 0
+    pipeline.models.release()
 
 
 def test_multirun_synthesizes_each_agent_once(tmp_path):
@@ -243,16 +243,17 @@ def test_paper_suite_on_smollm2_prints_the_paper_table_and_regrades(tmp_path, fl
 def test_answer_strategies_on_the_quickstart_pool_make_no_new_generations(quickstart, monkeypatch):
     """Issue 5, acceptance 1: the four answer strategies over the quickstart's solved problems (3 each)."""
     monkeypatch.setenv("FLAMES_STORE", str(quickstart["store"]))
-    llm_mod.CALLS.clear()
+    calls: Counter = Counter()
     kept, dropped = {}, {}
     for strategy in ("first", "majority", "majority_first", "strict"):
         res = Pipeline(compose_config(["logger=none", "stage=solution_qc", f"qc={strategy}"])).run()
+        calls += res.calls
         status = {r.stage: r.reused for r in res.results}
         assert status["synthesize"] and status["problem_qc"] and status["solve"], status
         (sqc,) = [r for r in res.results if r.stage == "solution_qc"]
         kept[strategy], dropped[strategy] = sqc.manifest["records_out"], sqc.manifest["dropped"]
         assert sqc.manifest["records_in"] == kept[strategy] + sum(sqc.manifest["dropped"].values())
-    assert llm_mod.CALLS["synthesize"] == 0 and llm_mod.CALLS["solve"] == 0
+    assert calls["synthesize"] == 0 and calls["solve"] == 0
     print("kept per strategy:", kept)
     assert kept["first"] == kept["majority_first"] >= kept["majority"] >= kept["strict"]
     # "first" verifies no answer: it keeps every solved problem the student's context can take

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 import flames.llm as llm_mod
+from flames.context import RetryPolicy
 from flames.jsonl import read_jsonl, write_jsonl
 from flames.llm import BACKEND_ERROR, SERVER_ERROR, Sampling, TooManyFailures, refused
 from flames.pipeline import Pipeline
 from flames.solve import solve
-from flames.store import folder_stats, set_retry_policy
+from flames.store import folder_stats
 from tests.conftest import ScriptedLLM, problem_from_prompt
 from tests.helpers import compose_config
 
@@ -59,15 +60,11 @@ class Flaky(ScriptedLLM):
 
 @pytest.fixture
 def backend(monkeypatch):
-    set_retry_policy(True, 3)
-
     def install(llm):
-        monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: llm)
+        monkeypatch.setattr(llm_mod, "load_llm", lambda cfg: llm)
         return llm
 
-    yield install
-    set_retry_policy(True, 3)  # the defaults again: both are process-wide, set by each Pipeline
-    llm_mod.set_failure_window(500, 0.2)
+    return install
 
 
 def run(*overrides, stage="solve"):
@@ -144,11 +141,11 @@ def test_solve_retries_a_failed_problem_up_to_max_attempts(tmp_path, backend):
     problems = tmp_path / "problems.jsonl"
     write_jsonl(problems, [{"id": f"p{i}", "problem": f"What is {i} + 1?"} for i in range(20)])
     always = Flaky(30, once=False)
-    set_retry_policy(True, 2)
-    solve(problems, tmp_path / "out", always, Sampling(), "Reason.")
+    twice = RetryPolicy(True, 2)  # failures.max_attempts=2
+    solve(problems, tmp_path / "out", always, Sampling(), "Reason.", retry=twice)
     failing = {p.split("\n")[0] for p in always.failed}
-    solve(problems, tmp_path / "out", always, Sampling(), "Reason.")  # attempt 2: the last
-    solve(problems, tmp_path / "out", always, Sampling(), "Reason.")  # none left: nothing asked
+    solve(problems, tmp_path / "out", always, Sampling(), "Reason.", retry=twice)  # attempt 2: the last
+    solve(problems, tmp_path / "out", always, Sampling(), "Reason.", retry=twice)  # none left: nothing asked
     assert len(always.received) == 20 + len(failing)  # the first run, then one retry of each failing problem
     rows = list(read_jsonl(tmp_path / "out" / "dropped.jsonl"))
     assert sorted(r["attempt"] for r in rows) == sorted([1, 2] * len(failing))

@@ -78,7 +78,7 @@ def test_a_seed_too_long_for_the_problem_model_is_a_counted_drop_of_synthesize(t
                         *({"id": f"s{i}", "problem": f"Tom has {i + 2} apples. How many apples?", "answer": str(i + 2)}
                           for i in range(5))])
     llm = SmallContext(lambda p, k: "Rephrased problem: Tom owns " + " ".join(p.split()[-3:]))
-    monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: llm)
+    monkeypatch.setattr(llm_mod, "load_llm", lambda cfg: llm)
     cfg = compose_config(["logger=none", "stage=synthesize", "agent=paraphrase", "agent.num_problems=6",
                           f"seeds.path={seeds}", "agent.chunk_size=8"])
     (syn,) = Pipeline(cfg).run().results

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-import flames.llm as llm_mod
 from flames.jsonl import read_jsonl
 from flames.pipeline import Pipeline
 from tests.conftest import problem_from_prompt
@@ -58,10 +57,9 @@ def test_solvability_in_the_pipeline(fake_llm):
     assert m["records_out"] + sum(m["dropped"].values()) == m["records_in"]
     assert set(m["dropped"]) <= {"unsolvable", "judge_unparseable"} and m["llm_calls_by_step"] == {"judge": 1}
     assert all(r["qc"]["judge"]["verdict"] == "solvable" and r["qc"]["chosen"] == 0 for r in rows)
-    assert llm_mod.CALLS["solution_qc"] == 1
-    before = dict(llm_mod.CALLS)
-    run(["qc=solvability"])  # reused: no judge call
-    assert dict(llm_mod.CALLS) == before
+    assert res.calls["solution_qc"] == 1
+    again = run(["qc=solvability"])  # reused: no judge call
+    assert sum(again.calls.values()) == 0
 
 
 def test_solvability_reward_in_the_pipeline(fake_llm):

@@ -115,7 +115,7 @@ def test_a_larger_ask_the_pool_already_holds_grows_it_without_a_request_or_a_mod
 
     run("agent.num_problems=6", stage="synthesize")  # one chunk of 100 requests: 100 problems pass, 6 asked
     loaded, calls = [], len(llm.calls)
-    monkeypatch.setattr(llm_mod, "get_llm", lambda cfg: loaded.append(cfg.name) or llm)
+    monkeypatch.setattr(llm_mod, "load_llm", lambda cfg: loaded.append(cfg.name) or llm)
     res = run("agent.num_problems=50", stage="synthesize")
     assert not res.results[0].reused and res.results[0].manifest["asked"]["num_problems"] == 50  # now served
     assert len(llm.calls) == calls and loaded == []  # the 50 were there

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -86,38 +85,32 @@ def check_one_line(proc, names: str, store: Path) -> None:
 @pytest.fixture
 def flames_cli(tmp_path, monkeypatch, capfd):
     """`flames(args)`: the CLI run in-process from tmp_path (a result like a finished process's), with every
-    request for a model (`get_llm`) recorded in `flames.asked` and every model load (a backend's class, looked
+    request for a model (`load_llm`) recorded in `flames.asked` and every model load (a backend's class, looked
     up only to load one) failing the test. The store is tmp_path/store (FLAMES_STORE, tests/conftest.py)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FLAMES_DEBUG", raising=False)  # a mistake's one line, not its traceback
-    asked, loaded, real_get_llm = [], [], llm_mod.get_llm
+    asked, loaded, real_load_llm = [], [], llm_mod.load_llm
 
-    def get_llm(cfg):
+    def load_llm(cfg):
         asked.append(cfg.name)
-        return real_get_llm(cfg)
+        return real_load_llm(cfg)
 
-    def find_class(name, *args, **kwargs):  # _build's last step: from_config on the backend loads the model
+    def find_class(name, *args, **kwargs):  # load_llm's last step: from_config on the backend loads the model
         loaded.append(name)
         pytest.fail(f"a model was loaded (backend {name})")
 
-    monkeypatch.setattr(llm_mod, "get_llm", get_llm)
+    monkeypatch.setattr(llm_mod, "load_llm", load_llm)
     monkeypatch.setattr(llm_mod, "find_class", find_class)
-    monkeypatch.setattr(llm_mod, "_CACHE", {})  # a model cached by an earlier test would skip the load
-    # what a running stage sets (its name, its request cache, its failure window): restored after
-    per_stage = [(state, state[0]) for state in (llm_mod._current_stage, llm_mod._request_cache, llm_mod._window)]
 
     def flames(args: list[str]) -> subprocess.CompletedProcess:
-        calls = Counter(llm_mod.CALLS)
         capfd.readouterr()
         code = run_cli(monkeypatch, args)
         out = capfd.readouterr()
-        assert loaded == [] and llm_mod.CALLS == calls, (loaded, llm_mod.CALLS - calls)
+        assert loaded == [], loaded
         return subprocess.CompletedProcess(["flames", *args], code, out.out, out.err)
 
     flames.asked = asked
-    yield flames
-    for state, value in per_stage:
-        state[0] = value
+    return flames
 
 
 @pytest.mark.parametrize("case", CONFIG_MISTAKES)

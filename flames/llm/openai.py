@@ -10,7 +10,7 @@ that a later run retries, docs/failures.md), while any other 4xx (a wrong model 
 call with one `ConfigError` line naming the model and the URL.
 
 Request-level resume: while a stage runs, the pipeline names a file in its artifact folder
-(`flames.llm.set_request_cache`); each finished request is appended to it (fsync'd), keyed by a hash of
+(the stage context's `request_cache`); each finished request is appended to it (fsync'd), keyed by a hash of
 the request body (model, messages or prompt, sampling settings, seed), and a rerun after a kill answers
 those from the file instead of the server.
 
@@ -37,14 +37,13 @@ from typing import Any
 import openai
 from tqdm.auto import tqdm
 
-from flames import llm as llm_mod
 from flames.config import ConfigError
 from flames.files import append_jsonl, repair_tail
 from flames.llm import LLM, SERVER_ERROR, Generation, Sampling, raw_prompt, refused
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUS = {408, 409, 425, 429}  # and every 5xx
+RETRY_STATUS = frozenset({408, 409, 425, 429})  # and every 5xx
 
 
 class ServerError(RuntimeError):
@@ -71,13 +70,14 @@ class OpenAIModel(LLM):
         self.concurrency = max(1, int(concurrency))
         self.max_retries = int(max_retries)
         self.backoff, self.max_backoff = backoff, max_backoff
-        self.cache_path = cache_path  # explicit; else the file the pipeline set (llm.set_request_cache)
+        self.cache_path = cache_path  # explicit; else the running stage's (StageContext.request_cache)
         self.extra_body = dict(extra_body or {})  # more request fields, e.g. {"min_p": 0.05}
         # vllm serve without --api-key accepts any key; the client insists on one
         api_key = os.environ.get(api_key_env) or "EMPTY"
         self.client = openai.OpenAI(base_url=base_url or None, api_key=api_key, max_retries=0, timeout=timeout)
         self.url = str(self.client.base_url).rstrip("/")
         self._warned: set[str] = set()
+        self._requests: RequestCache | None = None  # the open request cache (the running stage's file)
         for name in ("httpx", "httpx2"):  # the client logs every request at INFO
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.WARNING)
@@ -88,7 +88,7 @@ class OpenAIModel(LLM):
     # ---- requests --------------------------------------------------------------------------------------------
 
     def _chat(self, conversations: list[list[dict]], sampling: Sampling, seeds: list[int]) -> list[Generation]:
-        cache = _open_cache(self.cache_path or llm_mod.request_cache())
+        self._requests = cache = reopened(self._requests, self.cache_path or self.requests_file)
         results: list[Generation | None] = [None] * len(conversations)
         todo = []
         for i, (conv, seed) in enumerate(zip(conversations, seeds)):
@@ -299,13 +299,10 @@ class RequestCache:
             self.offsets[key] = pos
 
 
-_open: list = [None]  # the RequestCache of the current file: one per process, shared by every model
-
-
-def _open_cache(path: str | Path | None) -> RequestCache | None:
+def reopened(cache: RequestCache | None, path: str | Path | None) -> RequestCache | None:
+    """The cache of `path`: `cache` while it is that file's and the file is still there, else the file opened."""
     if path is None:
         return None
-    cur = _open[0]
-    if cur is None or cur.path != Path(path) or (cur.offsets and not cur.path.exists()):  # another file, or removed
-        _open[0] = RequestCache(path)
-    return _open[0]
+    if cache is None or cache.path != Path(path) or (cache.offsets and not cache.path.exists()):  # another, or removed
+        return RequestCache(path)
+    return cache

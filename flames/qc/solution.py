@@ -23,6 +23,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from flames.context import StageContext
+
 
 R = TypeVar("R")
 
@@ -100,7 +102,7 @@ class Strategy:
     def model_configs(self, qc: Any, problem_model: Any) -> dict[str, Any]:
         return {}
 
-    def load_models(self, qc: Any, problem_model: Any) -> dict[str, Any]:
+    def load_models(self, qc: Any, problem_model: Any, ctx: StageContext | None = None) -> dict[str, Any]:
         return {}
 
     def keep(self, rows: list[dict], writer: Any, **models: Any) -> tuple[list[dict], dict]:

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from flames import llm as llm_mod
+from flames.context import StageContext
 from flames.keys import key_slice
 from flames.qc.judge import SOLVABLE, UNSOLVABLE, SolvabilityJudge
 from flames.qc.reward import RewardScorer
@@ -30,10 +31,10 @@ class Solvability(Strategy):
     def model_configs(self, qc, problem_model):
         return {"judge": judge_config(qc, problem_model), "solvability": qc.solvability}
 
-    def load_models(self, qc, problem_model):
+    def load_models(self, qc, problem_model, ctx=None):
         cfg, how = judge_config(qc, problem_model), qc.solvability
         sampling = llm_mod.sampling_from(cfg, temperature=how.temperature, max_new_tokens=how.max_new_tokens)
-        return {"judge": SolvabilityJudge(llm_mod.get_llm(cfg), sampling, how.chunk_size)}
+        return {"judge": SolvabilityJudge(llm_mod.for_stage(ctx or StageContext(), cfg), sampling, how.chunk_size)}
 
     def keep(self, rows, writer, judge: SolvabilityJudge | None = None, **models):
         if judge is None:
@@ -65,11 +66,11 @@ class SolvabilityReward(Solvability):
     def model_configs(self, qc, problem_model):
         return {**super().model_configs(qc, problem_model), "reward_model": qc.reward_model}
 
-    def load_models(self, qc, problem_model):
+    def load_models(self, qc, problem_model, ctx=None):
         rm = qc.reward_model
         scorer = RewardScorer(rm.name, rm.dtype, rm.batch_size, rm.max_length, key_slice(rm.extra),
-                              before_load=llm_mod.release_all)  # a vLLM judge holds the GPU memory
-        return {**super().load_models(qc, problem_model), "scorer": scorer}
+                              before_load=lambda: llm_mod.release(ctx or StageContext()))  # a vLLM judge holds the GPU memory
+        return {**super().load_models(qc, problem_model, ctx), "scorer": scorer}
 
     def keep(self, rows, writer, judge=None, scorer: RewardScorer | None = None, **models):
         if scorer is None:

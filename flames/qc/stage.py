@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flames.context import RetryPolicy
 from flames.examples import fit_examples, student_tokenizer
 from flames.jsonl import read_jsonl
 from flames.llm.embedded import resolve_model_path
@@ -79,7 +80,7 @@ def strategy_from(spec: Any) -> Strategy:
 
 def solution_qc(solved: Path, out_dir: Path, strategy: str | Strategy, fixed_size: int | None = None, seed: int = 0,
                 *, student: StudentFit | None = None, num_samples: int | None = None,
-                num_problems: int | None = None, **models: Any) -> dict:
+                num_problems: int | None = None, retry: RetryPolicy | None = None, **models: Any) -> dict:
     """Keep problems (with one chosen solution) by `strategy`; record votes, verdicts, scores and drop reasons.
 
     Reads the view of `solved`: the problems ranked below `num_problems` (flames.views; None: all), each with
@@ -89,7 +90,7 @@ def solution_qc(solved: Path, out_dir: Path, strategy: str | Strategy, fixed_siz
     run are skipped, so a larger view costs the decisions on its new problems only.
     """
     strategy = strategy_from(strategy)
-    writer = RecordWriter(out_dir)
+    writer = RecordWriter(out_dir, retry)
     rows = [r for r in merge_samples(read_jsonl(solved), num_samples) if in_view(r, num_problems)]
     # fixed_size subsamples the whole view: every row is decided again (the writer skips what is on file)
     todo = rows if fixed_size is not None else [r for r in rows if r["id"] not in writer.done_ids]
