@@ -35,6 +35,7 @@ from flames.config import ConfigError, MixtureConfig, Resources
 from flames.files import write_json_atomic
 from flames.pipeline import STAGE_NAMES, Pipeline
 from flames.stages import STAGE_BY_NAME
+from flames.store import covers
 
 log = logging.getLogger(__name__)
 FAILED_MARKER = "FAILED.json"  # written next to a failed task's logs: its cell, artifacts and reason
@@ -154,12 +155,8 @@ def largest_asks(results: Iterable[Any]) -> dict[str, list]:
     for r in results:
         if r.ask not in asks.setdefault(r.artifact.key, []):
             asks[r.artifact.key].append(r.ask)
-    return {key: [a for a in found if a is None or not any(b != a and b is not None and _covers(b, a) for b in found)]
+    return {key: [a for a in found if a is None or not any(b != a and b is not None and covers(b, a) for b in found)]
             for key, found in asks.items()}
-
-
-def _covers(big: dict, small: dict) -> bool:
-    return all(v <= big.get(k, -1) for k, v in small.items())
 
 
 def _ask_id(ask: dict | None) -> tuple | None:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-import flames.llm as llm_mod
 from flames.config import ConfigError
 from flames.jsonl import read_jsonl
 from flames.llm import SERVER_ERROR, Sampling, usage

@@ -124,7 +124,7 @@ def test_decontamination_checks_only_the_benchmarks_named(fake_llm):
 
 def test_qft_tunes_its_generator_as_its_own_stage_and_synthesize_samples_from_it(scripted_backend, monkeypatch):
     """Issue 11: QFT is two jobs: `tune` (training, its own artifact and resources) then synthesize."""
-    import flames.stages as stages
+    import flames.stages.tune as stages  # where the tune stage finds fine_tune
 
     events = []
     monkeypatch.setattr(llm_mod.ModelPool, "release", lambda self: events.append("release"))

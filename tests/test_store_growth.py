@@ -4,6 +4,8 @@ recomputed."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from flames.jsonl import read_jsonl
@@ -75,11 +77,9 @@ def test_a_growth_killed_midway_leaves_the_pool_whole_and_the_next_one_resumes_i
 
 
 def test_a_growth_killed_while_moving_in_is_finished_by_the_next_run(tmp_path, monkeypatch):
-    import flames.store as store_mod
-
     store, made = Store(tmp_path), []
     art, _ = pool(store, 2, counter(made))
-    real = store_mod.os.replace
+    real = os.replace
     moved = []
 
     def replace(src, dst):  # os.replace is shared: only the moves out of the sealed copy into the pool count
@@ -89,10 +89,10 @@ def test_a_growth_killed_while_moving_in_is_finished_by_the_next_run(tmp_path, m
             moved.append(dst)
         return real(src, dst)
 
-    monkeypatch.setattr(store_mod.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(Killed):
         pool(store, 4, counter(made))
-    monkeypatch.setattr(store_mod.os, "replace", real)
+    monkeypatch.setattr(os, "replace", real)
     assert pool(store, 4, counter(made))[1] and made == [0, 1, 2, 3]  # finished the move, nothing recomputed
     assert [r["id"] for r in read_jsonl(art.data)] == ["r0", "r1", "r2", "r3"]
     assert store_main(["verify", str(tmp_path)]) == 0

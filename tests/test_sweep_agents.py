@@ -16,7 +16,7 @@ import csv
 import json
 import re
 
-import flames.stages as stages
+import flames.stages.tune as stages  # where the tune stage finds fine_tune
 from flames.agent_costs import COLUMNS, FILE
 from flames.agents import shipped_agents
 from flames.agents.base import clean_problem

@@ -15,10 +15,11 @@ package is cheap. See docs/grading.md.
 
 from .audit import audit_modes
 from .batch import grade_batch
+from .cleanup import clean_answer
 from .equivalence import Verdict, is_equivalent
 from .extract import extract_answer
 from .modes import DEFAULT_MODE, MODES
-from .normalize import answer_key, clean_answer
+from .normalize import answer_key
 from .pool import shutdown_pool
 
 __all__ = [

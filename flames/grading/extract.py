@@ -31,8 +31,9 @@ import re
 
 from . import qwen
 from ._latex import closing_brace, split_top_level
+from .cleanup import clean_answer
 from .modes import DEFAULT_MODE, check_mode
-from .normalize import clean_answer, is_prose
+from .normalize import is_prose
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _MARKER = re.compile(r"####|\banswer\s*(?:is\b|:|=)", re.IGNORECASE)
@@ -58,7 +59,7 @@ def extract_answer(text: str | None, *, mode: str = DEFAULT_MODE) -> str | None:
     """The final answer in ``text`` as the grading ``mode`` reads it, or None when there is none.
 
     In the ``flames`` mode the result has gone through
-    :func:`flames.grading.normalize.clean_answer` (units, ``$``, trailing period,
+    :func:`flames.grading.cleanup.clean_answer` (units, ``$``, trailing period,
     thousands separators, ``\\left``/``\\right``, degrees removed). In the ``qwen`` mode it
     is the Qwen2.5-Math evaluation's raw choice (normalised later, when graded). In the
     ``math_verify`` mode it is the text itself: math-verify extracts inside ``parse``.

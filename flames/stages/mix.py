@@ -1,0 +1,47 @@
+"""mix: the agents' kept problems blended by the mixture's weights and budget, or an external SFT dataset."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from flames.config import ConfigError, MixtureConfig
+from flames.mix import dataset_fingerprint, mix, mix_external
+from flames.stages.base import Stage
+
+
+def mixture_weights(cfg: DictConfig) -> dict[str, float]:
+    """Agent label -> share: 100% of `agent` for mixture=single, else the blend's weights."""
+    m = cfg.mixture
+    return {cfg.agent.name: 1.0} if m.name == "single" else dict(m.weights)
+
+
+def external_dataset(cfg: DictConfig) -> str | None:
+    """The SFT dataset the mixture trains on instead of the agents' output (mixture=external), or None."""
+    m = cfg.mixture
+    if m.name == "external" and not m.dataset:
+        raise ConfigError("mixture=external needs mixture.dataset=<a JSONL file, a dataset folder or a hub id>")
+    if m.dataset and m.weights:  # a blend's agents would be silently left out
+        raise ConfigError(f"mixture {m.name}: mixture.dataset and mixture.weights are exclusive (mixture=external)")
+    return m.dataset or None
+
+
+class Mix(Stage):
+    def slice(self, job, inputs):
+        out = super().slice(job, inputs)
+        if job.cfg.mixture.get("budget_cap") is not None:  # keyed only when set: earlier mixes keep their keys
+            out["mixture.budget_cap"] = job.cfg.mixture.budget_cap
+        return out
+
+    def fingerprints(self, job, inputs):
+        m = job.cfg.mixture
+        if external_dataset(job.cfg):
+            return {"dataset": dataset_fingerprint(m.dataset, m.split, m.fields)}
+        # the views it draws from: the agents' pools are keyed without their sizes
+        return {"weights": mixture_weights(job.cfg), "views": dict(job.views)}
+
+    def run(self, job, inputs, out):
+        m = job.cfg.mixture
+        if external_dataset(job.cfg):
+            return mix_external(m.dataset, m.split, m.fields, out, MixtureConfig.budget_of(m), m.seed)
+        return mix({k: a.data for k, a in inputs.items()}, mixture_weights(job.cfg), out, MixtureConfig.budget_of(m), m.seed,
+                   views=job.views, shortfall=m.shortfall, tolerance=m.shortfall_tolerance)

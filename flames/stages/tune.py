@@ -1,0 +1,45 @@
+"""tune: fine-tune the problem model for an agent that samples from its own generator (QFT)."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from flames import llm as llm_mod
+from flames.agents import agent_class, build_agent
+from flames.keys import text_fingerprint
+from flames.stages.base import Job, Stage
+from flames.store import Artifact, RecordWriter
+from flames.train import fine_tune, trained_model
+from flames.train.plan import process_count
+
+
+class Tune(Stage):
+    """Fine-tune the problem model for an agent that samples from its own generator (QFT)."""
+
+    def applies(self, job):
+        return agent_class(job.agent["_target_"]).tunes_generator
+
+    def rows(self, job: Job) -> list[dict]:
+        agent = build_agent(job.agent, None, llm_mod.Sampling(), model_cfg=job.cfg.problem_model)
+        return agent.generator_data(job.shared.seeds())
+
+    def fingerprints(self, job, inputs):
+        # The training rows themselves: which seeds, how many, the instructions.
+        return {"data": text_fingerprint([f"{r['problem']}\n{r['solution']}" for r in self.rows(job)])}
+
+    def run(self, job, inputs, out):
+        RecordWriter(out, job.ctx.retry).write(self.rows(job))
+        llm_mod.release(job.ctx)  # nothing else holds a device while the generator trains
+        model = fine_tune(out / "data.jsonl", out, job.cfg.problem_model.name, dict(job.agent.train),
+                          job.cfg.distributed, process_count(job.cfg.distributed))
+        return {"model": model}
+
+
+def generator_config(cfg: DictConfig, inputs: dict[str, Artifact]) -> tuple[DictConfig, str | None]:
+    """The problem model an agent samples from: the tune stage's model when it has one."""
+    if "generator" not in inputs:
+        return cfg.problem_model, None
+    tuned = inputs["generator"]
+    path = trained_model(tuned.path, tuned.manifest()["metrics"])
+    # The fine-tuned model learned the chat format (TRL renders conversations with the template).
+    return OmegaConf.merge(cfg.problem_model, {"name": path, "chat_template": True}), path

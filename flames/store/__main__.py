@@ -1,0 +1,5 @@
+"""`python -m flames.store verify [STORE]`."""
+
+from flames.store.verify import main
+
+raise SystemExit(main())
