@@ -38,10 +38,10 @@ class SweepSummary(Callback):
 
 def sweep_report(sweep_dir: Path) -> list[Path]:
     """Each job's artifacts, planned again from its saved config, as a table row; the axes are the overrides
-    whose values differ between jobs. Numbers come from the manifests (flames.tables)."""
+    whose values differ between jobs. Numbers come from the manifests (flames.report)."""
     from flames.config import Config
     from flames.pipeline import Pipeline
-    from flames.tables import Cell, write_report
+    from flames.report import Cell, write_report
 
     def saved_config(job: Path):  # typed by the schema, as the job had it: keys hash typed values
         return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(job / ".hydra" / "config.yaml"))

@@ -5,7 +5,7 @@ choices and summaries, which are the manifests' numbers as the runs logged them)
 of reach, e.g. on a laptop after `wandb sync`.
 
 The runs are the ones a study logs (group = the study's name, job_type = evaluate, the cell's last task);
-the report shows the study's Markdown table (flames.tables, numbers from the manifests) above a panel
+the report shows the study's Markdown table (flames.report, numbers from the manifests) above a panel
 grid over those runs: accuracy per benchmark and Avg per cell, problems kept vs Avg, the training curves.
 `build_report` makes the object without network access when an entity is given (tests build it and look
 inside); `save_report` uploads it and needs a W&B login. Built with wandb-workspaces (imported here only).
@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flames.tables import AVG, KEPT, STATUS, TRAIN, write_rows
+from flames.report import AVG, KEPT, STATUS, TRAIN, write_rows
 
 
 def runset_filter(study: str) -> str:
@@ -53,7 +53,7 @@ def save_report(report: Any) -> str:
 
 def run_row(run: Any, axes: list[str]) -> dict:
     """One cell's table row from its W&B run: axis values from its config (`choice/<group>` for a config
-    group, the dotted key for a value), numbers from its summary, in flames.tables' columns."""
+    group, the dotted key for a value), numbers from its summary, in flames.report's columns."""
     config, summary = dict(run.config), dict(run.summary)
     row: dict[str, Any] = {a: _as_typed(config.get(f"choice/{a}", config.get(a))) for a in axes}
     row[KEPT] = summary.get("solution_qc/records_out")

@@ -24,6 +24,16 @@ def test_import_layers_and_no_cycles():
     assert "0 broken" in proc.stdout and "2 kept" in proc.stdout
 
 
+def test_the_layers_name_the_packages_and_no_module_is_over_400_lines():
+    """Small modules: a package per room (stages, store, report, config), each module under 400 lines."""
+    toml = (REPO / "pyproject.toml").read_text()
+    for package in ("flames.stages", "flames.store", "flames.report", "flames.config", "flames.context"):
+        assert f"{package}" in toml.split("[[tool.importlinter.contracts]]", 1)[1], package
+    long = {str(p.relative_to(REPO)): n for p in (REPO / "flames").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
 AGENT_MODULE = '''
 """A throwaway agent: asks the model to restate the seed loudly."""
 from dataclasses import dataclass

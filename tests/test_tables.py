@@ -1,4 +1,4 @@
-"""A study's tables and plots (flames.tables): every number is the manifest's, missing cells get a row.
+"""A study's tables and plots (flames.report): every number is the manifest's, missing cells get a row.
 
 The pure tests build rows and artifacts by hand. Two run two cells of the QC study with `flames` (one
 fixture, shared): scripted models (tests.scripted_backend) for generation and evaluation, a tiny benchmark
@@ -20,7 +20,7 @@ from flames.benchmarks import LABELS, PAPER_AVG, paper_average
 from flames.cli import CONF_DIR
 from flames.pipeline import Pipeline, StageResult
 from flames.store import MARKER, Artifact
-from flames.tables import (AVG, KEPT, PAPER, STATUS, TRAIN, Cell, cell_row, paper_refs, pivot, write_report,
+from flames.report import (AVG, KEPT, PAPER, STATUS, TRAIN, Cell, cell_row, paper_refs, pivot, write_report,
                            write_rows)
 from tests.e2e import run_flames
 from tests.helpers import compose_config
@@ -281,7 +281,7 @@ def real(tmp_path_factory):
 
 
 def manifest(result: StageResult) -> dict:
-    """Read straight from disk, not through flames.tables."""
+    """Read straight from disk, not through flames.report."""
     return json.loads((result.artifact.path / "manifest.json").read_text())
 
 

@@ -1,0 +1,130 @@
+"""Schemas of data generation: agents, seeds, problem and solution QC, solving, mixtures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+from flames.config.fields import (COUNT, NON_NEGATIVE, RANGE, SEED, UNIT, Range, keyed_if_set, num, runtime, size,
+                                  unkeyed)
+from flames.config.models import ModelConfig
+
+
+@dataclass
+class AgentConfig:
+    """A data-synthesis agent. Subclasses add the agent's own knobs."""
+
+    _target_: str = MISSING  # the agent class, e.g. flames.agents.paraphrase.Paraphrase
+    name: str = MISSING  # the agent's label (problem ids, mixture weights, tables, W&B)
+    # target number of problems after problem QC (seeds are drawn again when they run out); a size: the pool grows
+    num_problems: int = size(16)
+    # at most this many, whatever num_problems asks (a study cell's own size too); rehearsal=cpu sets it
+    num_problems_cap: Optional[int] = size(None)
+    # passes over the seeds at most (problems per seed), so a bad agent cannot loop forever; a size (a limit)
+    max_draws: int = size(32)
+    max_new_tokens: Optional[int] = num(None, COUNT)  # override problem_model.max_new_tokens for this agent
+    chunk_size: int = runtime(64, at=COUNT)  # seeds per resumable chunk (each step is one batched call per chunk)
+
+
+@dataclass
+class SeedsConfig:
+    """Seed problems for seeded agents."""
+
+    path: Optional[str] = None  # one JSONL file (id, problem, answer[, solution]); None and no files = built-in
+    files: List[str] = field(default_factory=list)  # several JSONL files, drawn in equal shares (GSM8K:MATH 50:50)
+    builtin_count: int = num(64, COUNT)  # size of the built-in arithmetic seed set
+    limit: Optional[int] = num(None, COUNT)  # use at most this many seeds
+    shuffle_seed: int = num(0, SEED)  # seeds are shuffled with this before `limit`
+    shares: Optional[Dict[str, float]] = None  # target share of problems per seed dataset; None = equal
+    # records per seed dataset, declared for the dry run's capacity check (the files need not be here)
+    sizes: Dict[str, int] = runtime(default_factory=dict, at=COUNT)
+
+
+@dataclass
+class DedupConfig:
+    threshold: Optional[float] = num(None, UNIT)  # None = exact dedup on normalized text (the paper); else MinHash Jaccard
+    backend: str = "auto"  # auto | rensa | datasketch (MinHash near-dup only)
+
+
+@dataclass
+class DecontamConfig:
+    enabled: bool = True  # drop problems that copy a benchmark item
+    # near_copy: the paper rule or <= 1 word edit per 20 tokens (docs/qc.md) | paper: >=95% of a test
+    # problem's 8-grams (misses one-word edits of most problems) | ngram13: any shared 13-gram
+    mode: str = "near_copy"
+    against: List[str] = field(default_factory=list)  # benchmarks of the suite to check; [] = all (paper: gsm8k, math)
+
+
+@dataclass
+class SolvabilityConfig:
+    """How the solvability judge (qc.judge) is sampled."""
+
+    temperature: float = num(0.0, NON_NEGATIVE)  # greedy: a verdict should not depend on the sampling seed
+    max_new_tokens: int = num(128, COUNT)  # a one-sentence reason, then the verdict line
+    chunk_size: int = runtime(256, at=COUNT)  # problems per batched judge call; verdicts are saved after each call
+
+
+@dataclass
+class RewardModelConfig:
+    """A reward model scoring (problem, solution) pairs: any AutoModelForSequenceClassification with one label."""
+
+    name: str = "embedded:tiny-reward"  # hub id, folder, or embedded:tiny-reward (random, built locally: tests)
+    dtype: str = "bfloat16"  # weights dtype
+    batch_size: int = runtime(8, at=COUNT)  # pairs per forward pass (speed only)
+    max_length: int = num(4096, COUNT)  # tokens per pair; longer pairs are truncated (counted in the metrics)
+    extra: Dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs, e.g. trust_remote_code: true
+
+
+@dataclass
+class QCConfig:
+    """Solution QC strategy plus the problem-QC settings it runs with."""
+
+    # {_target_: a flames.qc.strategies.Strategy class}: first | majority | majority_first | strict |
+    # solvability | solvability_reward (conf/qc/)
+    strategy: Any = MISSING
+    fixed_size: Optional[int] = num(None, COUNT)  # subsample kept problems to this count (equal-size comparisons)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    # The solvability judge; name "" = the problem model, all its settings (the paper: "a Qwen model"). Not an
+    # interpolation: a command-line override of one of its fields would write through to problem_model.
+    judge: ModelConfig = field(default_factory=lambda: ModelConfig(name=""))
+    solvability: SolvabilityConfig = field(default_factory=SolvabilityConfig)
+    reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)  # solvability_reward only
+
+
+@dataclass
+class SolveConfig:
+    num_samples: int = size(3)  # solutions sampled per problem (paper's QC study: 3; main recipe: 1); a size: tops up
+    prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."
+    chunk_size: int = runtime(64, at=COUNT)  # problems per batched call; each chunk is written before the next starts
+
+
+@dataclass
+class MixtureConfig:
+    """How agents are blended, and the data budget; or an external SFT dataset to train on instead."""
+
+    @staticmethod
+    def budget_of(m: Any) -> Optional[int]:
+        """The budget in effect: `budget`, capped by `budget_cap` when both are set."""
+        return min(m.budget, m.budget_cap) if m.budget and m.get("budget_cap") else m.budget
+
+    name: str = MISSING  # single = 100% of `agent`; external = `dataset`, no agents
+    weights: Dict[str, float] = field(default_factory=dict, metadata={RANGE: NON_NEGATIVE})  # agent name -> share (blends only)
+    agents: Dict[str, Any] = field(default_factory=dict)  # agent configs of a blend (filled by defaults)
+    # total training examples; None = everything available. Set, it also sizes a blend: each agent makes its share
+    budget: Optional[int] = num(None, COUNT)
+    # at most this many examples, shares kept (rehearsal=cpu: a paper mixture at CPU size); None = the budget
+    budget_cap: Optional[int] = keyed_if_set(None, at=COUNT)
+    # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
+    agent_overrides: Dict[str, Any] = field(default_factory=dict)
+    seed: int = num(0, SEED)  # sampling seed for the budget
+    # a share short of examples: warn (log it, mix what there is) | error (stop the mix, exit 2; experiment=paper)
+    shortfall: str = unkeyed("warn")
+    shortfall_tolerance: float = unkeyed(0.01, at=Range(0, 1, hi_open=True))  # a share may be short by this fraction of itself before `error` stops
+    # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
+    # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)
+    dataset: Optional[str] = unkeyed(None)
+    split: str = "train"  # the dataset's split (a hub id or a folder; a JSONL file is one split)
+    fields: Dict[str, str] = field(default_factory=dict)  # record field -> dataset column (id, problem, solution)

@@ -1,0 +1,216 @@
+"""Schemas of a run: benchmarks, grading, logging, failures, paths, cluster resources, studies; the root Config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from flames.config.fields import (ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, SHARE, UNIT, Range, keyed_if_set, num,
+                                  runtime, unkeyed)
+from flames.config.generation import MixtureConfig, QCConfig, SeedsConfig, SolveConfig
+from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
+
+
+@dataclass
+class BenchmarkConfig:
+    """One benchmark of the suite (an entry of `benchmarks.suite`): where its items come from."""
+
+    source: str = "local"  # local: <data_dir>/benchmarks/<file> | hub: datasets.load_dataset(hub) | builtin
+    file: Optional[str] = None  # JSONL file under <data_dir>/benchmarks/ (source=local)
+    hub: Optional[str] = None  # Hugging Face dataset id, or a local dataset folder (source=hub)
+    hub_configs: List[str] = field(default_factory=list)  # hub config names, concatenated; [] = the default one
+    hub_split: str = "test"  # hub split to evaluate on
+    fields: Dict[str, str] = field(default_factory=dict)  # item field -> hub column (id, problem, answer, subsets)
+    answer_from: str = "field"  # how the hub answer column becomes the gold: field | after_hashes | boxed | first
+    where: Dict[str, List[str]] = field(default_factory=dict)  # keep only items whose field has one of these values
+    exclude: Dict[str, List[str]] = field(default_factory=dict)  # drop items whose field has one of these values
+    subsets: List[str] = field(default_factory=list)  # item fields whose values get their own accuracy rows
+    # printed under the evaluation table when the items come from the local file (where it differs from the paper's)
+    local_note: Optional[str] = runtime(None)
+
+
+@dataclass
+class GradingConfig:
+    """How answers are judged (flames.grading; docs/grading.md)."""
+
+    # flames: this project's grader | qwen: the Qwen2.5-Math evaluation's math_equal (what the paper used) |
+    # math_verify: plain math-verify. Keyed only when not flames: default evaluations keep their keys.
+    mode: str = "flames"
+
+
+@dataclass
+class BenchmarksConfig:
+    """The evaluation suite: one `suite` entry per benchmark (each conf/benchmarks file adds one)."""
+
+    suite: Dict[str, BenchmarkConfig] = field(default_factory=dict)  # benchmark name -> where its items come from
+    names: List[str] = "${oc.dict.keys:.suite}"  # type: ignore[assignment]  # which suite entries run; default all
+    source: Optional[str] = None  # local | hub: overrides every benchmark's own source (builtin stays builtin)
+    backend: str = "hf"  # hf | vllm, or a flames.llm.LLM subclass as module.Class: how the student is run for evaluation
+    dtype: str = "bfloat16"  # weights dtype for evaluation (auto: as ModelConfig.dtype)
+    # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR (the items' fingerprint is in the key)
+    data_dir: Optional[str] = unkeyed(None)
+    limit: Optional[int] = num(None, COUNT)  # evaluate the first N items of each benchmark
+    # with limit: a random N items drawn with this seed, not the first N (the items' fingerprint is in the key)
+    limit_seed: Optional[int] = unkeyed(None, at=SEED)
+    builtin_count: int = num(32, COUNT)  # size of the built-in arithmetic test set
+    prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."  # after the problem
+    max_new_tokens: int = num(2048, COUNT)  # paper: greedy decoding, at most 2,048 new tokens
+    batch_size: int = runtime(32, at=COUNT)  # sequences per generate() call (hf backend)
+    # items per generation call, appended to the predictions as it returns (a kill loses at most one);
+    # None: one generate() batch (batch_size) on hf, 256 on vllm/openai (their engines batch inside a call)
+    chunk_size: Optional[int] = runtime(None, at=COUNT)
+    audit: bool = True  # also run math-verify on pairs the fast path decided; disagreements are logged
+    # Sampled evaluation and intervals (docs/evaluation.md "Samples and intervals"); at their defaults the
+    # evaluate key is what it was before they existed.
+    num_samples: int = keyed_if_set(0, at=NON_NEGATIVE)  # k sampled answers per item besides the greedy one; 0 = greedy only
+    temperature: float = keyed_if_set(0.7, at=NON_NEGATIVE)  # sampling temperature of the k samples (greedy stays greedy)
+    top_p: float = keyed_if_set(0.95, at=UNIT)  # nucleus sampling of the k samples
+    sample_seed: int = keyed_if_set(0, at=SEED)  # base seed of the k samples (each item's own comes from it)
+    confidence: float = keyed_if_set(0.95, at=Range(0, 1, lo_open=True, hi_open=True))  # level of every interval (Wilson for accuracies, bootstrap for avg-of-k)
+    bootstrap_resamples: int = keyed_if_set(1000, at=COUNT)  # resamples per bootstrap interval
+    bootstrap_seed: int = keyed_if_set(0, at=SEED)  # seed of the bootstrap resampling (a regrade redraws the same)
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "none"  # wandb | none
+    project: str = "flames"
+    entity: Optional[str] = None
+    mode: str = "offline"  # offline | online | disabled
+    group: Optional[str] = None  # W&B group; default: the experiment name (a study sets its name)
+    tags: List[str] = field(default_factory=list)  # added to one tag per chosen config option
+    id: Optional[str] = None  # W&B run id; default: a hash of the job's overrides (a requeue resumes the run)
+    run_name: Optional[str] = None  # W&B run name; default: the job's overrides (agent=iqc,qc=majority)
+    dir: Optional[str] = None  # where wandb/ is written; default: the Hydra run dir
+    sample_rows: int = num(20, NON_NEGATIVE)  # rows of the sample-records table per stage
+
+
+@dataclass
+class FailuresConfig:
+    """Requests the backend did not answer (docs/failures.md): failed rows, their retry, and when a run stops."""
+
+    retry_failed: bool = runtime(True)  # a later run with the same config retries the failed rows (only those)
+    max_attempts: int = runtime(3, at=COUNT)  # attempts per failed row, its first included; then it stays failed (dropped)
+    window: int = runtime(500, at=NON_NEGATIVE)  # the last requests of a stage watched for failures (0 = never stop early)
+    max_rate: float = runtime(0.2, at=SHARE)  # stop the run when more than this share of the window failed
+
+
+@dataclass
+class PathsConfig:
+    outputs: str = "outputs"  # run folders and the store, relative to where flames is started
+    store: str = "${oc.env:FLAMES_STORE,${paths.outputs}/store}"  # artifact store, shared by all runs and sweeps
+    # seconds a job waits for another's lock on an artifact before it gives up naming the holder; None = forever
+    lock_timeout_s: Optional[float] = num(None, ABOVE_ZERO)
+
+
+@dataclass
+class Resources:
+    """What one stage's job asks a cluster for (read by launchers; never part of a key)."""
+
+    cpus: int = num(4, COUNT)  # CPU cores
+    gpus: int = num(0, NON_NEGATIVE)  # GPUs (experiment=paper sets them per stage)
+    mem_gb: int = num(32, COUNT)  # host memory
+    time_min: int = num(240, COUNT)  # wall-clock limit
+    gpu_mem_gb: float = num(80.0, ABOVE_ZERO)  # memory of each GPU asked for (the dry run's memory check)
+
+
+@dataclass
+class ResourcesConfig:
+    """Resources per stage (conf/config.yaml defaults, experiment overlays for clusters)."""
+
+    # fine-tuning an agent's own generator (QFT): a training job, like train
+    tune: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
+    synthesize: Resources = field(default_factory=Resources)
+    problem_qc: Resources = field(default_factory=lambda: Resources(cpus=8, time_min=120))
+    solve: Resources = field(default_factory=Resources)
+    solution_qc: Resources = field(default_factory=Resources)
+    mix: Resources = field(default_factory=lambda: Resources(cpus=1, mem_gb=8, time_min=30))
+    train: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
+    evaluate: Resources = field(default_factory=Resources)
+
+
+class Stage(str, Enum):
+    """What `flames stage=...` runs: the pipeline up to and including that stage."""
+
+    all = "all"
+    tune = "tune"
+    synthesize = "synthesize"
+    problem_qc = "problem_qc"
+    solve = "solve"
+    solution_qc = "solution_qc"
+    mix = "mix"
+    train = "train"
+    evaluate = "evaluate"
+
+
+@dataclass
+class StudyConfig:
+    """A factorial over config groups, run as SLURM job arrays stage by stage (`flames study=<name>`)."""
+
+    name: Optional[str] = None  # conf/study/<name>; None = a plain run, no study
+    overrides: List[str] = field(default_factory=list)  # for every cell (e.g. experiment=paper)
+    axes: Dict[str, List[Any]] = field(default_factory=dict)  # override key -> values; cells are their product
+    # "<axis>=<value>" -> overrides added to every cell holding that value (a size one agent cannot reach)
+    cell_overrides: Dict[str, List[str]] = field(default_factory=dict)
+    dry_run: bool = False  # print cells, unique artifacts per stage, jobs, resources and GPU-hours; submit nothing
+    executor: str = "slurm"  # slurm | local (submitit's local executor: stage by stage, no SLURM)
+    # partitions by need (a stage asking GPUs goes to gpu); env vars let one profile serve a cluster
+    gpu_partition: Optional[str] = "${oc.env:FLAMES_GPU_PARTITION,null}"
+    cpu_partition: Optional[str] = "${oc.env:FLAMES_CPU_PARTITION,null}"
+    account: Optional[str] = "${oc.env:FLAMES_ACCOUNT,null}"  # sbatch --account
+    qos: Optional[str] = "${oc.env:FLAMES_QOS,null}"  # sbatch --qos
+    setup: List[str] = field(default_factory=list)  # shell lines before each job (module load, venv activate)
+    array_parallelism: int = num(64, COUNT)  # tasks of one stage array running at once
+    max_num_timeout: int = num(3, NON_NEGATIVE)  # requeues of a task that hits its time limit (it resumes; the dry run counts them)
+    check_feasibility: bool = True  # refuse to submit (exit 2) when a task's memory, capacity or time check fails
+    wait: bool = True  # wait for every job, then list failures (exit 1 if any)
+    report: bool = True  # then write the study's tables and plots (<folder>/<name>/report/, docs/report.md)
+    wandb_report: bool = False  # and save them as a W&B Report over the cells' runs (needs a W&B login)
+    report_from: str = "store"  # store: the artifacts' manifests | wandb: the cells' W&B runs (online, no store)
+    # for the GPU-hours estimate: tokens per second per GPU (vLLM generation, SFT); set yours from a benchmark
+    generate_tokens_per_s_per_gpu: float = num(2500.0, ABOVE_ZERO)
+    train_tokens_per_s_per_gpu: float = num(3000.0, ABOVE_ZERO)
+    folder: str = "${paths.outputs}/studies"  # job scripts and logs: <folder>/<name>/<stage>/
+
+
+@dataclass
+class Config:
+    agent: Any = MISSING  # an agent config (conf/agent/); its class's Config is checked at start
+    qc: QCConfig = MISSING
+    problem_model: ModelConfig = MISSING
+    solution_model: ModelConfig = MISSING
+    mixture: MixtureConfig = MISSING
+    student: StudentConfig = MISSING
+    seeds: SeedsConfig = MISSING
+    benchmarks: BenchmarksConfig = MISSING
+    grading: GradingConfig = field(default_factory=GradingConfig)  # grading.mode=qwen grades as the paper did
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    failures: FailuresConfig = field(default_factory=FailuresConfig)  # failed requests: retry and early stop
+    solve: SolveConfig = field(default_factory=SolveConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    distributed: DistributedConfig = MISSING
+    study: StudyConfig = field(default_factory=StudyConfig)
+    # set by a study's jobs: the stages before `stage` must be in the store already (a failed upstream job
+    # makes this one fail at once instead of recomputing it)
+    study_task: bool = False
+    experiment: str = "quickstart"  # experiment name (W&B group, output folder)
+    stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
+
+
+def register_configs() -> None:
+    """Store every schema; YAML files name them in their defaults list."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    cs.store(group="schema/qc", name="qc", node=QCConfig)
+    cs.store(group="schema/model", name="model", node=ModelConfig)
+    cs.store(group="schema/mixture", name="mixture", node=MixtureConfig)
+    cs.store(group="schema/student", name="student", node=StudentConfig)
+    cs.store(group="schema/seeds", name="seeds", node=SeedsConfig)
+    cs.store(group="schema/benchmarks", name="benchmarks", node=BenchmarksConfig)
+    cs.store(group="schema/logger", name="logger", node=LoggerConfig)
+    cs.store(group="schema/distributed", name="distributed", node=DistributedConfig)
