@@ -9,7 +9,7 @@ import os
 import pytest
 
 from flames.jsonl import read_jsonl
-from flames.store import FULL, GROW, RecordWriter, Store
+from flames.store import GROW, Output, RecordWriter, Store
 from flames.store import main as store_main
 
 
@@ -29,7 +29,7 @@ def counter(made: list, kill_after: int | None = None):
                     raise Killed
                 made.append(i)
                 writer.write([{"id": f"r{i}"}])
-            return {FULL: True, "n": n}
+            return Output({"n": n}, full=True)
         return run
     return compute
 

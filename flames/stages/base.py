@@ -17,7 +17,7 @@ from flames.context import StageContext
 from flames.keys import key_slice, text_fingerprint
 from flames.qc.problems import ProblemFilter
 from flames.seeds import load_seeds
-from flames.store import Artifact
+from flames.store import Artifact, Output
 
 
 class Shared:
@@ -126,8 +126,9 @@ class Stage:
         """What a cluster job of this stage asks for (cfg.resources.<name>)."""
         return OmegaConf.to_object(cfg.resources[self.name])
 
-    def run(self, job: Job, inputs: dict[str, Artifact], out: Path) -> dict:
-        """Compute the artifact into `out`; return the stage's metrics."""
+    def run(self, job: Job, inputs: dict[str, Artifact], out: Path) -> dict | Output:
+        """Compute the artifact into `out`; return the stage's metrics, or an Output (a pool: whether its view was
+        whole)."""
         raise NotImplementedError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flames.keys import key_slice
 from flames.qc.stage import StudentFit, solution_qc, strategy_from
 from flames.stages.base import Stage, add_counts, previous_metrics
-from flames.store import FULL
+from flames.store import Output
 
 
 class SolutionQC(Stage):
@@ -49,4 +49,4 @@ class SolutionQC(Stage):
             for model in models.values():
                 getattr(model, "close", lambda: None)()
         kept = {k: v for k, v in metrics.items() if k in self.PER_RUN}
-        return {**add_counts(before, metrics), **kept, FULL: metrics["view_size"] >= n}
+        return Output({**add_counts(before, metrics), **kept}, full=metrics["view_size"] >= n)

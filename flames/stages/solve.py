@@ -5,7 +5,7 @@ from __future__ import annotations
 from flames import llm as llm_mod
 from flames.solve import solve
 from flames.stages.base import LazyModel, Stage
-from flames.store import FULL
+from flames.store import Output
 
 
 class Solve(Stage):
@@ -20,4 +20,4 @@ class Solve(Stage):
         sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
         metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), sampling, cfg.solve.prompt,
                         cfg.solve.chunk_size, num_problems=n, retry=job.ctx.retry)
-        return {**metrics, FULL: metrics["view_size"] >= n}
+        return Output(metrics, full=metrics["view_size"] >= n)

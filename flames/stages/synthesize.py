@@ -8,7 +8,7 @@ from flames.keys import key_slice
 from flames.seeds import fingerprint
 from flames.stages.base import LazyModel, Stage, problem_filter, references_fingerprint
 from flames.stages.tune import generator_config
-from flames.store import FULL
+from flames.store import Output
 from flames.synthesize import synthesize
 
 
@@ -33,4 +33,4 @@ class Synthesize(Stage):
         metrics = synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
                              problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws,
                              retry=job.ctx.retry)
-        return {**metrics, FULL: metrics["reached_target"]}  # short of it, more draws may still add problems
+        return Output(metrics, full=metrics["reached_target"])  # short of it, more draws may still add problems

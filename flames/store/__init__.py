@@ -24,12 +24,12 @@ keeps its `origin` through growth, and what is built on a pool records the origi
 
 from __future__ import annotations
 
-from flames.store.artifact import FULL, GROW, MARKER, Artifact, stage_key
+from flames.store.artifact import GROW, MARKER, Artifact, Output, stage_key
 from flames.store.failures import BACKEND_ERROR, RETRYABLE, SERVER_ERROR, Failures, unit_of
 from flames.store.pool import covers
 from flames.store.store import Store
 from flames.store.verify import main, verify_store
 from flames.store.writer import RecordWriter, folder_stats
 
-__all__ = ["FULL", "GROW", "MARKER", "Artifact", "stage_key", "BACKEND_ERROR", "RETRYABLE", "SERVER_ERROR", "Failures",
+__all__ = ["GROW", "MARKER", "Artifact", "Output", "stage_key", "BACKEND_ERROR", "RETRYABLE", "SERVER_ERROR", "Failures",
            "unit_of", "covers", "Store", "main", "verify_store", "RecordWriter", "folder_stats"]

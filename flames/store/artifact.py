@@ -16,13 +16,21 @@ from flames.seal import digest, holds_prefix
 
 MARKER = "_COMPLETE"
 GROW = ".grow"  # <stage>/.grow/<key>/: a pool being grown, until its files replace the sealed ones
-FULL = "view_full"  # a pool's metric (popped into `served`): its view was whole, so an input's growth cannot change it
 
 
 def stage_key(stage: str, config: Any, inputs: dict[str, str]) -> str:
     """Content hash of what determines a stage's output."""
     blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Output:
+    """What computing an artifact returns: the stage's metrics (its manifest's), and for a pool whether the view it
+    served was whole (`full`, recorded in `served`: an input's later growth cannot change what it holds)."""
+
+    metrics: dict
+    full: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from flames.context import RetryPolicy
 from flames.files import append_jsonl, write_json_atomic
 from flames.locks import file_lock
 from flames.seal import differences, list_files, seal_files
-from flames.store.artifact import (FULL, GROW, MARKER, Artifact, _attempts, _data_size, _seal, input_changed, input_record,
+from flames.store.artifact import (GROW, MARKER, Artifact, Output, _attempts, _data_size, _seal, input_changed, input_record,
                                    package_versions, sealed_digest, stage_key)
 from flames.store.failures import Failures
 from flames.store.pool import covers, pool_record
@@ -91,8 +91,9 @@ class Store:
         t0 = time.time()
         earlier = _attempts(folder)
         consumed = {name: input_record(a) for name, a in inputs.items()}  # what the inputs hold as we read them
-        metrics = compute(folder)
-        full = bool(metrics.pop(FULL, False))
+        result = compute(folder)
+        out = result if isinstance(result, Output) else Output(result)  # a plain dict: metrics, not a whole view
+        metrics, full = out.metrics, out.full
         writer_stats = folder_stats(folder)
         if records_in is None and "view_size" in metrics:  # a pool stage that read a view of its input
             records_in = metrics["view_size"]
