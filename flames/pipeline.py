@@ -21,7 +21,7 @@ from flames.agents import typed_config
 from flames.checks import check_values
 from flames.config import ConfigError, MixtureConfig
 from flames.context import StageContext
-from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Stage, external_dataset
+from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Sizes, Stage, external_dataset
 from flames.store import Artifact, Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,8 @@ class Pipeline:
         self.run_info = PipelineRun(train_history=self.shared.train_history)
         self.produced: dict[tuple[str, str], Artifact] = {}
         self.agent_cfgs = self.agents()  # checked against their classes' schemas before anything runs
-        self.views = {label: int(a.num_problems) for label, a in self.agent_cfgs.items()}  # what mix reads
+        self.sizes = {label: Sizes.of(a) for label, a in self.agent_cfgs.items()}  # each agent's, derived here once
+        self.views = {label: s.view for label, s in self.sizes.items()}  # what mix reads
 
     def run(self) -> PipelineRun:
         if self.logger:  # training metrics reach the logger while the workers train, not at the end
@@ -102,7 +103,7 @@ class Pipeline:
         agents = self.agent_cfgs
         for stage in self.stages():
             for label, agent in (agents.items() if stage.per_agent else [("", None)]):
-                job = Job(self.cfg, self.shared, agent, self.views)
+                job = Job(self.cfg, self.shared, agent, self.views, self.sizes.get(label))
                 if stage.applies(job):
                     self.produced[stage.name, label] = visit(stage, job, label, self.inputs_of(stage, label, agents))
 

@@ -67,6 +67,7 @@ class StudyPlan:
     tasks: dict[str, list[Task]] = field(default_factory=dict)  # stage -> tasks (missing artifacts only)
     planned: list[list] = field(default_factory=list)  # per cell: every stage's artifact (Pipeline.plan)
     benchmarks: list[str] = field(default_factory=list)  # what the cells evaluate (the W&B report's panels)
+    budgets: dict[str, dict[str, int]] = field(default_factory=dict)  # a blend's budget split: agent -> its target
 
     def arrays(self) -> list[tuple[str, Resources, list[Task]]]:
         """One job array per stage and request, in stage order: a CPU-only QC cell never holds a GPU."""
@@ -113,6 +114,8 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         planned = pipeline.plan()
         plan.planned.append(planned)
         plan.benchmarks = list(dict.fromkeys([*plan.benchmarks, *cfg.benchmarks.suite]))
+        if cfg.mixture.name != "single" and MixtureConfig.budget_of(cfg.mixture):
+            plan.budgets[cfg.mixture.name] = {label: s.target for label, s in pipeline.sizes.items()}
         composed.append((argv, cfg, pipeline, planned))
     wanted = largest_asks(r for planned in plan.planned for r in planned if not r.reused)
     assigned: set[tuple] = set()
@@ -206,6 +209,8 @@ def format_plan(plan: StudyPlan) -> str:
     lines += ["", f"Jobs: {len(arrays)} arrays, {sum(len(t) for _, _, t in arrays)} tasks; each stage's arrays "
               f"start after the previous stage's: {order}",
               f"GPU-hours (rough upper bound, every completion at its token limit): {hours:.1f}"]
+    for name, split in plan.budgets.items():  # each blend's budget, as its agents' synthesize targets
+        lines.append(f"Mixture {name}: {sum(split.values()):,} = " + " + ".join(f"{a} {n:,}" for a, n in split.items()))
     return "\n".join(lines)
 
 

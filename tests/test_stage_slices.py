@@ -61,8 +61,8 @@ def poisoned(node: DictConfig, allowed, prefix: str = "") -> DictConfig:
 
 
 def declared(stage, job) -> list[str]:
-    sizes = [f"agent.{k}" for k in stage.ask(job)] if stage.grows(job) else []
-    return [*stage.reads, *sizes, *NOT_KEYED["all"], *NOT_KEYED.get(stage.name, ())]
+    """What a stage may read: its reads and the declared unkeyed ones (its sizes come derived: Job.sizes)."""
+    return [*stage.reads, *NOT_KEYED["all"], *NOT_KEYED.get(stage.name, ())]
 
 
 @pytest.fixture

@@ -84,6 +84,9 @@ def test_the_scale_study_grows_each_pool_once_from_its_largest_cell(flames_data)
         assert [k for t in p.tasks[stage] for k in t.keys] and all("mixture=flames_xl" in t.argv
                                                                   for t in p.tasks[stage]), stage
     assert len(p.artifacts["mix"]) == len(p.tasks["mix"]) == 3
+    text = format_plan(p)  # each blend's budget split is in the plan
+    assert ("Mixture flames_xl: 1,500,000 = suggester_editor 750,000 + iqc 300,000 + taxonomy_key_concepts 300,000 + "
+            "distraction_insertion 150,000") in text and "Mixture flames_small: 150,000 = " in text
 
 
 def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):

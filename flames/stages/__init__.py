@@ -21,7 +21,7 @@ sizes it read (`Job.views`). docs/topup.md.
 
 from __future__ import annotations
 
-from flames.stages.base import PROBLEM_QC_READS, Job, Shared, Stage
+from flames.stages.base import PROBLEM_QC_READS, Job, Shared, Sizes, Stage
 from flames.stages.evaluate import Evaluate
 from flames.stages.mix import Mix, external_dataset, mixture_weights
 from flames.stages.problem_qc import ProblemQC
@@ -46,4 +46,4 @@ STAGES: list[Stage] = [
     Evaluate("evaluate", upstream="train", input_name="model", reads=("benchmarks",)),
 ]
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-__all__ = ["STAGES", "STAGE_BY_NAME", "Job", "Shared", "Stage", "SELECTIONS", "external_dataset", "mixture_weights"]
+__all__ = ["STAGES", "STAGE_BY_NAME", "Job", "Shared", "Sizes", "Stage", "SELECTIONS", "external_dataset", "mixture_weights"]

@@ -73,6 +73,21 @@ class Shared:
         return out
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """One agent's sizes, derived once from its config (Pipeline: after the mixture budget's share and the cap):
+    `target`, the problems synthesize keeps (its pool's ask, in at most `max_draws` passes over the inputs), and
+    `view`, how many of them solve, solution QC and mix read."""
+
+    target: int
+    view: int
+    max_draws: int
+
+    @classmethod
+    def of(cls, agent: DictConfig) -> "Sizes":
+        return cls(target=int(agent.num_problems), view=int(agent.num_problems), max_draws=int(agent.max_draws))
+
+
 @dataclass
 class Job:
     """One stage run: the whole config, the agent (per-agent stages; None for shared ones), shared data."""
@@ -81,6 +96,11 @@ class Job:
     shared: Shared
     agent: DictConfig | None = None
     views: dict[str, int] = field(default_factory=dict)  # agent label -> problems it asks for (its view)
+    sizes: Sizes | None = None  # this job's agent's (per-agent stages); None: derived from `agent`
+
+    def __post_init__(self) -> None:
+        if self.sizes is None and self.agent is not None:
+            self.sizes = Sizes.of(self.agent)
     ctx: StageContext = field(default_factory=StageContext)  # the running stage's (Pipeline.run_stage sets it)
 
     def node(self, path: str) -> Any:

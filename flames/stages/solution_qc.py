@@ -16,12 +16,12 @@ class SolutionQC(Stage):
         return job.cfg.qc.fixed_size is None  # a fixed-size subsample is drawn from the whole view: keyed by it
 
     def ask(self, job):
-        return {"num_problems": job.agent.num_problems}
+        return {"num_problems": job.sizes.view}
 
     def slice(self, job, inputs):
         out = super().slice(job, inputs)
         if not self.grows(job):
-            out["view"] = {"num_problems": job.agent.num_problems}
+            out["view"] = {"num_problems": job.sizes.view}
         return out
 
     def resources(self, cfg):
@@ -41,7 +41,7 @@ class SolutionQC(Stage):
         strategy = strategy_from(qc.strategy)
         student = StudentFit(cfg.student.name, cfg.student.max_length, cfg.solve.prompt, cfg.student.chat_template)
         models = strategy.load_models(qc, cfg.problem_model, job.ctx)
-        n, before = job.agent.num_problems, previous_metrics(out)  # a grown pool's counts so far
+        n, before = job.sizes.view, previous_metrics(out)  # a grown pool's counts so far
         try:
             metrics = solution_qc(inputs["solved"].data, out, strategy, qc.fixed_size, student=student,
                                   num_samples=cfg.solve.num_samples, num_problems=n, retry=job.ctx.retry, **models)

@@ -13,10 +13,10 @@ class Solve(Stage):
         return True
 
     def ask(self, job):
-        return {"num_problems": job.agent.num_problems, "num_samples": job.cfg.solve.num_samples}
+        return {"num_problems": job.sizes.view, "num_samples": job.cfg.solve.num_samples}
 
     def run(self, job, inputs, out):
-        cfg, n = job.cfg, job.agent.num_problems
+        cfg, n = job.cfg, job.sizes.view
         sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
         metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), sampling, cfg.solve.prompt,
                         cfg.solve.chunk_size, num_problems=n, retry=job.ctx.retry)

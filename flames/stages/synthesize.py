@@ -17,7 +17,7 @@ class Synthesize(Stage):
         return True
 
     def ask(self, job):
-        return {"num_problems": job.agent.num_problems, "max_draws": job.agent.max_draws}
+        return {"num_problems": job.sizes.target, "max_draws": job.sizes.max_draws}
 
     def fingerprints(self, job, inputs):
         # The target counts problems that pass problem QC, so its settings shape this artifact too.
@@ -30,7 +30,7 @@ class Synthesize(Stage):
         model = LazyModel(model_cfg, job.ctx) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
         agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator)
-        metrics = synthesize(seeds, agent, out, agent_cfg.num_problems, agent_cfg.chunk_size,
-                             problem_filter(job), key_slice(cfg.seeds.shares), agent_cfg.max_draws,
+        metrics = synthesize(seeds, agent, out, job.sizes.target, agent_cfg.chunk_size,
+                             problem_filter(job), key_slice(cfg.seeds.shares), job.sizes.max_draws,
                              retry=job.ctx.retry)
         return Output(metrics, full=metrics["reached_target"])  # short of it, more draws may still add problems
