@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flames import builtin
-from flames.config import ConfigError
+from flames.config import ANSWER_FROM, ConfigError
 from flames.jsonl import numbered_jsonl, unique_ids
 
 # The paper's Avg: the mean of these five (GSMPlus distraction is reported in its own column).
@@ -27,7 +27,6 @@ PAPER_ORDER = ("gsm8k", "math", "college_math", "gsmplus_distraction", "gsmplus"
 LABELS = {"gsm8k": "GSM8K", "math": "MATH", "college_math": "CollegeMath", "gsmplus_distraction": "Distraction",
           "gsmplus": "GSMPlus", "olympiadbench": "OlympiadBench", "math500": "MATH500", "builtin": "Builtin"}
 SOURCES = ("local", "hub", "builtin")
-ANSWER_FROM = ("field", "after_hashes", "boxed", "first")
 
 
 def data_dir(cfg: Any) -> Path:

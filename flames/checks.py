@@ -3,7 +3,7 @@ one line naming the key, before any model loads (Hydra's structured configs chec
 
 Every int and float field of a schema declares its Range where it is declared (flames.config: `num`, `size`,
 `runtime(..., at=...)`); `check_ranges` walks a composed config and checks each against its schema's field.
-The few string choices that are not a config group are listed in CHOICES."""
+A string setting with a fixed set of values declares it the same way (`one_of`)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from flames.config import RANGE, ConfigError
-from flames.grading import MODES
-
-CHOICES: dict[str, tuple[str, ...]] = {  # key -> the values it takes
-    "grading.mode": MODES,
-    "mixture.shortfall": ("warn", "error"),
-}
+from flames.config import CHOICES, RANGE, ConfigError
 
 
 def check_values(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first key whose value is out of its range, or not one of its choices."""
-    for key, allowed in CHOICES.items():
-        value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and value not in allowed:
-            raise ConfigError(f"{key}={value}: one of {', '.join(allowed)}")
     check_ranges(cfg)
 
 
@@ -39,6 +29,7 @@ def check_ranges(node: Any, path: str = "") -> None:
         return
     schema = OmegaConf.get_type(node)
     ranges = field_ranges(schema) if dataclasses.is_dataclass(schema) else {}
+    choices = field_choices(schema) if dataclasses.is_dataclass(schema) else {}
     for name in node:
         key = f"{path}.{name}" if path else str(name)
         if OmegaConf.is_missing(node, name):
@@ -49,6 +40,8 @@ def check_ranges(node: Any, path: str = "") -> None:
             continue
         if name in ranges:
             _check(key, value, ranges[name])
+        if name in choices and value is not None and value not in choices[name]:
+            raise ConfigError(f"{key}={value}: one of {', '.join(choices[name])}")
         check_ranges(value, key)
 
 
@@ -63,6 +56,10 @@ def _check(key: str, value: Any, rng: Any) -> None:
 
 def field_ranges(schema: type) -> dict[str, Any]:
     return {f.name: f.metadata[RANGE] for f in dataclasses.fields(schema) if RANGE in f.metadata}
+
+
+def field_choices(schema: type) -> dict[str, tuple[str, ...]]:
+    return {f.name: f.metadata[CHOICES] for f in dataclasses.fields(schema) if CHOICES in f.metadata}
 
 
 def numeric_fields(schema: type) -> list[str]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 import typing
 
 import pytest
 from omegaconf import OmegaConf
 
 from flames.agents import agent_class, shipped_agents, typed_config
-from flames.checks import check_values, field_ranges, numeric_fields
+from flames.checks import check_values, field_choices, field_ranges, numeric_fields
 from flames.config import Config, ConfigError
 from tests.helpers import compose_config
 
@@ -98,3 +99,26 @@ def test_a_value_just_outside_its_range_is_refused_naming_the_key(cls, name):
         typed_config(cfg.agent)
     message = str(refused.value)
     assert message.startswith(f"{key}=") and "\n" not in message, message
+
+
+CHOICE_CASES = [(cls, name) for cls in ALL for name in field_choices(cls)]
+
+
+def test_the_string_choices_are_declared_with_the_schema():
+    declared = {f"{c.__name__}.{n}" for c, n in CHOICE_CASES}
+    assert {"StudentConfig.selection", "GradingConfig.mode", "DistributedConfig.name", "StudyConfig.executor",
+            "MixtureConfig.shortfall", "IQCConfig.compose", "AskMeAnythingConfig.ask"} <= declared
+
+
+@pytest.mark.parametrize("cls,name", CHOICE_CASES, ids=[f"{c.__name__}.{n}" for c, n in CHOICE_CASES])
+def test_a_value_outside_its_choices_is_refused_naming_the_key(cls, name):
+    cfg = copy.deepcopy(composed(AGENT_SCHEMAS.get(cls, "iqc")))
+    path = where(cls, cfg)
+    if path is None and cls.__name__ == "BenchmarkConfig":  # a suite entry: the built-in one
+        path = "benchmarks.suite.builtin"
+    assert path, f"{cls.__name__} is nowhere in the composed config"
+    key = f"{path}.{name}"
+    OmegaConf.update(cfg, key, "not-a-choice", force_add=True)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}=not-a-choice: one of "):
+        check_values(cfg)
+        typed_config(cfg.agent)

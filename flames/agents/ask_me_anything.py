@@ -25,7 +25,7 @@ from typing import Optional
 from flames.agents.base import END, Agent, ChunkResult, clean_problem, fill, keeps_numbers, load_prompt, numbers_in
 from flames.agents.masking import NumberToken, mask, number_tokens, pick_variable
 from flames.agents.self_verification import DECLARE_STOP, parse_statement, split_question
-from flames.config import AgentConfig, COUNT, num
+from flames.config import COUNT, AgentConfig, num, one_of
 
 ASK = ("model", "template")
 
@@ -34,7 +34,7 @@ ASK = ("model", "template")
 class AskMeAnythingConfig(AgentConfig):
     """Defaults are the paper-scale values (experiment=paper); conf/agent/ask_me_anything.yaml sets the quickstart's."""
 
-    ask: str = "model"  # model: the LLM writes each number's question (Orca-Math) | template: "What is the value of x?"
+    ask: str = one_of("model", ASK)  # model: the LLM writes each number's question (Orca-Math) | template: "What is the value of x?"
     max_questions: Optional[int] = num(None, COUNT)  # questions per seed, first numbers first (None: every number, Orca-Math)
 
 

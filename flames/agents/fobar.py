@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, load_prompt
 from flames.agents.masking import mask, maskable_numbers, number_tokens, pick_number, pick_variable
-from flames.config import AgentConfig, SEED, num
+from flames.config import SEED, AgentConfig, num
 
 @dataclass
 class FobarConfig(AgentConfig):

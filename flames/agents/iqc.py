@@ -33,7 +33,7 @@ from typing import Optional
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, first_labelled, load_prompt
 from flames.agents.self_verification import split_question
-from flames.config import AgentConfig, COUNT, num
+from flames.config import COUNT, AgentConfig, num, one_of
 from flames.grading import clean_answer, extract_answer, grade_batch
 from flames.grading.extract import last_boxed
 
@@ -57,7 +57,7 @@ class IQCConfig(AgentConfig):
     """Defaults are the paper-scale values (experiment=paper); conf/agent/iqc.yaml sets the quickstart's."""
 
     iterations: int = num(4, COUNT)  # composing rounds K, each on the previous round's question (MMIQC: 4; FLAMES: NOT FOUND)
-    compose: str = "question"  # question: new problem + solution + answer (MMIQC) | follow_up: one line, joined by code
+    compose: str = one_of("question", COMPOSE)  # question: new problem + solution + answer (MMIQC) | follow_up: one line, joined by code
     filter: bool = True  # MMIQC's rejection sampling: keep a question only if an answer matches the composer's
     filter_samples: int = num(3, COUNT)  # answers sampled per composed question (MMIQC: m = 3)
     max_solution_chars: Optional[int] = num(None, COUNT)  # cut longer solutions in the prompt; None = whole (MMIQC)

@@ -26,7 +26,7 @@ from typing import Optional
 
 from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
 from flames.agents.concept_pool import ConceptPool
-from flames.config import AgentConfig, COUNT, SEED, num
+from flames.config import COUNT, SEED, AgentConfig, num
 from flames.jsonl import read_jsonl, write_jsonl
 
 GSM8K_TOPIC = "grade-school math word problem"

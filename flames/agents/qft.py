@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, load_prompt
-from flames.config import AgentConfig, COUNT, num
+from flames.config import COUNT, AgentConfig, num
 from flames.examples import to_example
 
 

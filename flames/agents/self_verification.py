@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flames.agents.base import Agent, ChunkResult, clean_problem, fill, keeps_numbers, load_prompt, numbers_in
 from flames.agents.masking import mask, maskable_numbers, number_tokens, pick_number, pick_variable, uses_symbol
-from flames.config import AgentConfig, SEED, num
+from flames.config import SEED, AgentConfig, num
 
 # A sentence ends at . ? ! (possibly closing an inline formula, a quote or a bracket) and a space.
 _SENTENCE_END = re.compile(r"(?<=[.?!])[$\"')\]]*\s+")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from flames.agents.base import END, Agent, ChunkResult, clean_problem, load_prompt
-from flames.config import AgentConfig, COUNT, num
+from flames.config import COUNT, AgentConfig, num
 
 
 @dataclass

@@ -18,17 +18,19 @@ solving, mixtures) and run (benchmarks, logging, resources, studies, the root Co
 
 from __future__ import annotations
 
-from flames.config.fields import (ABOVE_ZERO, COUNT, ConfigError, IF_SET, KEYED, NON_NEGATIVE, RANGE, Range, SEED,
-                                  SHARE, SIZE, UNIT, keyed_if_set, num, runtime, size, unkeyed)
-from flames.config.models import DistributedConfig, ModelConfig, ModelShape, StudentConfig
-from flames.config.generation import (AgentConfig, DecontamConfig, DedupConfig, MixtureConfig, QCConfig,
-                                      RewardModelConfig, SeedsConfig, SolvabilityConfig, SolveConfig)
-from flames.config.run import (BenchmarkConfig, BenchmarksConfig, Config, FailuresConfig, GradingConfig, LoggerConfig,
-                               PathsConfig, Resources, ResourcesConfig, Stage, StudyConfig, register_configs)
+from flames.config.fields import (ABOVE_ZERO, CHOICES, COUNT, ConfigError, IF_SET, KEYED, NON_NEGATIVE, RANGE, Range,
+                                  SEED, SHARE, SIZE, UNIT, keyed_if_set, num, one_of, runtime, size, unkeyed)
+from flames.config.models import DistributedConfig, ModelConfig, ModelShape, SELECTIONS, StudentConfig
+from flames.config.generation import (AgentConfig, DEDUP_BACKENDS, DecontamConfig, DedupConfig, MixtureConfig,
+                                      QCConfig, RewardModelConfig, SeedsConfig, SolvabilityConfig, SolveConfig)
+from flames.config.run import (ANSWER_FROM, BenchmarkConfig, BenchmarksConfig, Config, FailuresConfig, GradingConfig,
+                               LoggerConfig, PathsConfig, Resources, ResourcesConfig, Stage, StudyConfig,
+                               register_configs)
 
-__all__ = ["ABOVE_ZERO", "AgentConfig", "BenchmarkConfig", "BenchmarksConfig", "COUNT", "Config", "ConfigError",
-           "DecontamConfig", "DedupConfig", "DistributedConfig", "FailuresConfig", "GradingConfig", "IF_SET", "KEYED",
-           "LoggerConfig", "MixtureConfig", "ModelConfig", "ModelShape", "NON_NEGATIVE", "PathsConfig", "QCConfig",
-           "RANGE", "Range", "Resources", "ResourcesConfig", "RewardModelConfig", "SEED", "SHARE", "SIZE",
-           "SeedsConfig", "SolvabilityConfig", "SolveConfig", "Stage", "StudentConfig", "StudyConfig", "UNIT",
-           "keyed_if_set", "num", "register_configs", "runtime", "size", "unkeyed"]
+__all__ = ["ABOVE_ZERO", "ANSWER_FROM", "AgentConfig", "BenchmarkConfig", "BenchmarksConfig", "CHOICES", "COUNT",
+           "Config", "ConfigError", "DEDUP_BACKENDS", "DecontamConfig", "DedupConfig", "DistributedConfig",
+           "FailuresConfig", "GradingConfig", "IF_SET", "KEYED", "LoggerConfig", "MixtureConfig", "ModelConfig",
+           "ModelShape", "NON_NEGATIVE", "PathsConfig", "QCConfig", "RANGE", "Range", "Resources", "ResourcesConfig",
+           "RewardModelConfig", "SEED", "SELECTIONS", "SHARE", "SIZE", "SeedsConfig", "SolvabilityConfig",
+           "SolveConfig", "Stage", "StudentConfig", "StudyConfig", "UNIT", "keyed_if_set", "num", "one_of",
+           "register_configs", "runtime", "size", "unkeyed"]

@@ -11,6 +11,7 @@ KEYED = "keyed"  # dataclass field metadata: False = stays out of artifact keys
 IF_SET = "if_set"  # KEYED's value for a field keyed only when it differs from its default
 SIZE = "size"  # dataclass field metadata: True = a record count that a pool grows to (`size(...)`)
 RANGE = "range"  # dataclass field metadata: the Range a number must be in (flames.checks), declared for every one
+CHOICES = "choices"  # dataclass field metadata: the values a string setting takes (flames.checks)
 
 
 class ConfigError(ValueError):
@@ -52,6 +53,12 @@ SEED = Range(0)  # random seeds: torch and vLLM take none below 0
 
 def _meta(at: Optional[Range], **meta: Any) -> dict:
     return {**meta, RANGE: at} if at is not None else meta
+
+
+def one_of(default: Any, choices: tuple[str, ...], keyed: bool = True) -> Any:
+    """A string setting and the values it takes (checked at compose time); `keyed=False`: left out of keys."""
+    meta = {CHOICES: tuple(choices)} if keyed else {CHOICES: tuple(choices), KEYED: False}
+    return field(default=default, metadata=meta)
 
 
 def num(default: Any, at: Range) -> Any:

@@ -8,7 +8,9 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING
 
 from flames.config.fields import (COUNT, NON_NEGATIVE, RANGE, SEED, UNIT, Range, keyed_if_set, num, runtime, size,
-                                  unkeyed)
+                                  one_of, unkeyed)
+
+DEDUP_BACKENDS = ("auto", "rensa", "datasketch")  # qc.dedup.backend: MinHash implementations
 from flames.config.models import ModelConfig
 
 
@@ -45,7 +47,7 @@ class SeedsConfig:
 @dataclass
 class DedupConfig:
     threshold: Optional[float] = num(None, UNIT)  # None = exact dedup on normalized text (the paper); else MinHash Jaccard
-    backend: str = "auto"  # auto | rensa | datasketch (MinHash near-dup only)
+    backend: str = one_of("auto", DEDUP_BACKENDS)  # MinHash near-dup only
 
 
 @dataclass
@@ -53,7 +55,7 @@ class DecontamConfig:
     enabled: bool = True  # drop problems that copy a benchmark item
     # near_copy: the paper rule or <= 1 word edit per 20 tokens (docs/qc.md) | paper: >=95% of a test
     # problem's 8-grams (misses one-word edits of most problems) | ngram13: any shared 13-gram
-    mode: str = "near_copy"
+    mode: str = one_of("near_copy", ("near_copy", "paper", "ngram13"))
     against: List[str] = field(default_factory=list)  # benchmarks of the suite to check; [] = all (paper: gsm8k, math)
 
 
@@ -121,7 +123,7 @@ class MixtureConfig:
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = num(0, SEED)  # sampling seed for the budget
     # a share short of examples: warn (log it, mix what there is) | error (stop the mix, exit 2; experiment=paper)
-    shortfall: str = unkeyed("warn")
+    shortfall: str = one_of("warn", ("warn", "error"), keyed=False)
     shortfall_tolerance: float = unkeyed(0.01, at=Range(0, 1, hi_open=True))  # a share may be short by this fraction of itself before `error` stops
     # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
     # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)

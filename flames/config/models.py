@@ -7,7 +7,9 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
-from flames.config.fields import ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, UNIT, Range, num, runtime, unkeyed
+from flames.config.fields import ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, UNIT, Range, num, one_of, runtime, unkeyed
+
+SELECTIONS = ("last", "paper", "dev")  # student.selection: which checkpoint becomes the model
 
 
 @dataclass
@@ -87,7 +89,7 @@ class StudentConfig:
     keep_optimizer_states: bool = runtime(False)
     # which checkpoint becomes the model: last (honest) | paper (best mean accuracy on select_on test
     # benchmarks: selects on test data, as the paper did) | dev (best on a held-out dev split of the mixture)
-    selection: str = "last"
+    selection: str = one_of("last", SELECTIONS)
     select_on: List[str] = field(default_factory=lambda: ["gsm8k", "math"])  # selection=paper: benchmarks
     dev_size: int = num(200, COUNT)  # selection=dev: mixture rows held out from training to select on
     seed: int = num(0, SEED)
@@ -99,7 +101,7 @@ class StudentConfig:
 class DistributedConfig:
     """How the train and tune stages launch: torchrun with one process per device, and the sharding."""
 
-    name: str = "ddp"  # ddp | fsdp | zero3 (conf/distributed/)
+    name: str = one_of("ddp", ("ddp", "fsdp", "zero3"))  # how it shards (conf/distributed/)
     # training processes; None = the visible GPUs (1 on CPU); a dry run uses resources.<stage>.gpus
     num_processes: Optional[int] = runtime(None, at=COUNT)
     fsdp: str = runtime("")  # TrainingArguments.fsdp, e.g. "full_shard auto_wrap" (distributed=fsdp)

@@ -10,7 +10,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from flames.config.fields import (ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, SHARE, UNIT, Range, keyed_if_set, num,
-                                  runtime, unkeyed)
+                                  one_of, runtime, unkeyed)
+from flames.grading.modes import MODES as GRADING_MODES
+
+ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a hub answer column becomes the gold
 from flames.config.generation import MixtureConfig, QCConfig, SeedsConfig, SolveConfig
 from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 
@@ -19,13 +22,13 @@ from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 class BenchmarkConfig:
     """One benchmark of the suite (an entry of `benchmarks.suite`): where its items come from."""
 
-    source: str = "local"  # local: <data_dir>/benchmarks/<file> | hub: datasets.load_dataset(hub) | builtin
+    source: str = one_of("local", ("local", "hub", "builtin"))  # local: <data_dir>/benchmarks/<file> | hub: datasets.load_dataset(hub)
     file: Optional[str] = None  # JSONL file under <data_dir>/benchmarks/ (source=local)
     hub: Optional[str] = None  # Hugging Face dataset id, or a local dataset folder (source=hub)
     hub_configs: List[str] = field(default_factory=list)  # hub config names, concatenated; [] = the default one
     hub_split: str = "test"  # hub split to evaluate on
     fields: Dict[str, str] = field(default_factory=dict)  # item field -> hub column (id, problem, answer, subsets)
-    answer_from: str = "field"  # how the hub answer column becomes the gold: field | after_hashes | boxed | first
+    answer_from: str = one_of("field", ANSWER_FROM)  # how the hub answer column becomes the gold
     where: Dict[str, List[str]] = field(default_factory=dict)  # keep only items whose field has one of these values
     exclude: Dict[str, List[str]] = field(default_factory=dict)  # drop items whose field has one of these values
     subsets: List[str] = field(default_factory=list)  # item fields whose values get their own accuracy rows
@@ -39,7 +42,7 @@ class GradingConfig:
 
     # flames: this project's grader | qwen: the Qwen2.5-Math evaluation's math_equal (what the paper used) |
     # math_verify: plain math-verify. Keyed only when not flames: default evaluations keep their keys.
-    mode: str = "flames"
+    mode: str = one_of("flames", GRADING_MODES)
 
 
 @dataclass
@@ -48,7 +51,7 @@ class BenchmarksConfig:
 
     suite: Dict[str, BenchmarkConfig] = field(default_factory=dict)  # benchmark name -> where its items come from
     names: List[str] = "${oc.dict.keys:.suite}"  # type: ignore[assignment]  # which suite entries run; default all
-    source: Optional[str] = None  # local | hub: overrides every benchmark's own source (builtin stays builtin)
+    source: Optional[str] = one_of(None, ("local", "hub"))  # overrides every benchmark's own source (builtin stays builtin)
     backend: str = "hf"  # hf | vllm, or a flames.llm.LLM subclass as module.Class: how the student is run for evaluation
     dtype: str = "bfloat16"  # weights dtype for evaluation (auto: as ModelConfig.dtype)
     # folder with benchmarks/*.jsonl; default $FLAMES_DATA_DIR (the items' fingerprint is in the key)
@@ -77,10 +80,10 @@ class BenchmarksConfig:
 
 @dataclass
 class LoggerConfig:
-    name: str = "none"  # wandb | none
+    name: str = one_of("none", ("wandb", "none"))
     project: str = "flames"
     entity: Optional[str] = None
-    mode: str = "offline"  # offline | online | disabled
+    mode: str = one_of("offline", ("offline", "online", "disabled"))
     group: Optional[str] = None  # W&B group; default: the experiment name (a study sets its name)
     tags: List[str] = field(default_factory=list)  # added to one tag per chosen config option
     id: Optional[str] = None  # W&B run id; default: a hash of the job's overrides (a requeue resumes the run)
@@ -157,7 +160,7 @@ class StudyConfig:
     # "<axis>=<value>" -> overrides added to every cell holding that value (a size one agent cannot reach)
     cell_overrides: Dict[str, List[str]] = field(default_factory=dict)
     dry_run: bool = False  # print cells, unique artifacts per stage, jobs, resources and GPU-hours; submit nothing
-    executor: str = "slurm"  # slurm | local (submitit's local executor: stage by stage, no SLURM)
+    executor: str = one_of("slurm", ("slurm", "local"))  # local: submitit's local executor, stage by stage, no SLURM
     # partitions by need (a stage asking GPUs goes to gpu); env vars let one profile serve a cluster
     gpu_partition: Optional[str] = "${oc.env:FLAMES_GPU_PARTITION,null}"
     cpu_partition: Optional[str] = "${oc.env:FLAMES_CPU_PARTITION,null}"
@@ -170,7 +173,7 @@ class StudyConfig:
     wait: bool = True  # wait for every job, then list failures (exit 1 if any)
     report: bool = True  # then write the study's tables and plots (<folder>/<name>/report/, docs/report.md)
     wandb_report: bool = False  # and save them as a W&B Report over the cells' runs (needs a W&B login)
-    report_from: str = "store"  # store: the artifacts' manifests | wandb: the cells' W&B runs (online, no store)
+    report_from: str = one_of("store", ("store", "wandb"))  # the artifacts' manifests | the cells' W&B runs (online)
     # for the GPU-hours estimate: tokens per second per GPU (vLLM generation, SFT); set yours from a benchmark
     generate_tokens_per_s_per_gpu: float = num(2500.0, ABOVE_ZERO)
     train_tokens_per_s_per_gpu: float = num(3000.0, ABOVE_ZERO)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
+from flames.config import DEDUP_BACKENDS
+
 from ._parallel import map_chunks, no_gc, resolve_workers
 from .normalize import normalize_text
 from .shingles import CSR, hash_texts, shingles
 
-BACKENDS = ("auto", "rensa", "datasketch")
+BACKENDS = DEDUP_BACKENDS  # declared with the schema (qc.dedup.backend)
 
 # Default LSH recall target: probability that a pair at exactly the threshold shares a band.
 _RECALL_AT_THRESHOLD = 0.9

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from flames import llm as llm_mod
-from flames.config import ConfigError
+from flames.config import SELECTIONS, ConfigError
 from flames.evaluate import evaluate
 from flames.jsonl import read_jsonl
 from flames.keys import text_fingerprint
@@ -19,7 +19,6 @@ from flames.train.plan import describe, make_plan, process_count
 from flames.train.run import DEV_FILE, SPEC_FILE
 
 
-SELECTIONS = ("last", "paper", "dev")
 
 
 class Train(Stage):
