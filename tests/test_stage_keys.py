@@ -148,3 +148,20 @@ def test_the_grading_mode_keys_evaluate_only_away_from_the_default():
     assert slice_of(evaluate, compose_config(["logger=none", "grading.mode=flames"])) == base
     qwen = slice_of(evaluate, compose_config(["logger=none", "grading.mode=qwen"]))
     assert qwen["grading.mode"] == "qwen" and {k: v for k, v in qwen.items() if k != "grading.mode"} == base
+
+
+def test_an_edited_prompt_changes_the_synthesize_key(tmp_path, monkeypatch):
+    """What the model is asked is part of what made the problems: the agent's prompt files are fingerprinted."""
+    import shutil
+
+    import flames.agents.base as base
+
+    cfg = compose_config(["logger=none", "agent=paraphrase"])
+    synthesize = next(s for s in STAGES if s.name == "synthesize")
+    before = slice_of(synthesize, cfg)
+    shutil.copytree(base.PROMPT_DIR, tmp_path / "prompts")
+    monkeypatch.setattr(base, "PROMPT_DIR", tmp_path / "prompts")
+    assert slice_of(synthesize, cfg) == before  # the same text: the same key
+    prompt = tmp_path / "prompts" / "paraphrase.txt"
+    prompt.write_text(prompt.read_text().replace("Follow the examples.", "Follow the examples closely."))
+    assert slice_of(synthesize, cfg)["prompts"] != before["prompts"]

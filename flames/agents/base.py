@@ -20,6 +20,12 @@ def load_prompt(name: str) -> str:
     return read_prompt(PROMPT_DIR / f"{name}.txt")
 
 
+def prompt_files(agent: type) -> list[Path]:
+    """The shipped prompt files of an agent class (`prompts/<name>*.txt`): what its problems depend on besides its
+    config (the synthesize key fingerprints them). An agent of your own that reads its prompts elsewhere has none."""
+    return sorted(PROMPT_DIR.glob(f"{agent.name}*.txt")) if agent.name else []
+
+
 def fill(template: str, **values: str) -> str:
     """`template` with each `{name}` replaced in one pass; other braces (LaTeX in examples) stay."""
     names = "|".join(re.escape(name) for name in values)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flames import llm as llm_mod
 from flames.agents import agent_class, build_agent
-from flames.keys import key_slice
+from flames.agents.base import prompt_files
+from flames.keys import key_slice, text_fingerprint
 from flames.seeds import fingerprint
 from flames.stages.base import LazyModel, Stage, problem_filter, references_fingerprint
 from flames.stages.tune import generator_config
@@ -20,8 +21,10 @@ class Synthesize(Stage):
         return {"num_problems": job.sizes.target, "max_draws": job.sizes.max_draws}
 
     def fingerprints(self, job, inputs):
-        # The target counts problems that pass problem QC, so its settings shape this artifact too.
-        return {"seed_files": fingerprint(job.cfg.seeds), **references_fingerprint(job)}
+        # The target counts problems that pass problem QC, so its settings shape this artifact too; the prompts'
+        # text is what the model is asked (an edited prompt makes other problems)
+        prompts = [p.read_text() for p in prompt_files(agent_class(job.agent["_target_"]))]
+        return {"seed_files": fingerprint(job.cfg.seeds), "prompts": text_fingerprint(prompts), **references_fingerprint(job)}
 
     def run(self, job, inputs, out):
         cfg, agent_cfg = job.cfg, job.agent
