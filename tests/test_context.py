@@ -12,6 +12,7 @@ import re
 import types
 
 import pytest
+from omegaconf import OmegaConf
 
 import flames.llm
 from flames.context import FailureWindow, RetryPolicy, StageContext, TooManyFailures
@@ -82,3 +83,23 @@ def test_a_model_called_outside_a_stage_gets_a_fresh_context_each_call():
         gens = model.chat([[{"role": "user", "content": "1 + 1?"}]] * 600, Sampling())
         assert sum(g.error == SERVER_ERROR for g in gens) == 300  # 50% of a full window of 500: past 0.2 next time
     assert model.requests_file is None
+
+
+def test_a_stage_closing_its_model_leaves_the_pool_s_model_open_for_the_next_stage(monkeypatch):
+    """solution_qc closes its models when it ends; a judge shared through the pool (the problem model) must stay
+    usable for the next agent's solution_qc, and only `release` closes it."""
+    closed = []
+
+    class Closable(HalfDown):
+        def close(self):
+            closed.append(self)
+
+    monkeypatch.setattr(flames.llm, "load_llm", lambda cfg: Closable())
+    pool = flames.llm.ModelPool()
+    cfg = OmegaConf.create({"backend": "hf", "name": "m", "dtype": "auto"})
+    first = flames.llm.for_stage(StageContext("solution_qc", models=pool), cfg)
+    first.close()
+    second = flames.llm.for_stage(StageContext("solution_qc", models=pool), cfg)
+    assert second.model is first.model and closed == []
+    pool.release()
+    assert closed == [first.model] and pool.models == {}

@@ -240,6 +240,9 @@ class StageLLM:
              seeds: list[int] | None = None) -> list[Generation]:
         return self.model.chat(conversations, sampling, seeds, ctx=self.ctx)
 
+    def close(self) -> None:
+        """Nothing: the pool owns its models (a stage that closed a shared judge broke the next agent's)."""
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
 
