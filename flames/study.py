@@ -85,10 +85,11 @@ def cells(study: Any) -> list[list[str]]:
     of the axis values it holds."""
     axes = [[f"{key}={_value(v)}" for v in values] for key, values in study.axes.items()]
     extra = dict(study.get("cell_overrides") or {})
-    unknown = sorted(set(extra) - {member for axis in axes for member in axis})
+    # a value the axes no longer hold (narrowed on the command line) adds nothing; an unknown axis is a mistake
+    unknown = sorted(k for k in extra if k.split("=", 1)[0] not in study.axes)
     if unknown:
-        raise ConfigError(f"study.cell_overrides: {unknown[0]} is not an axis value of study={study.name} "
-                          "(write <axis>=<value>, e.g. agent=fobar)")
+        raise ConfigError(f"study.cell_overrides: {unknown[0]} names no axis of study={study.name} "
+                          f"(write <axis>=<value>; axes: {', '.join(study.axes)})")
     combos = itertools.product(*axes) if axes else [()]
     return [[*combo, *(o for member in combo for o in extra.get(member, []))] for combo in combos]
 

@@ -432,7 +432,8 @@ def test_a_requeued_generation_job_resumes_its_artifact_and_its_wandb_run(slurm_
     # reach the tasks: the requeued attempt would find its run id still open in it
     env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store"), "WANDB_SERVICE": "unix-1-/nonexistent/socket"}
     args = ["study=quickstart", "rehearsal=cpu", "stage=synthesize", "logger=wandb", "logger.dir=wandb",
-            "agent=few_shot", "agent.num_problems=12", "agent.chunk_size=2", "problem_model.max_new_tokens=48"]
+            "agent=few_shot", "agent.num_problems=12", "agent.num_problems_cap=12", "agent.chunk_size=2",
+            "problem_model.max_new_tokens=48"]  # rehearsal=cpu caps an agent at 4 problems: lift it
     proc = subprocess.Popen([flames_exe(), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:

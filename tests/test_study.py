@@ -42,9 +42,11 @@ def test_cell_overrides_follow_the_axis_value_they_name():
     assert by_agent["agent=fobar"] == by_agent["agent=self_verification"] == ["agent.num_problems=20000"]
     assert by_agent["agent=iqc"] == [] and len(by_agent) == 11
     with open_dict(study):
-        study.cell_overrides["agent=fobr"] = ["agent.num_problems=1"]
-    with pytest.raises(ConfigError, match="agent=fobr is not an axis value"):
+        study.cell_overrides["agnet=fobar"] = ["agent.num_problems=1"]
+    with pytest.raises(ConfigError, match="agnet=fobar names no axis of study=table2_agents"):
         cells(study)
+    narrowed = compose_config(["study=table2_agents", "study.axes={agent:[iqc,few_shot]}"]).study
+    assert cells(narrowed) == [["agent=iqc"], ["agent=few_shot"]]  # fobar's overrides add nothing to these
 
 
 @pytest.mark.parametrize("name", PAPER_STUDIES)
