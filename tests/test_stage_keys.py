@@ -127,6 +127,9 @@ def test_checkpoint_selection_keys_train_by_what_it_scores_on():
     dev = ["student.selection=dev"]
     assert key(*dev, "benchmarks.limit=3") == key(*dev, "benchmarks.limit=5")  # dev rows come from the mixture
     assert key(*dev, "benchmarks.max_new_tokens=8") != key(*dev, "benchmarks.max_new_tokens=9")
+    # selection grades as evaluate does (grading.mode), keyed away from the default only
+    assert key("grading.mode=qwen") == key() and key(*dev) == key(*dev, "grading.mode=flames")
+    assert key(*dev, "grading.mode=qwen") != key(*dev)
 
 
 def test_fields_keyed_if_set_stay_out_of_the_key_at_their_default():

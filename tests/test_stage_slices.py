@@ -28,8 +28,8 @@ NOT_KEYED = {
             "mixture.budget_cap", "mixture.shortfall", "mixture.shortfall_tolerance"),
     # how training is launched and sharded (ddp, fsdp, zero3): speed and memory; the global batch is the student's
     # checkpoint selection scores with the benchmarks' prompt, token budget and items, which Train.fingerprints
-    # records; their backend, dtype and batch size are runtime
-    "train": ("distributed", "benchmarks"),
+    # records (and the grading mode, away from its default); their backend, dtype and batch size are runtime
+    "train": ("distributed", "benchmarks", "grading.mode"),
     # the generator's training rows are fingerprinted (Tune.fingerprints): what of the agent and seeds made them
     "tune": ("agent", "seeds", "distributed"),
     # grading.mode enters the slice away from its default (Evaluate.slice); student.path is fingerprinted (its files)

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from flames import llm as llm_mod
 from flames.config import SELECTIONS, ConfigError
 from flames.evaluate import evaluate
+from flames.grading import DEFAULT_MODE
 from flames.jsonl import read_jsonl
 from flames.keys import text_fingerprint
 from flames.llm.embedded import resolve_model_path
@@ -28,6 +29,8 @@ class Train(Stage):
         if selection == "last":
             return {}
         scoring = {"prompt": b.prompt, "max_new_tokens": b.max_new_tokens}
+        if job.cfg.grading.mode != DEFAULT_MODE:  # graded as evaluate grades; keyed away from the default only
+            scoring["grading_mode"] = job.cfg.grading.mode
         if selection == "paper":
             wanted = [n for n in job.cfg.student.select_on if n in b.names]  # others are refused when it runs
             scoring["items"] = {**{n: text_fingerprint([]) for n in job.cfg.student.select_on},
@@ -74,7 +77,8 @@ def select_checkpoint(job: Job, out: Path) -> dict:
     items, scored = selection_items(job, out), []
     for folder in checkpoint_folders(out):
         metrics = evaluate(items, out / "selection" / folder.name, eval_model(job, str(folder)),
-                           eval_sampling(job), job.cfg.benchmarks.prompt)
+                           eval_sampling(job), job.cfg.benchmarks.prompt, mode=job.cfg.grading.mode,
+                           retry=job.ctx.retry)
         llm_mod.release(job.ctx)
         scores = {name: metrics[name]["accuracy"] for name in items}
         scored.append({"step": int(folder.name.split("-")[-1]), "folder": f"checkpoints/{folder.name}",
