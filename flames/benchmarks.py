@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flames import builtin
-from flames.config import ANSWER_FROM, ConfigError
+from flames.config import ANSWER_FROM, BENCHMARK_SOURCES, ConfigError
 from flames.jsonl import numbered_jsonl, unique_ids
 
 # The paper's Avg: the mean of these five (GSMPlus distraction is reported in its own column).
@@ -26,7 +26,6 @@ PAPER_ORDER = ("gsm8k", "math", "college_math", "gsmplus_distraction", "gsmplus"
 # Column headers of the printed table (the paper's names; others print their suite name).
 LABELS = {"gsm8k": "GSM8K", "math": "MATH", "college_math": "CollegeMath", "gsmplus_distraction": "Distraction",
           "gsmplus": "GSMPlus", "olympiadbench": "OlympiadBench", "math500": "MATH500", "builtin": "Builtin"}
-SOURCES = ("local", "hub", "builtin")
 
 
 def data_dir(cfg: Any) -> Path:
@@ -50,8 +49,8 @@ def source_of(spec: Any, cfg: Any) -> str:
     source = spec.get("source", "local")
     if source != "builtin" and cfg.get("source"):
         source = cfg.source
-    if source not in SOURCES:
-        raise ConfigError(f"benchmark source must be one of {', '.join(SOURCES)}, not {source!r}")
+    if source not in BENCHMARK_SOURCES:
+        raise ConfigError(f"benchmark source must be one of {', '.join(BENCHMARK_SOURCES)}, not {source!r}")
     return source
 
 

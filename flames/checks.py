@@ -2,7 +2,7 @@
 one line naming the key, before any model loads (Hydra's structured configs check types, not ranges).
 
 Every int and float field of a schema declares its Range where it is declared (flames.config: `num`, `size`,
-`runtime(..., at=...)`); `check_ranges` walks a composed config and checks each against its schema's field.
+`runtime(..., at=...)`); `check_values` walks a composed config and checks each against its schema's field.
 A string setting with a fixed set of values declares it the same way (`one_of`)."""
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ from omegaconf.errors import OmegaConfBaseException
 from flames.config import CHOICES, RANGE, ConfigError
 
 
-def check_values(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first key whose value is out of its range, or not one of its choices."""
-    check_ranges(cfg)
-
-
-def check_ranges(node: Any, path: str = "") -> None:
-    """Every number of `node` (a config typed by a schema dataclass, and every typed node under it) within the
-    Range its field declares; None passes where the field is Optional."""
+def check_values(node: Any, path: str = "") -> None:
+    """Raise ConfigError naming the first key of `node` (a config typed by a schema dataclass, and every typed node
+    under it; `path`: where it sits) whose number is outside the Range its field declares, or whose string is not one
+    of its choices; None passes where the field is Optional."""
     if not isinstance(node, DictConfig):
         return
     schema = OmegaConf.get_type(node)
@@ -42,7 +38,7 @@ def check_ranges(node: Any, path: str = "") -> None:
             _check(key, value, ranges[name])
         if name in choices and value is not None and value not in choices[name]:
             raise ConfigError(f"{key}={value}: one of {', '.join(choices[name])}")
-        check_ranges(value, key)
+        check_values(value, key)
 
 
 def _check(key: str, value: Any, rng: Any) -> None:

@@ -24,6 +24,12 @@ class RetryPolicy:
     retry_failed: bool = True
     max_attempts: int = 3  # attempts per failed row (its first included), then it stays failed
 
+    @classmethod
+    def from_failures(cls, failures: Any) -> "RetryPolicy":
+        """The config's `failures.retry_failed` and `failures.max_attempts`."""
+        get = (failures or {}).get
+        return cls(bool(get("retry_failed", True)), int(get("max_attempts", 3)))
+
 
 class FailureWindow:
     """The last `size` requests of the running stage, failed (a retryable error) or not.
@@ -74,8 +80,8 @@ class StageContext:
     def from_failures(cls, stage: str, failures: Any, models: Any = None) -> "StageContext":
         """A stage's context under the config's `failures.*` policy."""
         get = (failures or {}).get
-        return cls(stage, RetryPolicy(bool(get("retry_failed", True)), int(get("max_attempts", 3))),
-                   FailureWindow(get("window", 500), get("max_rate", 0.2)), models=models)
+        return cls(stage, RetryPolicy.from_failures(failures), FailureWindow(get("window", 500), get("max_rate", 0.2)),
+                   models=models)
 
     def check_failures(self, final: bool = False) -> None:
         """Raise TooManyFailures if this stage's requests failed too often (`final`: at its end, before sealing)."""

@@ -20,7 +20,7 @@ from flames import llm as llm_mod
 from flames.agents import typed_config
 from flames.checks import check_values
 from flames.config import ConfigError, MixtureConfig
-from flames.context import StageContext
+from flames.context import RetryPolicy, StageContext
 from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Sizes, Stage, external_dataset
 from flames.store import Artifact, Store
 
@@ -67,7 +67,7 @@ class Pipeline:
         self.cfg = cfg
         self.failures = cfg.get("failures") or {}  # which failed rows to retry; when too many failures stop a stage
         self.store = Store(Path(cfg.paths.store).expanduser().resolve(), lock_timeout=cfg.paths.lock_timeout_s,
-                           retry=StageContext.from_failures("-", self.failures).retry)
+                           retry=RetryPolicy.from_failures(self.failures))
         self.models = llm_mod.ModelPool()  # loaded once per run, shared by the stages (released before training)
         self.logger = logger
         self.shared = Shared(cfg)

@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from flames.checks import check_ranges
+from flames.checks import check_values
 from flames.config import ConfigError
 from flames.parts import find_class
 
@@ -40,7 +40,7 @@ def typed_config(cfg: Any) -> DictConfig:
     cls = agent_class(cfg["_target_"])
     try:
         typed = OmegaConf.merge(OmegaConf.structured(cls.Config), cfg)
-        check_ranges(typed, "agent")
+        check_values(typed, "agent")
         return typed
     except OmegaConfBaseException as e:
         first = str(e.msg).splitlines()[0]  # OmegaConf appends full_key/object_type lines

@@ -23,14 +23,14 @@ from flames.config.fields import (ABOVE_ZERO, CHOICES, COUNT, ConfigError, IF_SE
 from flames.config.models import DistributedConfig, ModelConfig, ModelShape, SELECTIONS, StudentConfig
 from flames.config.generation import (AgentConfig, DEDUP_BACKENDS, DecontamConfig, DedupConfig, MixtureConfig,
                                       QCConfig, RewardModelConfig, SeedsConfig, SolvabilityConfig, SolveConfig)
-from flames.config.run import (ANSWER_FROM, BenchmarkConfig, BenchmarksConfig, Config, FailuresConfig, GradingConfig,
-                               LoggerConfig, PathsConfig, Resources, ResourcesConfig, Stage, StudyConfig,
-                               register_configs)
+from flames.config.run import (ANSWER_FROM, BENCHMARK_SOURCES, BenchmarkConfig, BenchmarksConfig, Config,
+                               FailuresConfig, GradingConfig, LoggerConfig, PathsConfig, Resources, ResourcesConfig,
+                               Stage, StudyConfig, register_configs)
 
-__all__ = ["ABOVE_ZERO", "ANSWER_FROM", "AgentConfig", "BenchmarkConfig", "BenchmarksConfig", "CHOICES", "COUNT",
-           "Config", "ConfigError", "DEDUP_BACKENDS", "DecontamConfig", "DedupConfig", "DistributedConfig",
-           "FailuresConfig", "GradingConfig", "IF_SET", "KEYED", "LoggerConfig", "MixtureConfig", "ModelConfig",
-           "ModelShape", "NON_NEGATIVE", "PathsConfig", "QCConfig", "RANGE", "Range", "Resources", "ResourcesConfig",
-           "RewardModelConfig", "SEED", "SELECTIONS", "SHARE", "SIZE", "SeedsConfig", "SolvabilityConfig",
-           "SolveConfig", "Stage", "StudentConfig", "StudyConfig", "UNIT", "keyed_if_set", "num", "one_of",
-           "register_configs", "runtime", "size", "unkeyed"]
+__all__ = ["ABOVE_ZERO", "ANSWER_FROM", "AgentConfig", "BENCHMARK_SOURCES", "BenchmarkConfig", "BenchmarksConfig",
+           "CHOICES", "COUNT", "Config", "ConfigError", "DEDUP_BACKENDS", "DecontamConfig", "DedupConfig",
+           "DistributedConfig", "FailuresConfig", "GradingConfig", "IF_SET", "KEYED", "LoggerConfig", "MixtureConfig",
+           "ModelConfig", "ModelShape", "NON_NEGATIVE", "PathsConfig", "QCConfig", "RANGE", "Range", "Resources",
+           "ResourcesConfig", "RewardModelConfig", "SEED", "SELECTIONS", "SHARE", "SIZE", "SeedsConfig",
+           "SolvabilityConfig", "SolveConfig", "Stage", "StudentConfig", "StudyConfig", "UNIT", "keyed_if_set", "num",
+           "one_of", "register_configs", "runtime", "size", "unkeyed"]

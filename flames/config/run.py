@@ -13,6 +13,7 @@ from flames.config.fields import (ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, SHARE, 
                                   one_of, runtime, unkeyed)
 from flames.grading.modes import MODES as GRADING_MODES
 
+BENCHMARK_SOURCES = ("local", "hub", "builtin")  # where a benchmark's items come from
 ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a hub answer column becomes the gold
 from flames.config.generation import MixtureConfig, QCConfig, SeedsConfig, SolveConfig
 from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
@@ -22,7 +23,7 @@ from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 class BenchmarkConfig:
     """One benchmark of the suite (an entry of `benchmarks.suite`): where its items come from."""
 
-    source: str = one_of("local", ("local", "hub", "builtin"))  # local: <data_dir>/benchmarks/<file> | hub: datasets.load_dataset(hub)
+    source: str = one_of("local", BENCHMARK_SOURCES)  # local: <data_dir>/benchmarks/<file> | hub: datasets.load_dataset(hub)
     file: Optional[str] = None  # JSONL file under <data_dir>/benchmarks/ (source=local)
     hub: Optional[str] = None  # Hugging Face dataset id, or a local dataset folder (source=hub)
     hub_configs: List[str] = field(default_factory=list)  # hub config names, concatenated; [] = the default one
