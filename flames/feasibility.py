@@ -210,6 +210,39 @@ def time_checks(stage: str, gpu_hours: float, need: Any, max_num_timeout: int, c
     return [Verdict("time", True, detail + every)]
 
 
+def gpu_hours(stage: str, cfg: Any, agents: dict, label: str, need: Any, study: Any) -> float:
+    """A rough upper bound from token counts (every completion at its token limit) and the profile's speeds."""
+    from flames.config import MixtureConfig
+
+    if not need.gpus:
+        return 0.0
+    gen, train = study.generate_tokens_per_s_per_gpu, study.train_tokens_per_s_per_gpu
+    agent = agents.get(label)
+    n = agent.num_problems if agent is not None else 0  # this agent's problems (per-agent stages)
+    total = MixtureConfig.budget_of(cfg.mixture) or sum(a.num_problems for a in agents.values())  # the training mixture
+    seconds = {
+        "tune": lambda: (agent.get("train_seeds") or 0) * 512 / train,
+        "synthesize": lambda: n * 2 * (agent.max_new_tokens or cfg.problem_model.max_new_tokens) / gen,
+        "solve": lambda: n * cfg.solve.num_samples * cfg.solution_model.max_new_tokens / gen,
+        "solution_qc": lambda: n * cfg.solve.num_samples * 512 / gen,
+        "train": lambda: total * cfg.student.num_train_epochs * cfg.student.max_length / 2 / train,
+        "evaluate": lambda: eval_items(cfg.benchmarks) * cfg.benchmarks.max_new_tokens / gen,
+    }.get(stage, lambda: 0.0)()
+    return seconds / 3600
+
+
+def eval_items(benchmarks: Any) -> int:
+    """Test items an evaluation decodes: `limit` per benchmark, else ~6K (the paper's suite)."""
+    return benchmarks.limit * len(benchmarks.suite) if benchmarks.limit else 6000
+
+
+def shards_needed(gpu_hours: float, need: Any) -> int:
+    """Shards that bring an artifact's hours within one job of the stage's time limit (90% of it: load and fold)."""
+    if not need.gpus or not gpu_hours:
+        return 1
+    return max(1, math.ceil(gpu_hours / need.gpus / (need.time_min / 60 * 0.9)))
+
+
 def checkpoints(stage: str, cfg: Any, agent: Any) -> int:
     """The checkpoints a training task saves: the student's (train) or the problem model's tune (QFT's)."""
     if stage == "train":
@@ -231,7 +264,10 @@ def format_checks(plan: Any) -> str:
              f"{'stage':<12} {'cell':<40} {'check':<9} {'':<3} detail"]
     for stage, tasks in plan.tasks.items():
         for task in tasks:
+            if task.shard and task.shard[0]:  # a sharded artifact's tasks ask and check the same: its first stands
+                continue
             cell = " ".join(task.cell) or "(one cell)"
+            cell = f"{cell} x{task.shard[1]} shards" if task.shard else cell
             for v in task.checks:
                 lines.append(f"{stage:<12} {_short(cell, 40):<40} {v.check:<9} {v.mark:<3} {v.detail}")
     return "\n".join(lines)

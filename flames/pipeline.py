@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,7 +22,9 @@ from flames.checks import check_values
 from flames.config import ConfigError, MixtureConfig
 from flames.context import RetryPolicy, StageContext
 from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Sizes, Stage, external_dataset
+from flames.locks import file_lock
 from flames.store import Artifact, Store
+from flames.store.shards import shard_round
 
 log = logging.getLogger(__name__)
 
@@ -147,20 +149,7 @@ class Pipeline:
 
     def run_stage(self, stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
         name = f"{stage.name}[{label}]" if label else stage.name
-        job.ctx = ctx = StageContext.from_failures(stage.name, self.failures, self.models)
-
-        def compute(out: Path) -> dict:  # runs under the lock, only when this job computes
-            log.info("%s: computing -> %s", name, out)
-            ctx.request_cache = out / REQUESTS  # openai backend: a rerun after a kill skips finished requests
-            try:
-                metrics = stage.run(job, inputs, out)
-                ctx.check_failures(final=True)  # a stage that failed too often is not sealed: a rerun resumes it
-            finally:
-                ctx.request_cache = None
-                self.run_info.calls[stage.name] += ctx.calls
-            (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
-            return metrics
-
+        job.ctx = StageContext.from_failures(stage.name, self.failures, self.models)
         config, ask = stage.slice(job, inputs), asked(stage, job)
         if self.cfg.study_task and stage is not self.stages()[-1]:
             planned = self.store.artifact(stage.name, config, inputs)
@@ -168,9 +157,63 @@ class Pipeline:
             if not (planned.complete and self.store.covers(planned, ask, inputs)):
                 raise UpstreamMissing(f"{name}: {planned.path} is not complete{' for ' + str(ask) if ask else ''}; "
                                       "the study job that makes it failed or has not run")
-        art, reused = self.store.run(stage.name, config, inputs, compute, ask=ask)
+        shard = self.cfg.shard
+        if stage is self.stages()[-1] and shard.agent not in (None, label) and stage.per_agent:
+            return self.store.artifact(stage.name, config, inputs)  # another task's agent
+        if stage is self.stages()[-1] and shard.index is not None and stage.shardable:
+            return self.run_sharded(stage, job, label, inputs)
+        art, reused = self.store.run(stage.name, config, inputs, self.computing(stage, job, name, inputs), ask=ask)
+        return self.finished(stage, label, art, reused, ask)
+
+    def computing(self, stage: Stage, job: Job, name: str, inputs: dict[str, Artifact],
+                  body: Callable[[Path], Any] | None = None) -> Callable[[Path], Any]:
+        """The store's compute for a stage (its `run`, or `body`): runs under the lock, only when this job computes."""
+        ctx = job.ctx
+
+        def compute(out: Path) -> Any:
+            log.info("%s: computing -> %s", name, out)
+            ctx.request_cache = out / REQUESTS  # openai backend: a rerun after a kill skips finished requests
+            try:
+                metrics = body(out) if body else stage.run(job, inputs, out)
+                ctx.check_failures(final=True)  # a stage that failed too often is not sealed: a rerun resumes it
+            finally:
+                ctx.request_cache = None
+                self.run_info.calls[stage.name] += ctx.calls
+                ctx.calls = 0
+            (out / REQUESTS).unlink(missing_ok=True)  # the artifact's records hold the results now
+            return metrics
+        return compute
+
+    def run_sharded(self, stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
+        """This task's shard of a pool (flames.store.shards); the task that finds every shard done folds them in."""
+        name, shard = f"{stage.name}[{label}]" if label else stage.name, self.cfg.shard
+        config, ask = stage.slice(job, inputs), asked(stage, job)
+        art = self.store.artifact(stage.name, config, inputs)
+        if art.complete and self.store.covers(art, ask, inputs):
+            return self.finished(stage, label, art, True, ask)
+        pool = art.path if art.complete else None
+        rnd = shard_round(art, ask, shard.count)
+        with file_lock(rnd.folder / f"shard-{shard.index:04d}.lock", f"{name} shard {shard.index}",
+                       timeout=self.cfg.paths.lock_timeout_s):
+            if not rnd.done(shard.index):
+                metrics = self.computing(stage, job, f"{name} shard {shard.index}/{shard.count}", inputs,
+                                         lambda out: stage.run_shard(job, inputs, pool, rnd, shard.index))(
+                    rnd.part(shard.index))
+                rnd.finish(shard.index, metrics)
+        if not rnd.complete():  # written before the check: the last shard to finish sees every shard done
+            waiting = sum(not rnd.done(i) for i in range(shard.count))
+            log.info("%s: shard %d/%d done; %d to go (the last one folds them in)", name, shard.index, shard.count,
+                     waiting)
+            return art
+        body = self.computing(stage, job, f"{name} (folding {shard.count} shards)", inputs,
+                              lambda out: stage.merge(job, inputs, out, rnd))
+        art, reused = self.store.run(stage.name, config, inputs, body, ask=ask)
+        rnd.remove()  # sealed (by this task or another): the shards' records are the artifact's
+        return self.finished(stage, label, art, reused, ask)
+
+    def finished(self, stage: Stage, label: str, art: Artifact, reused: bool, ask: dict | None) -> Artifact:
         if reused:
-            log.info("%s: reused %s", name, art.path)
+            log.info("%s: reused %s", f"{stage.name}[{label}]" if label else stage.name, art.path)
         result = StageResult(stage.name, label, art, reused, ask)
         self.run_info.results.append(result)
         if self.logger:

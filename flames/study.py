@@ -53,6 +53,7 @@ class Task:
     checks: list = field(default_factory=list)  # flames.feasibility.Verdict: memory and capacity, then time
     cell: list[str] = field(default_factory=list)  # the cell's axis overrides (how the dry run names the task)
     checkpoints: int = 0  # checkpoints a training task saves, evenly spread: a requeued job resumes from the last
+    shard: tuple[int, int] | None = None  # (index, count) of a sharded artifact's task
 
     @property
     def infeasible(self) -> list:
@@ -131,10 +132,14 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
                 continue
             assigned.add(task_id)
             need = STAGE_BY_NAME[stage].resources(cfg)
-            hours = gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
+            hours = feasibility.gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
             checks = feasibility.before_time(stage, cfg, pipeline.agent_cfgs.get(result.label), need)
             tasks = plan.tasks.setdefault(stage, [])
-            if tasks and tasks[-1].argv[:len(argv)] == argv:  # the cell's task computes another agent's too
+            if STAGE_BY_NAME[stage].shardable:  # one array task per shard of each artifact
+                quiet = [] if stage == last else ["logger=none"]
+                base = [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}", *quiet]
+                tasks += shard_tasks(stage, base, key, need, hours, checks, cell, result.label, study)
+            elif tasks and tasks[-1].argv[:len(argv)] == argv:  # the cell's task computes another agent's too
                 tasks[-1].keys.append(key)
                 tasks[-1].gpu_hours += hours
                 tasks[-1].checks += [v for v in checks if v.check == "capacity"]
@@ -148,6 +153,19 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         task.checks += feasibility.time_checks(task.stage, task.gpu_hours, task.resources, study.max_num_timeout,
                                                task.checkpoints)
     return plan
+
+
+def shard_tasks(stage: str, argv: list[str], key: str, need: Resources, hours: float, checks: list, cell: list[str],
+                label: str, study: Any) -> list[Task]:
+    """The tasks of one pool artifact: `study.shards` of them, else as many as its hours need to fit one job of the
+    stage's time limit (one: a plain task); each computes one agent's (`shard.agent`)."""
+    count = study.shards or feasibility.shards_needed(hours, need)
+    own = [f"shard.agent={label}"] if label else []
+    named = [*cell, label] if label and not any(o.startswith("agent=") for o in cell) else cell  # the dry run's name
+    if study.shards is None and count == 1:
+        return [Task(stage, [*argv, *own], [key], need, hours, checks, named)]
+    return [Task(stage, [*argv, *own, f"shard.index={i}", f"shard.count={count}"], [key], need, hours / count,
+                 list(checks), named, shard=(i, count)) for i in range(count)]
 
 
 def largest_asks(results: Iterable[Any]) -> dict[str, list]:
@@ -165,30 +183,6 @@ def largest_asks(results: Iterable[Any]) -> dict[str, list]:
 
 def _ask_id(ask: dict | None) -> tuple | None:
     return None if ask is None else tuple(sorted(ask.items()))
-
-
-def gpu_hours(stage: str, cfg: DictConfig, agents: dict, label: str, need: Resources, study: Any) -> float:
-    """A rough upper bound from token counts (every completion at its token limit) and the profile's speeds."""
-    if not need.gpus:
-        return 0.0
-    gen, train = study.generate_tokens_per_s_per_gpu, study.train_tokens_per_s_per_gpu
-    agent = agents.get(label)
-    n = agent.num_problems if agent is not None else 0  # this agent's problems (per-agent stages)
-    total = MixtureConfig.budget_of(cfg.mixture) or sum(a.num_problems for a in agents.values())  # the training mixture
-    seconds = {
-        "tune": lambda: (agent.get("train_seeds") or 0) * 512 / train,
-        "synthesize": lambda: n * 2 * (agent.max_new_tokens or cfg.problem_model.max_new_tokens) / gen,
-        "solve": lambda: n * cfg.solve.num_samples * cfg.solution_model.max_new_tokens / gen,
-        "solution_qc": lambda: n * cfg.solve.num_samples * 512 / gen,
-        "train": lambda: total * cfg.student.num_train_epochs * cfg.student.max_length / 2 / train,
-        "evaluate": lambda: eval_items(cfg.benchmarks) * cfg.benchmarks.max_new_tokens / gen,
-    }.get(stage, lambda: 0.0)()
-    return seconds / 3600
-
-
-def eval_items(benchmarks: DictConfig) -> int:
-    """Test items an evaluation decodes: `limit` per benchmark, else ~6K (the paper's suite)."""
-    return benchmarks.limit * len(benchmarks.suite) if benchmarks.limit else 6000
 
 
 def format_plan(plan: StudyPlan) -> str:

@@ -23,6 +23,7 @@ from flames.agents.base import Agent, work_id  # noqa: F401  (work_id: also flam
 from flames.context import RetryPolicy
 from flames.jsonl import read_jsonl
 from flames.store import RETRYABLE, RecordWriter
+from flames.store.shards import chunk_done, fold, my_chunks, tagged
 from flames.views import RANK, ViewOrder
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,70 @@ def _run_chunk(agent: Agent, chunk: list[dict], gate: Gate, writer: RecordWriter
         writer.drop([rec for rec, r in result.drops if r == reason], reason)
     failed = {rec["input"] for rec, r in result.drops if r in RETRYABLE and "input" in rec}
     writer.mark_done(work_id(i) for i in chunk if work_id(i) not in failed)
+
+
+def plan_chunks(inputs: list[dict], num_problems: int, shares: dict[str, float] | None, max_draws: int,
+                pool: Path | None, chunk_size: int, margin: float) -> list[list[dict]]:
+    """A sharded round's work: per dataset, the next work items (draw by draw, as `Draws` takes them) that the pool
+    has not done, as many as its missing problems at the yield observed so far (1 for a new pool) times `margin`;
+    cut into chunks. What the round misses (a lower yield, QC drops) the fold's own run makes up."""
+    targets = view_order(inputs, shares).targets(num_problems)
+    rows = list(read_jsonl(pool / "data.jsonl")) if pool else []
+    done = {r["id"] for r in read_jsonl(pool / "progress.jsonl")} if pool and (pool / "progress.jsonl").exists() \
+        else set()
+    accepted = Counter(_dataset_of_problem(r) for r in rows if RANK in r)
+    dataset_of = {i["id"]: _dataset(i) for i in inputs}
+    used = Counter(dataset_of.get(split_work(w)[0]) for w in done)
+    chunks: list[list[dict]] = []
+    for d, target in targets.items():
+        missing = target - accepted[d]
+        if missing <= 0:
+            continue
+        rate = accepted[d] / used[d] if used[d] and accepted[d] else 1.0
+        want = math.ceil(missing / rate * margin)
+        mine = [i for i in inputs if _dataset(i) == d]
+        items = [item for draw in range(max_draws) for item in (({**i, "draw": draw} if draw else i) for i in mine)
+                 if work_id(item) not in done][:want]
+        chunks += [items[k:k + chunk_size] for k in range(0, len(items), chunk_size)]
+    return chunks
+
+
+def synthesize_shard(agent: Agent, chunks: list[list[dict]], part: Path, index: int, count: int,
+                     retry: RetryPolicy | None = None) -> dict:
+    """Shard `index` of `count` of a round: its chunks of the plan, every problem written (QC and ranks are the
+    fold's, in plan order), records tagged with their chunk; resumable chunk by chunk."""
+    writer = RecordWriter(part, retry)
+    agent.log_call = writer.log_call
+    todo = my_chunks(len(chunks), index, count, part)
+    for n, c in enumerate(todo):
+        result = agent.run_chunk(chunks[c])
+        writer.write(tagged(result.problems, c))
+        for reason in dict.fromkeys(r for _, r in result.drops):
+            writer.drop([rec for rec, r in result.drops if r == reason], reason)
+        failed = {rec["input"] for rec, r in result.drops if r in RETRYABLE and "input" in rec}
+        writer.mark_done(work_id(i) for i in chunks[c] if work_id(i) not in failed)  # a failed input: the fold's run
+        chunk_done(part, c)
+        log.info("synthesize[%s] shard %d/%d: chunk %d of %d done", agent.name, index, count, n + 1, len(todo))
+    return {"chunks": len(todo), **writer.stats()}
+
+
+def fold_problems(parts: list[Path], out_dir: Path, gate: Gate, order: ViewOrder) -> int:
+    """The shards' problems into the pool, in plan order, through problem QC, accepted ones ranked as `synthesize`
+    ranks them; the pool's own rows (and a fold a kill interrupted) are admitted first."""
+    writer = RecordWriter(out_dir)
+    accepted = _readmit(writer, gate)
+
+    def admit(rows: list[dict]) -> list[dict]:
+        rows, out = [r for r in rows if r["id"] not in writer.done_ids], []
+        for row, ok in zip(rows, gate.admit([r["problem"] for r in rows])):
+            d = _dataset_of_problem(row)
+            if ok:
+                row = {**row, RANK: order.position(d, accepted[d])}
+                accepted[d] += 1
+            out.append(row)
+        return out
+
+    return fold(parts, writer, admit)
 
 
 def _retry_items(inputs: list[dict], units: set[str]) -> list[dict]:

@@ -522,3 +522,55 @@ def test_each_cell_of_a_study_is_one_wandb_run_whose_numbers_are_the_manifests(p
     for cell, row in from_store.items():
         for col in ("problems_kept", "train_examples", "eval/gsm8k/accuracy", "eval/math/accuracy", "eval/avg"):
             assert float(from_wandb[cell][col]) == float(row[col]), (cell, col)
+
+
+def test_a_sharded_study_splits_generation_and_reruns_only_a_killed_shard(slurm_env, tmp_path):
+    """study.shards=3: each synthesize and solve artifact is 3 array tasks, and the pools hold the records of a
+    1-shard run (made in process, the same config). One shard SIGKILLed (scancel, its whole job) while it waits in its
+    second call: the study fails that cell; its rerun computes only the killed shard's chunks (the
+    pool's calls are the 1-shard run's, none twice) and folds the shards in."""
+    from flames.pipeline import Pipeline
+    from tests.helpers import compose_config
+
+    gate = tmp_path / "open"
+    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store"), "FLAMES_TEST_GATE": f"2:{gate}",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), slurm_env.get("PYTHONPATH")) if p)}
+    cell = ["agent=few_shot", "agent.num_problems=12", "agent.num_problems_cap=12", "agent.chunk_size=2",
+            "solve.chunk_size=2", "qc=first", *scripted_args(tmp_path)]  # few_shot: one call per chunk
+    args = ["study=quickstart", "rehearsal=cpu", "stage=solve", "study.shards=3", "study.axes={qc:[first]}", *cell]
+    proc = subprocess.Popen([flames_exe(), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    studies = tmp_path / "outputs" / "studies" / "quickstart"
+    try:
+        # shard 1 finished its first chunk and holds in its second call (2 CPUs: shards 0 and 1 run, 2 waits)
+        _wait_for(lambda: list((tmp_path / "store").glob("synthesize/.shards/*/*/shard-0001/chunks.jsonl")), 600)
+        (task,) = [d.name for d in studies.glob("synthesize/*_1")]
+        subprocess.run(["scancel", "--signal=KILL", "--full", task], env=env, check=True, timeout=30)
+        _wait_for(lambda: _job_state(task, env) in ("", "FAILED", "CANCELLED"), 120)
+        gate.touch()
+        first, _ = proc.communicate(timeout=900)
+    finally:
+        gate.touch()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1 and re.search(r"tasks done, [1-9]\d* failed", first), first[-3000:]
+    assert re.search(r"study quickstart: synthesize -> 3 tasks", first), first[-3000:]
+    del env["FLAMES_TEST_GATE"]
+    again = subprocess.run([flames_exe(), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = again.stdout + again.stderr
+    assert again.returncode == 0 and re.search(r"\d+ tasks done, 0 failed", out), out[-4000:]
+    for stage in ("synthesize", "solve"):
+        assert re.search(rf"study quickstart: {stage} -> 3 tasks", out), (stage, out[-3000:])
+    assert not list((tmp_path / "store").glob("*/.shards/*/*"))  # folded into the pools
+    reference = tmp_path / "reference"  # the 1-shard run, in process
+    for stage in ("synthesize", "problem_qc", "solve"):
+        shard = [] if stage == "problem_qc" else ["shard.index=0", "shard.count=1"]
+        Pipeline(compose_config(["solve.num_samples=2", "rehearsal=cpu", "logger=none", f"paths.store={reference}",
+                                 f"stage={stage}", *cell, *shard])).run()  # the study's overrides that count
+    for stage in ("synthesize", "solve"):
+        (mine,) = (tmp_path / "store" / stage).glob("*/_COMPLETE")
+        (ref,) = (reference / stage).glob("*/_COMPLETE")
+        assert mine.parent.name == ref.parent.name, stage  # the same artifact key
+        assert (mine.parent / "data.jsonl").read_text() == (ref.parent / "data.jsonl").read_text(), stage
+        made, want = (json.loads((p.parent / "manifest.json").read_text()) for p in (mine, ref))
+        assert made["llm_calls"] == want["llm_calls"] and made["metrics"]["shards"] == 3, (stage, made, want)

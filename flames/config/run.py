@@ -152,6 +152,18 @@ class Stage(str, Enum):
 
 
 @dataclass
+class ShardConfig:
+    """One task's part of a pool's work (flames.store.shards): a study sets it on its generation tasks."""
+
+    index: Optional[int] = runtime(None, NON_NEGATIVE)  # this task's shard, 0..count-1; None: the whole artifact
+    count: int = runtime(1, COUNT)  # shards the work is split into (the artifact is the same for any count)
+    agent: Optional[str] = runtime(None)  # the one agent whose artifact this task computes; None: every agent's
+    # work items a round plans per problem missing, over the observed yield (1 for a new pool); QC drops beyond
+    # it are made up by the task that folds the shards in, alone
+    margin: float = runtime(1.15, Range(1.0, 10.0))
+
+
+@dataclass
 class StudyConfig:
     """A factorial over config groups, run as SLURM job arrays stage by stage (`flames study=<name>`)."""
 
@@ -169,6 +181,9 @@ class StudyConfig:
     qos: Optional[str] = "${oc.env:FLAMES_QOS,null}"  # sbatch --qos
     setup: List[str] = field(default_factory=list)  # shell lines before each job (module load, venv activate)
     array_parallelism: int = num(64, COUNT)  # tasks of one stage array running at once
+    # shards per synthesize and solve artifact (array tasks that run at once); None: as many as its estimated
+    # hours need to fit one job of the stage's time limit
+    shards: Optional[int] = num(None, COUNT)
     max_num_timeout: int = num(3, NON_NEGATIVE)  # requeues of a task that hits its time limit (it resumes; the dry run counts them)
     check_feasibility: bool = True  # refuse to submit (exit 2) when a task's memory, capacity or time check fails
     wait: bool = True  # wait for every job, then list failures (exit 1 if any)
@@ -199,6 +214,7 @@ class Config:
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     distributed: DistributedConfig = MISSING
     study: StudyConfig = field(default_factory=StudyConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)  # set by a study's generation tasks (study.shards)
     # set by a study's jobs: the stages before `stage` must be in the store already (a failed upstream job
     # makes this one fail at once instead of recomputing it)
     study_task: bool = False

@@ -151,6 +151,17 @@ class Stage:
         whole)."""
         raise NotImplementedError
 
+    shardable = False  # its work can be split over array tasks (flames.store.shards): run_shard, then merge
+
+    def run_shard(self, job: Job, inputs: dict[str, Artifact], pool: Path | None, rnd: Any, index: int) -> dict:
+        """Compute shard `index` of the round `rnd` (flames.store.ShardRound) into `rnd.part(index)`, planned from
+        `pool` (the sealed pool being grown; None for a new one); return its metrics."""
+        raise NotImplementedError
+
+    def merge(self, job: Job, inputs: dict[str, Artifact], out: Path, rnd: Any) -> Output:
+        """Fold the round's shards into `out` (the store's folder, as for `run`) and finish the artifact there."""
+        raise NotImplementedError
+
 
 PROBLEM_QC_READS = ("qc.dedup", "qc.decontam")
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from flames import llm as llm_mod
-from flames.solve import solve
+from flames.solve import solve, solve_shard
 from flames.stages.base import LazyModel, Stage
-from flames.store import Output
+from flames.store import Output, RecordWriter
+from flames.store.shards import fold
 
 
 class Solve(Stage):
+    shardable = True
+
     def grows(self, job):
         return True
 
@@ -21,3 +24,18 @@ class Solve(Stage):
         metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), sampling, cfg.solve.prompt,
                         cfg.solve.chunk_size, num_problems=n, retry=job.ctx.retry)
         return Output(metrics, full=metrics["view_size"] >= n)
+
+    def run_shard(self, job, inputs, pool, rnd, index):
+        cfg = job.cfg
+        sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
+        return solve_shard(inputs["problems"].data, pool, rnd.part(index), LazyModel(cfg.solution_model, job.ctx),
+                           sampling, cfg.solve.prompt, cfg.solve.chunk_size, job.sizes.view, index, rnd.count,
+                           retry=job.ctx.retry)
+
+    def merge(self, job, inputs, out, rnd):
+        """The shards' samples folded in (plan order), then the run that retries what a shard's requests failed."""
+        fold(rnd.parts(), RecordWriter(out))
+        output = self.run(job, inputs, out)
+        output.metrics["new_samples"] += sum(m["new_samples"] for m in rnd.metrics())
+        output.metrics["shards"] = rnd.count
+        return output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from flames import llm as llm_mod
 from flames.agents import agent_class, build_agent
 from flames.agents.base import prompt_files
@@ -9,11 +11,14 @@ from flames.keys import key_slice, text_fingerprint
 from flames.seeds import fingerprint
 from flames.stages.base import LazyModel, Stage, problem_filter, references_fingerprint
 from flames.stages.tune import generator_config
+from flames.locks import file_lock
 from flames.store import Output
-from flames.synthesize import synthesize
+from flames.synthesize import fold_problems, plan_chunks, synthesize, synthesize_shard, view_order
 
 
 class Synthesize(Stage):
+    shardable = True
+
     def grows(self, job):
         return True
 
@@ -27,13 +32,40 @@ class Synthesize(Stage):
         return {"seed_files": fingerprint(job.cfg.seeds), "prompts": text_fingerprint(prompts), **references_fingerprint(job)}
 
     def run(self, job, inputs, out):
+        agent, seeds = self.agent(job, inputs)
+        metrics = synthesize(seeds, agent, out, job.sizes.target, job.agent.chunk_size,
+                             problem_filter(job), key_slice(job.cfg.seeds.shares), job.sizes.max_draws,
+                             retry=job.ctx.retry)
+        return Output(metrics, full=metrics["reached_target"])  # short of it, more draws may still add problems
+
+    def agent(self, job, inputs):
+        """The agent on its model (loaded at its first request), and the seeds."""
         cfg, agent_cfg = job.cfg, job.agent
         seeds = job.shared.seeds()  # a missing or malformed seed file fails before a model loads
         model_cfg, generator = generator_config(cfg, inputs)
         model = LazyModel(model_cfg, job.ctx) if agent_class(agent_cfg["_target_"]).uses_llm else None
         sampling = llm_mod.sampling_from(cfg.problem_model, max_new_tokens=agent_cfg.max_new_tokens)
-        agent = build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator)
-        metrics = synthesize(seeds, agent, out, job.sizes.target, agent_cfg.chunk_size,
-                             problem_filter(job), key_slice(cfg.seeds.shares), job.sizes.max_draws,
-                             retry=job.ctx.retry)
-        return Output(metrics, full=metrics["reached_target"])  # short of it, more draws may still add problems
+        return build_agent(agent_cfg, model, sampling, model_cfg=cfg.problem_model, generator=generator), seeds
+
+    def run_shard(self, job, inputs, pool, rnd, index):
+        """Shard `index` of the round: the plan from the pool as it stands, this shard's chunks of it."""
+        agent, seeds = self.agent(job, inputs)
+        prepared = rnd.folder / "agent"  # one agent folder per round: the first shard prepares (a concept pool)
+        with file_lock(rnd.folder / "agent.lock", f"{job.agent.name} inputs"):
+            if pool is not None and (pool / "agent").is_dir() and not prepared.exists():
+                shutil.copytree(pool / "agent", prepared)  # what the pool's inputs were made of
+            agent_inputs = agent.prepare(seeds, prepared)
+        chunks = plan_chunks(agent_inputs, job.sizes.target, key_slice(job.cfg.seeds.shares), job.sizes.max_draws,
+                             pool, job.agent.chunk_size, job.cfg.shard.margin)
+        return synthesize_shard(agent, chunks, rnd.part(index), index, rnd.count, retry=job.ctx.retry)
+
+    def merge(self, job, inputs, out, rnd):
+        """The shards folded into the pool, then the run that tops it up to the target (usually nothing left)."""
+        agent, seeds = self.agent(job, inputs)
+        if (rnd.folder / "agent").is_dir() and not (out / "agent").exists():
+            shutil.copytree(rnd.folder / "agent", out / "agent")
+        order = view_order(agent.prepare(seeds, out / "agent"), key_slice(job.cfg.seeds.shares))
+        fold_problems(rnd.parts(), out, problem_filter(job), order)
+        output = self.run(job, inputs, out)
+        output.metrics["shards"] = rnd.count
+        return output
