@@ -281,7 +281,8 @@ def refuse_infeasible(plan: Any, study: Any) -> None:
     """Exit 2 (a ConfigError) naming every infeasible stage and cell, unless `study.check_feasibility=false`."""
     from flames.config import ConfigError
 
-    bad = [(t, v) for tasks in plan.tasks.values() for t in tasks for v in t.infeasible]
+    bad = [(t, v) for tasks in plan.tasks.values() for t in tasks for v in t.infeasible
+           if not (t.shard and t.shard[0])]  # a sharded artifact's tasks fail the same checks: its first names them
     if bad and study.check_feasibility:
         named = "; ".join(f"{t.stage} [{' '.join(t.cell)}] {v.check}: {v.detail}" for t, v in bad)
         raise ConfigError(f"study {plan.name}: {len(bad)} infeasible (study.check_feasibility=false submits "

@@ -59,9 +59,11 @@ def test_every_paper_study_plans_its_artifacts_and_requests(name, flames_data):
     by_stage = {s: r for s, r, _ in arrays}
     assert by_stage["train"].gpus == 8 and by_stage["mix"].gpus == 0 and by_stage["problem_qc"].gpus == 0
     assert by_stage["synthesize"].gpus >= 1 and by_stage["solve"].gpus >= 1  # generation asks for GPUs
-    for stage, keys in p.artifacts.items():  # each unique artifact is one task's, once
-        assigned = [k for t in p.tasks.get(stage, []) for k in t.keys]
+    for stage, keys in p.artifacts.items():  # each unique artifact is one task's (or one set of shards'), once
+        assigned = [k for t in p.tasks.get(stage, []) if not t.shard or t.shard[0] == 0 for k in t.keys]
         assert sorted(assigned) == sorted(k for k, done in keys.items() if not done), stage
+    # every task fits its GPUs, reaches its target and ends within its time limit (generation sharded to fit)
+    assert not [(t.stage, t.cell, v.detail) for ts in p.tasks.values() for t in ts for v in t.infeasible]
 
 
 def test_table1_qc_shares_one_pool_and_keeps_cpu_strategies_off_gpus(flames_data):
@@ -86,6 +88,11 @@ def test_the_scale_study_grows_each_pool_once_from_its_largest_cell(flames_data)
         assert [k for t in p.tasks[stage] for k in t.keys] and all("mixture=flames_xl" in t.argv
                                                                   for t in p.tasks[stage]), stage
     assert len(p.artifacts["mix"]) == len(p.tasks["mix"]) == 3
+    # XL's generation is split so that each task fits one 24 h job: shards of one pool, one agent each
+    se = [t for t in p.tasks["synthesize"] if "shard.agent=suggester_editor" in t.argv]
+    assert len(se) == se[0].shard[1] > 1 and [t.shard[0] for t in se] == list(range(len(se)))
+    assert all(f"shard.index={t.shard[0]}" in t.argv and len(set(t.keys)) == 1 for t in se)
+    assert all(t.gpu_hours / t.resources.gpus <= t.resources.time_min / 60 for t in p.tasks["synthesize"])
     text = format_plan(p)  # each blend's budget split is in the plan
     assert ("Mixture flames_xl: 1,500,000 = suggester_editor 750,000 + iqc 300,000 + taxonomy_key_concepts 300,000 + "
             "distraction_insertion 150,000") in text and "Mixture flames_small: 150,000 = " in text
