@@ -166,7 +166,7 @@ SlurmdLogFile=$R/log/slurmd.log
 DefMemPerCPU=1000
 KillWait=5
 $GRES_TYPES
-NodeName=$H CPUs=$CPUS RealMemory=$MEM$NODE_GRES State=UNKNOWN
+NodeName=$H CPUs=$CPUS RealMemory=$MEM$NODE_GRES Features=flames_ci State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOC
 stop_slurm() {  # stop_slurm REASON: stop slurmd and slurmctld (by pid file) so that they start with the new config

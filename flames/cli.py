@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from flames import agent_costs, study
 from flames.benchmarks import local_notes
+from flames.cluster import launcher_profile
 from flames.config import ConfigError, register_configs
 from flames.jsonl import JSONLError
 from flames.locks import LockTimeout
@@ -41,7 +42,8 @@ def app(cfg: DictConfig) -> float | None:
     run_dir = hydra_cfg.runtime.output_dir
     try:
         if cfg.study.name:  # a study plans and submits its cells; it runs no pipeline itself
-            failed = study.run_study(cfg, study_overrides(hydra_cfg.overrides.task), compose_cell)
+            profile = launcher_profile(hydra_cfg.launcher)  # `hydra/launcher=<cluster>`: its sbatch settings
+            failed = study.run_study(cfg, study_overrides(hydra_cfg.overrides.task), compose_cell, profile)
             sys.exit(1 if failed else 0)
         return run(cfg, run_dir, identity(cfg, hydra_cfg))
     except USER_ERRORS as e:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig
 
 from flames import feasibility
+from flames.cluster import job_parameters
 from flames.config import ConfigError, MixtureConfig, Resources
 from flames.files import write_json_atomic
 from flames.pipeline import STAGE_NAMES, Pipeline
@@ -263,8 +264,9 @@ def task_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
 
 
-def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:
-    """Submit one array per stage and request, each after every array of the stage before."""
+def submit(plan: StudyPlan, study: Any, profile: dict | None = None) -> list[tuple[Task, Any]]:
+    """Submit one array per stage and request, each after every array of the stage before; `profile`: the
+    cluster settings of the `hydra/launcher` profile (flames.cluster)."""
     import submitit
 
     submitted: list[tuple[Task, Any]] = []
@@ -278,33 +280,12 @@ def submit(plan: StudyPlan, study: Any) -> list[tuple[Task, Any]]:
                     job.wait()
         executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor,
                                          slurm_max_num_timeout=study.max_num_timeout)  # a constructor argument
-        executor.update_parameters(**job_parameters(stage, request, study, previous))
+        executor.update_parameters(**job_parameters(stage, request, study, previous, profile))
         jobs = executor.map_array(StudyTask(), [t.argv for t in tasks])
         log.info("study %s: %s -> %d tasks (job %s)", plan.name, stage, len(jobs), jobs[0].job_id.split("_")[0])
         submitted += list(zip(tasks, jobs))
         current += jobs
     return submitted
-
-
-def job_parameters(stage: str, r: Resources, study: Any, after: list | None) -> dict:
-    """submitit parameters for a stage array: the stage's request, the partition by need, the dependency."""
-    params: dict[str, Any] = {"name": f"flames-{study.name}-{stage}", "timeout_min": r.time_min,
-                              "cpus_per_task": r.cpus, "mem_gb": r.mem_gb}
-    if study.executor != "slurm":
-        return params
-    extra: dict[str, Any] = {}
-    if after:
-        # afterany: a failed cell must not stop the others; its own downstream tasks fail at once (study_task)
-        extra["dependency"] = "afterany:" + ":".join(sorted({j.job_id.split("_")[0] for j in after}))
-    for key in ("account", "qos"):
-        if study.get(key):
-            extra[key] = study[key]
-    params.update(gpus_per_node=r.gpus, slurm_array_parallelism=study.array_parallelism,
-                  slurm_setup=list(study.setup), slurm_additional_parameters=extra)
-    partition = study.gpu_partition if r.gpus else study.cpu_partition
-    if partition:
-        params["slurm_partition"] = partition
-    return params
 
 
 def report(submitted: list[tuple[Task, Any]]) -> int:
@@ -337,7 +318,8 @@ def failure_reason(stderr: Path) -> str:
     return (said or raised or [""])[-1][:500]
 
 
-def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], DictConfig]) -> int:
+def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], DictConfig],
+              profile: dict | None = None) -> int:
     """`flames study=<name>`: plan, then print (dry run) or submit and wait; the number of failed tasks."""
     study = cfg.study
     if not study.name:
@@ -359,7 +341,7 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
     feasibility.refuse_infeasible(plan, study)
     if study.dry_run:
         return 0
-    failed = report(submit(plan, study)) if plan.tasks else 0
+    failed = report(submit(plan, study, profile)) if plan.tasks else 0
     if study.report and (study.wait or not plan.tasks):
         paths = write_study_report(plan, study)
         if study.wandb_report:

@@ -574,3 +574,25 @@ def test_a_sharded_study_splits_generation_and_reruns_only_a_killed_shard(slurm_
         assert (mine.parent / "data.jsonl").read_text() == (ref.parent / "data.jsonl").read_text(), stage
         made, want = (json.loads((p.parent / "manifest.json").read_text()) for p in (mine, ref))
         assert made["llm_calls"] == want["llm_calls"] and made["metrics"]["shards"] == 3, (stage, made, want)
+
+
+def test_a_study_takes_its_cluster_settings_from_the_launcher_profile(slurm_env, tmp_path):
+    """`flames study=... hydra/launcher=<profile>` with gres, a constraint (the local node's feature) and a setup
+    line: the study's sbatch scripts carry them (a GPU task its typed GPU count, a CPU task no GPU), and SLURM
+    runs the jobs."""
+    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store"),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), slurm_env.get("PYTHONPATH")) if p)}
+    args = ["study=quickstart", "rehearsal=cpu", "stage=problem_qc", "study.axes={qc:[first]}", "agent=few_shot",
+            *scripted_args(tmp_path), "hydra/launcher=slurm_local", "hydra.launcher.constraint=flames_ci",
+            "hydra.launcher.gres=gpu", "hydra.launcher.setup=[echo flames-profile-setup]"]
+    proc = subprocess.run([flames_exe(), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "2 tasks done, 0 failed" in out, out[-3000:]
+    scripts = {stage: [p.read_text() for p in tmp_path.glob(f"outputs/studies/quickstart/{stage}/*/*_submission.sh")]
+               for stage in ("synthesize", "problem_qc")}
+    (gpu,), (cpu,) = scripts["synthesize"], scripts["problem_qc"]
+    for script in (gpu, cpu):
+        assert "#SBATCH --constraint=flames_ci" in script and "echo flames-profile-setup" in script, script
+        assert "#SBATCH --partition=debug" in script, script  # the profile's partition
+    assert "#SBATCH --gres=gpu:1" in gpu and "--gpus-per-node" not in gpu, gpu
+    assert "--gres" not in cpu and "#SBATCH --gpus-per-node=0" in cpu, cpu

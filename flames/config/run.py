@@ -179,7 +179,10 @@ class StudyConfig:
     cpu_partition: Optional[str] = "${oc.env:FLAMES_CPU_PARTITION,null}"
     account: Optional[str] = "${oc.env:FLAMES_ACCOUNT,null}"  # sbatch --account
     qos: Optional[str] = "${oc.env:FLAMES_QOS,null}"  # sbatch --qos
-    setup: List[str] = field(default_factory=list)  # shell lines before each job (module load, venv activate)
+    setup: List[str] = field(default_factory=list)  # shell lines before each job, after the profile's (module load, ...)
+    # a CPU-only task's settings over the `hydra/launcher` profile's ({partition: cpu, constraint: null}; on a command
+    # line: +study.cpu_overrides.partition=cpu)
+    cpu_overrides: Dict[str, Any] = field(default_factory=dict)
     array_parallelism: int = num(64, COUNT)  # tasks of one stage array running at once
     # shards per synthesize and solve artifact (array tasks that run at once); None: as many as its estimated
     # hours need to fit one job of the stage's time limit
