@@ -73,6 +73,21 @@ def test_second_run_reuses_every_stage_without_model_work(quickstart):
 
 
 @pytest.mark.slow
+def test_a_dry_run_after_the_quickstart_reuses_all_and_after_a_qc_change_lists_what_it_computes(quickstart):
+    """`flames dry_run=true`: every stage reused; with qc=majority (before test_qc_majority_reuses_generations
+    computes it: this file runs in order), solution QC and what follows are computed, with their requests."""
+    proc = run_flames(["dry_run=true"], quickstart["root"], quickstart["store"])
+    table = [line.split() for line in proc.stdout.splitlines() if line.split()[:1] and line.split()[0] in STAGES]
+    assert proc.returncode == 0 and len(table) == len(STAGES) and {row[2] for row in table} == {"reused"}, proc.stdout
+    proc = run_flames(["dry_run=true", "qc=majority"], quickstart["root"], quickstart["store"])
+    status = {row[0]: row[2] for row in (line.split() for line in proc.stdout.splitlines()) if row[:1] and row[0] in STAGES}
+    assert status == {**{s: "reused" for s in ("synthesize", "problem_qc", "solve")},
+                      **{s: "computed" for s in ("solution_qc", "mix", "train", "evaluate")}}, proc.stdout
+    assert "Total: 24 requests" in proc.stdout, proc.stdout  # the 24 built-in test items; majority asks no model
+    assert "computing" not in proc.stderr and "Loading weights" not in proc.stderr
+
+
+@pytest.mark.slow
 def test_wandb_offline_run_has_identity_config_counts_and_tables(quickstart):
     runs = sorted(quickstart["root"].glob("outputs/runs/*/*/wandb/offline-run-*"))
     assert runs, "no offline W&B run written"

@@ -54,6 +54,9 @@ class ModelConfig:
     concurrency: int = runtime(64, at=COUNT)  # requests in flight at once
     max_retries: int = runtime(10, at=NON_NEGATIVE)  # per request, on connection errors, timeouts, 408/429/5xx (backoff 1 s..60 s)
     request_timeout: float = runtime(600.0, at=ABOVE_ZERO)  # seconds one request may take before it is retried
+    # what a hosted API charges per million tokens (USD): `flames dry_run=true` prints the cost of a run
+    usd_per_million_prompt_tokens: Optional[float] = runtime(None, at=NON_NEGATIVE)
+    usd_per_million_completion_tokens: Optional[float] = runtime(None, at=NON_NEGATIVE)
 
 
 @dataclass

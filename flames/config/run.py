@@ -222,6 +222,7 @@ class Config:
     # makes this one fail at once instead of recomputing it)
     study_task: bool = False
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
+    dry_run: bool = runtime(False)  # print each stage: reused or computed, sizes, requests, tokens, cost; run nothing
     stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
 
 
