@@ -96,7 +96,8 @@ def test_a_paper_dry_run_with_ddp_exits_2_naming_the_train_stage_and_its_gb(monk
     assert "Feasibility" in out and " NO " not in out
     assert run_cli(monkeypatch, ["study=table2_agents", *PAPER_OFFLINE, "distributed=ddp"]) == 2
     err = capsys.readouterr().err
-    assert "flames: error: study table2_agents: 11 infeasible" in err and "train [agent=few_shot] memory" in err
+    assert "flames: error: study table2_agents: 13 infeasible" in err and "train [agent=few_shot] memory" in err
+    assert "tune [agent=qft agent.train_seeds=15000" in err  # QFT's fine-tune of the 32B problem model too
     assert "GB per GPU of 80 (ddp on 8 GPUs" in err
 
 

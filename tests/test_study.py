@@ -40,7 +40,7 @@ def test_cell_overrides_follow_the_axis_value_they_name():
     study = compose_config(["study=table2_agents"]).study
     by_agent = {cell[0]: cell[1:] for cell in cells(study)}
     assert by_agent["agent=fobar"] == by_agent["agent=self_verification"] == ["agent.num_problems=20000"]
-    assert by_agent["agent=iqc"] == [] and len(by_agent) == 11
+    assert by_agent["agent=iqc"] == [] and len(by_agent) == 12 and by_agent["agent=qft"][0] == "agent.train_seeds=15000"
     with open_dict(study):
         study.cell_overrides["agnet=fobar"] = ["agent.num_problems=1"]
     with pytest.raises(ConfigError, match="agnet=fobar names no axis of study=table2_agents"):
@@ -104,7 +104,7 @@ def test_the_dry_run_prints_the_plan_and_submits_nothing(tmp_path, flames_data):
     dry run refuses the plan (exit 2) and names them."""
     proc = run_flames(["study=table2_agents", "study.dry_run=true"], tmp_path, tmp_path / "store", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Study table2_agents: 11 cells" in proc.stdout and "Jobs: " in proc.stdout
+    assert "Study table2_agents: 12 cells" in proc.stdout and "Jobs: " in proc.stdout
     assert "fobar: 20,000 of at most 33,559" in proc.stdout and "iqc: 150,000 of at most" in proc.stdout
     assert not (tmp_path / "outputs" / "studies").exists() and not (tmp_path / "store").exists()
     refused = run_flames(["study=table2_agents", "study.dry_run=true", "study.axes={agent:[fobar,self_verification,iqc]}",

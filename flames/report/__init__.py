@@ -11,16 +11,18 @@ tables print one decimal. Our accuracies carry their Wilson score intervals (`ev
 `_ci_high`; Avg's from the benchmarks' standard errors): a Δ against the paper says whether the paper's
 number lies inside ours. Differences between two of our cells are paired, item by item, from their
 prediction files (`flames.stats.paired_comparison`), each with its interval and p-value; cells that
-differ only in `student.seed` are also summarised as mean ± sd.
+differ only in `student.seed` are also summarised as mean ± sd. The paper's failure signatures that fire in
+the cells are listed with its advice (flames.report.diagnostics).
 """
 
 
 from __future__ import annotations
 
+from flames.report.diagnostics import diagnose, diagnostics
 from flames.report.paper import PAPER, paper_refs
 from flames.report.render import write_report, write_rows
 from flames.report.rows import AVG, KEPT, STATUS, TRAIN, Cell, cell_row, pivot
 from flames.report.stage_table import eval_table, format_report, format_table, mixture_lines, paper_table
 
-__all__ = ["PAPER", "paper_refs", "write_report", "write_rows", "AVG", "KEPT", "STATUS", "TRAIN", "Cell", "cell_row",
+__all__ = ["diagnose", "diagnostics", "PAPER", "paper_refs", "write_report", "write_rows", "AVG", "KEPT", "STATUS", "TRAIN", "Cell", "cell_row",
            "pivot", "eval_table", "format_report", "format_table", "mixture_lines", "paper_table"]
