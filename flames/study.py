@@ -117,7 +117,7 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         planned = pipeline.plan()
         plan.planned.append(planned)
         plan.benchmarks = list(dict.fromkeys([*plan.benchmarks, *cfg.benchmarks.suite]))
-        if cfg.mixture.name != "single" and MixtureConfig.budget_of(cfg.mixture):
+        if cfg.mixture.name != "single" and MixtureConfig.budget_of(cfg.mixture) and pipeline.sizes:
             plan.budgets[cfg.mixture.name] = {label: s.target for label, s in pipeline.sizes.items()}
         composed.append((argv, cfg, pipeline, planned))
     wanted = largest_asks(r for planned in plan.planned for r in planned if not r.reused)
@@ -132,7 +132,7 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
             if result.reused or task_id in assigned or result.ask not in wanted[key]:
                 continue
             assigned.add(task_id)
-            need = STAGE_BY_NAME[stage].resources(cfg)
+            need = STAGE_BY_NAME[stage].resources_for(cfg, pipeline.agent_cfgs.get(result.label))
             hours = feasibility.gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
             checks = feasibility.before_time(stage, cfg, pipeline.agent_cfgs.get(result.label), need)
             tasks = plan.tasks.setdefault(stage, [])

@@ -146,6 +146,10 @@ class Stage:
         """What a cluster job of this stage asks for (cfg.resources.<name>)."""
         return OmegaConf.to_object(cfg.resources[self.name])
 
+    def resources_for(self, cfg: DictConfig, agent: DictConfig | None) -> Resources:
+        """What a cluster job of this stage asks for to run `agent`'s part (per-agent stages; None: shared)."""
+        return self.resources(cfg)
+
     def run(self, job: Job, inputs: dict[str, Artifact], out: Path) -> dict | Output:
         """Compute the artifact into `out`; return the stage's metrics, or an Output (a pool: whether its view was
         whole)."""

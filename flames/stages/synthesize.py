@@ -22,14 +22,23 @@ class Synthesize(Stage):
     def grows(self, job):
         return True
 
+    def resources_for(self, cfg, agent):
+        r = self.resources(cfg)
+        if agent is not None and not agent_class(agent["_target_"]).uses_llm:  # rule-based, or reads a dataset
+            r.gpus = 0
+        return r
+
     def ask(self, job):
         return {"num_problems": job.sizes.target, "max_draws": job.sizes.max_draws}
 
     def fingerprints(self, job, inputs):
         # The target counts problems that pass problem QC, so its settings shape this artifact too; the prompts'
         # text is what the model is asked (an edited prompt makes other problems)
-        prompts = [p.read_text() for p in prompt_files(agent_class(job.agent["_target_"]))]
-        return {"seed_files": fingerprint(job.cfg.seeds), "prompts": text_fingerprint(prompts), **references_fingerprint(job)}
+        cls = agent_class(job.agent["_target_"])
+        prompts = [p.read_text() for p in prompt_files(cls)]
+        own = {"inputs": cls.input_fingerprint(job.agent)} if hasattr(cls, "input_fingerprint") else {}  # a dataset
+        return {"seed_files": fingerprint(job.cfg.seeds), "prompts": text_fingerprint(prompts), **own,
+                **references_fingerprint(job)}
 
     def run(self, job, inputs, out):
         agent, seeds = self.agent(job, inputs)
