@@ -225,6 +225,7 @@ def gpu_hours(stage: str, cfg: Any, agents: dict, label: str, need: Any, study: 
         "synthesize": lambda: n * 2 * (agent.max_new_tokens or cfg.problem_model.max_new_tokens) / gen,
         "solve": lambda: n * cfg.solve.num_samples * cfg.solution_model.max_new_tokens / gen,
         "solution_qc": lambda: n * cfg.solve.num_samples * 512 / gen,
+        "audit": lambda: 2 * cfg.audit.num_samples * 512 / gen,  # rejected and kept, a short verdict each
         "train": lambda: total * cfg.student.num_train_epochs * cfg.student.max_length / 2 / train,
         "evaluate": lambda: eval_items(cfg.benchmarks) * cfg.benchmarks.max_new_tokens / gen,
     }.get(stage, lambda: 0.0)()

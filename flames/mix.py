@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 from flames.config import ConfigError
+from flames.datasets import dataset_name, read_external
 from flames.jsonl import read_jsonl
 from flames.store import RecordWriter
 from flames.views import in_view
@@ -70,7 +71,6 @@ def priority(seed: int, source: str, record_id: str) -> int:
 # ------------------------------------------------------------------ an external SFT dataset (mixture=external)
 EXTERNAL_FIELDS = ("id", "problem", "solution")  # the record fields `mixture.fields` maps to dataset columns
 # A missing dataset that looks like a local file is reported as not found, not asked of the hub as an id.
-LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
 def mix_external(dataset: str, split: str, fields: dict, out_dir: Path, budget: int | None, seed: int = 0) -> dict:
@@ -92,36 +92,6 @@ def mix_external(dataset: str, split: str, fields: dict, out_dir: Path, budget: 
     shortfall = {name: want - len(kept)} if want > len(kept) else {}
     return {"dataset": name, "rows": len(rows), "taken": {name: min(want, len(kept))}, "shortfall": shortfall,
             "budget": budget}
-
-
-def read_external(dataset: str, split: str) -> list[dict]:
-    """Rows of a JSONL file, a dataset folder or a hub dataset (`datasets` is imported only for the last two)."""
-    path = Path(dataset).expanduser()
-    if path.is_file():
-        return list(read_jsonl(path))  # a malformed line: JSONLError naming file:line
-    if not path.is_dir() and (dataset.startswith(("/", ".", "~")) or path.suffix in LOCAL_SUFFIXES):
-        raise FileNotFoundError(f"mixture.dataset: {dataset} not found")
-    import datasets
-
-    if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
-        return _saved_rows(datasets.load_from_disk(str(path)), split, dataset)  # load_dataset refuses these
-    try:
-        return list(datasets.load_dataset(str(path) if path.is_dir() else dataset, split=split))
-    except (ConnectionError, FileNotFoundError) as e:  # an unknown id, or the hub out of reach: the user's to fix
-        raise FileNotFoundError(f"mixture.dataset: cannot load {dataset!r} ({e})") from None
-    except ValueError as e:
-        if str(e).startswith("Unknown split"):
-            raise ConfigError(f"mixture.split: {e}") from None
-        raise
-
-
-def _saved_rows(saved, split: str, dataset: str) -> list[dict]:
-    """A `save_to_disk` folder: one Dataset (split does not apply) or a DatasetDict (split picks one)."""
-    if not hasattr(saved, "keys"):
-        return list(saved)
-    if split not in saved:
-        raise ConfigError(f"mixture.split: {split!r} not in {dataset} (splits: {', '.join(saved)})")
-    return list(saved[split])
 
 
 def column_map(fields: dict, rows: list[dict], dataset: str) -> dict[str, str]:
@@ -168,39 +138,3 @@ def _fault(record: dict) -> str | None:
         if not isinstance(value, str) or not value.strip():
             return f"no_{field}"
     return None
-
-
-def dataset_name(dataset: str) -> str:
-    """The records' mixture_source: a file's stem, a folder's name, a hub id as given."""
-    path = Path(dataset).expanduser()
-    if path.is_file():
-        return path.stem
-    return path.resolve().name if path.is_dir() else dataset
-
-
-def dataset_fingerprint(dataset: str, split: str, fields: dict) -> dict:
-    """What the mix key records of an external dataset: a file's or folder's name and content (so an edit
-    recomputes and a move does not); a hub id as given, with split and fields (its content is the hub's)."""
-    path = Path(dataset).expanduser()
-    mapping = dict(fields or {})
-    if path.is_file():
-        return {"name": path.stem, "content": _files_hash([path], path.parent), "fields": mapping}
-    if path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.is_file() and not _hidden(f.relative_to(path)))
-        return {"name": dataset_name(dataset), "content": _files_hash(files, path), "split": split, "fields": mapping}
-    return {"hub": dataset, "split": split, "fields": mapping}
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)  # .git, caches: not the data
-
-
-def _files_hash(files: list[Path], root: Path) -> str:
-    """Content hash of files (and their names under root), read in blocks: a dataset can be gigabytes."""
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f.relative_to(root)).encode() + b"\x00")
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]

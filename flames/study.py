@@ -358,12 +358,14 @@ def save_wandb_report(plan: StudyPlan, study: Any, logger: Any, markdown: str) -
 
 def write_study_report(plan: StudyPlan, study: Any) -> list[Path]:
     """The study's tables (Markdown, CSV) and plots, from its cells' manifests; a failed cell shows what is missing."""
-    from flames.report import Cell, diagnostics, write_report
+    from flames.report import Cell, audit_lines, diagnostics, write_report
 
     cells_ = [Cell(dict(o.split("=", 1) for o in cell), results) for cell, results in zip(plan.cells, plan.planned)]
     paths = write_report(plan.name, cells_, Path(study.folder) / plan.name / "report", list(study.axes))
     print(f"Report: {paths[0]}" + "".join(f"\n        {p}" for p in paths[1:]), flush=True)
-    found = diagnostics(cells_)
+    found, audit = diagnostics(cells_), audit_lines(cells_)
     if found:  # the paper's failure signatures that fire, with its advice
         print("Diagnostics (the paper's failure signatures):\n" + "\n".join(found), flush=True)
+    if audit:
+        print("Solvability audit:\n" + "\n".join(audit), flush=True)
     return paths

@@ -16,7 +16,8 @@ from flames.store import Artifact
 from tests.helpers import compose_config
 
 # Fields whose change the slice cannot be computed for in isolation (they must name a suite entry).
-UNCHECKABLE = {"benchmarks.names", "benchmarks.suite.builtin.source", "benchmarks.source"}
+UNCHECKABLE = {"benchmarks.names", "benchmarks.suite.builtin.source", "benchmarks.source",
+               "audit.judge.shape"}  # None, typed ModelShape: no other value to try (runtime: the dry run's only)
 # Fields whose other value must be valid: a class path (the slice imports it), a benchmark of the suite.
 REPLACEMENTS = {"agent._target_": "flames.agents.few_shot.FewShot", "qc.strategy._target_": "flames.qc.solution.Strict",
                 "qc.decontam.against": ["builtin"]}
@@ -107,7 +108,7 @@ def test_runtime_only_changes_reuse_every_artifact_and_a_sampling_change_recompu
 def test_every_stage_declares_its_resources():
     cfg = compose_config(["experiment=paper"])
     res = {s.name: s.resources(cfg) for s in STAGES}
-    assert set(res) == {"tune", "synthesize", "problem_qc", "solve", "solution_qc", "mix", "train", "evaluate"}
+    assert set(res) == {"tune", "synthesize", "problem_qc", "solve", "solution_qc", "audit", "mix", "train", "evaluate"}
     assert res["train"].gpus == 8 and res["tune"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
     assert all(r.cpus >= 1 and r.mem_gb > 0 and r.time_min > 0 for r in res.values())
 

@@ -32,6 +32,8 @@ NOT_KEYED = {
     "train": ("distributed", "benchmarks", "grading.mode"),
     # the generator's training rows are fingerprinted (Tune.fingerprints): what of the agent and seeds made them
     "tune": ("agent", "seeds", "distributed"),
+    # the judge defaults to the problem model (fingerprinted when it does), and the strategy's judge settings
+    "audit": ("problem_model", "qc.solvability"),
     # grading.mode enters the slice away from its default (Evaluate.slice); student.path is fingerprinted (its files)
     "evaluate": ("grading.mode", "student.path"),
 }

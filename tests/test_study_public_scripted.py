@@ -1,4 +1,4 @@
-"""The public-datasets study (Tables 3/9) and Figure 1 at CPU size, as the study runs them (local executor, one
+"""The public-datasets study (Tables 3/9), Figure 1 and the solvability audit (Table 12) at CPU size, as the study runs them (local executor, one
 `flames` task per stage and request): a public set as published (mixture=external) and "refreshed" (its problems
 re-solved through solve and solution QC: agent=external), on scripted models and the tiny student. The hub ids
 of conf/mixture/public_*.yaml resolve to local dataset folders of the same relative path here (no download)."""
@@ -52,3 +52,13 @@ def test_figure1_runs_its_published_arm(public):
     _, runs = public
     code, out = runs["figure1"]
     assert code == 0 and "Study figure1: 1 cells" in out, out[-3000:]
+
+
+def test_the_solvability_audit_study_runs_to_its_audit(tmp_path, flames_data):
+    proc = run_flames(["study=solvability_audit", "rehearsal=cpu", "study.executor=local", "study.axes={qc:[solvability]}",
+                       "audit.num_samples=2", *scripted_args(tmp_path)], tmp_path, tmp_path / "store", timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and re.search(r"\d+ tasks done, 0 failed", out), out[-4000:]
+    (audit,) = [json.loads(p.with_name("manifest.json").read_text()) for p in (tmp_path / "store" / "audit").glob("*/_COMPLETE")]
+    assert audit["metrics"]["kept"]["sampled"] == 2  # the scripted judge keeps every problem: none rejected
+    assert "Solvability audit:" in out and "| qc=solvability" in out

@@ -32,7 +32,7 @@ class External(Agent):
 
     def prepare(self, seeds: list[dict], workdir: Path) -> list[dict]:
         """The dataset's problems, one input each (rows without a problem are left out)."""
-        from flames.mix import dataset_name, read_external
+        from flames.datasets import dataset_name, read_external
 
         rows = read_external(self.dataset(self.cfg), self.cfg.split)
         id_column, problem_column = (self.cfg.fields.get(f, f) for f in ("id", "problem"))
@@ -57,7 +57,7 @@ class External(Agent):
     @classmethod
     def input_fingerprint(cls, cfg) -> dict:
         """What the synthesize key records of the dataset: a file's or folder's content, a hub id as given."""
-        from flames.mix import dataset_fingerprint
+        from flames.datasets import dataset_fingerprint
 
         return dataset_fingerprint(cls.dataset(cfg), cfg.split, dict(cfg.fields))
 

@@ -97,6 +97,19 @@ class QCConfig:
 
 
 @dataclass
+class AuditConfig:
+    """The solvability audit (the paper's Table 12): how many problems a QC strategy rejected are solvable after all."""
+
+    enabled: bool = False  # run the audit stage after solution QC (study=solvability_audit)
+    # the judge that looks again; name "" = the problem model (set a stronger one: audit.judge.name=<hub id>)
+    judge: ModelConfig = field(default_factory=lambda: ModelConfig(name=""))
+    labels: Optional[str] = None  # a human-labelled JSONL ({id, solvable: true|false}) instead of the judge
+    num_samples: int = num(500, COUNT)  # problems sampled from each group: rejected, kept
+    reasons: List[str] = field(default_factory=lambda: ["unsolvable"])  # drop reasons that count as rejected
+    seed: int = num(0, SEED)  # which problems are sampled
+
+
+@dataclass
 class SolveConfig:
     num_samples: int = size(3)  # solutions sampled per problem (paper's QC study: 3; main recipe: 1); a size: tops up
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."

@@ -15,7 +15,7 @@ from flames.grading.modes import MODES as GRADING_MODES
 
 BENCHMARK_SOURCES = ("local", "hub", "builtin")  # where a benchmark's items come from
 ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a hub answer column becomes the gold
-from flames.config.generation import MixtureConfig, QCConfig, SeedsConfig, SolveConfig
+from flames.config.generation import AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig
 from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 
 
@@ -132,6 +132,7 @@ class ResourcesConfig:
     problem_qc: Resources = field(default_factory=lambda: Resources(cpus=8, time_min=120))
     solve: Resources = field(default_factory=Resources)
     solution_qc: Resources = field(default_factory=Resources)
+    audit: Resources = field(default_factory=Resources)  # the solvability audit's judge (experiment=paper: a GPU)
     mix: Resources = field(default_factory=lambda: Resources(cpus=1, mem_gb=8, time_min=30))
     train: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
     evaluate: Resources = field(default_factory=Resources)
@@ -146,6 +147,7 @@ class Stage(str, Enum):
     problem_qc = "problem_qc"
     solve = "solve"
     solution_qc = "solution_qc"
+    audit = "audit"
     mix = "mix"
     train = "train"
     evaluate = "evaluate"
@@ -214,6 +216,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     failures: FailuresConfig = field(default_factory=FailuresConfig)  # failed requests: retry and early stop
     solve: SolveConfig = field(default_factory=SolveConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)  # the solvability audit stage (study=solvability_audit)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     distributed: DistributedConfig = MISSING
     study: StudyConfig = field(default_factory=StudyConfig)
@@ -223,7 +226,7 @@ class Config:
     study_task: bool = False
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
     dry_run: bool = runtime(False)  # print each stage: reused or computed, sizes, requests, tokens, cost; run nothing
-    stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | mix | train | evaluate
+    stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | audit | mix | train | evaluate
 
 
 def register_configs() -> None:

@@ -135,3 +135,21 @@ def format_findings(findings: list[Finding]) -> list[str]:
 def diagnostics(cells: list[Any]) -> list[str]:
     """The lines a study prints under its report: each signature that fires, with the advice."""
     return format_findings(diagnose(cells, [cell_row(c) for c in cells]))
+
+
+def audit_lines(cells: list[Any]) -> list[str]:
+    """The solvability audit's rows (stage `audit`, study=solvability_audit): per cell and group, the share a second
+    judge (or a human label) finds solvable, with its 95% Wilson interval. None without an audit."""
+    out = []
+    for cell in cells:
+        for r in cell.results:
+            if r.stage != "audit" or not r.artifact.complete:
+                continue
+            where = _label(cell.axes) + (f" [{r.label}]" if r.label else "")
+            for group, m in r.manifest["metrics"].items():
+                share = (f"{m['solvable']} of {m['decided']} solvable, {m['solvable_pct']:.1f}% "
+                         f"[{m['ci_low']:.1f}, {m['ci_high']:.1f}]") if m.get("decided") else "none sampled"
+                out.append(f"| {where} | {group} | {m['sampled']} | {share} | {m['no_verdict']} |")
+    if not out:
+        return []
+    return ["| cell | group | sampled | solvable (95% Wilson CI) | no verdict |", "|---|---|---|---|---|", *out]

@@ -6,7 +6,8 @@ stage function (`flames.synthesize.synthesize`, `flames.qc.stage.problem_qc`, ..
                                                           mix -> train -> evaluate
 
 `tune` applies only to agents that sample from a model fine-tuned for them (QFT): it trains that
-model as its own job, with training resources, and synthesize loads the result.
+model as its own job, with training resources, and synthesize loads the result. `audit` applies only with
+`audit.enabled` (study=solvability_audit): it judges a sample of what solution QC rejected and kept again.
 
 A stage's artifact key is the hash of its name, `slice(job, inputs)` and its inputs' keys. The
 slice is built from the config paths the stage `reads` (without the fields the schema marks as
@@ -21,6 +22,7 @@ sizes it read (`Job.views`). docs/topup.md.
 
 from __future__ import annotations
 
+from flames.stages.audit import Audit
 from flames.stages.base import PROBLEM_QC_READS, Job, Shared, Sizes, Stage
 from flames.stages.evaluate import Evaluate
 from flames.stages.mix import Mix, external_dataset, mixture_weights
@@ -41,6 +43,7 @@ STAGES: list[Stage] = [
     SolutionQC("solution_qc", per_agent=True, upstream="solve", input_name="solved",
                reads=("qc.strategy", "qc.fixed_size", "student.name", "student.max_length", "student.chat_template",
                       "solve.prompt", "solve.num_samples")),
+    Audit("audit", per_agent=True, upstream="solution_qc", input_name="qc", reads=("audit",)),
     Mix("mix", upstream="solution_qc", reads=("mixture.budget", "mixture.seed")),
     Train("train", upstream="mix", input_name="mixture", reads=("student", "solve.prompt")),
     Evaluate("evaluate", upstream="train", input_name="model", reads=("benchmarks",)),

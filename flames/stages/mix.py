@@ -5,7 +5,8 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from flames.config import ConfigError, MixtureConfig
-from flames.mix import dataset_fingerprint, mix, mix_external
+from flames.datasets import dataset_fingerprint
+from flames.mix import mix, mix_external
 from flames.stages.base import Stage
 
 
