@@ -70,3 +70,27 @@ def test_scale_fires_when_the_largest_cell_is_no_better_and_not_when_nothing_was
     assert found.signature == "scale does not improve results" and "solution model" in found.advice
     assert diagnose([], [sized("flames_small", 150, 57.5), sized("flames_large", 1000, 61.7)]) == []
     assert diagnose([], [sized("flames_small", 150, 0.0), sized("flames_large", 1000, 0.0)]) == []
+
+
+def test_the_long_tail_counts_kept_and_dropped_by_topic_and_level(scripted_backend, tmp_path):
+    """Real MATH seeds carry subject and level: a strategy that drops some problems shows per topic what it kept."""
+    import json as _json
+
+    from flames.report.diagnostics import long_tail_lines
+
+    seeds = tmp_path / "seeds.jsonl"
+    rows = [{"id": f"m{i}", "dataset": "math", "type": ["Algebra", "Geometry"][i % 2], "level": 1 + i % 3,
+             "problem": f"Ann has {i + 2} apples and buys {i + 3} more. How many apples does she have now?",
+             "answer": str(2 * i + 5)} for i in range(12)]
+    seeds.write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    scripted_backend(judged(0.6))
+    over = [*BASE, f"paths.store={tmp_path}", "qc=solvability", f"seeds.path={seeds}", "qc.decontam.enabled=false"]
+    Pipeline(compose_config(over)).run()
+    study = [Cell({"qc": "solvability"}, Pipeline(compose_config(over)).plan())]
+    tail = next(r for r in study[0].results if r.stage == "solution_qc").manifest["metrics"]["long_tail"]
+    assert set(tail["topic"]) == {"math/Algebra", "math/Geometry"} and set(tail["level"]) <= {"level 1", "level 2", "level 3"}
+    assert sum(c["kept"] + c["dropped"] for c in tail["topic"].values()) == 12
+    lines = long_tail_lines(study)
+    assert lines[0] == "| topic | qc=solvability |" and any(line.startswith("| math/Algebra | ") for line in lines)
+    md = write_report("table1_qc", study, tmp_path / "report", ["qc"])[0].read_text()
+    assert "## Long tail: what QC kept, by topic and level" in md and "| level 1 |" in md

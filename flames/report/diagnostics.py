@@ -153,3 +153,26 @@ def audit_lines(cells: list[Any]) -> list[str]:
     if not out:
         return []
     return ["| cell | group | sampled | solvable (95% Wilson CI) | no verdict |", "|---|---|---|---|---|", *out]
+
+
+def long_tail_lines(cells: list[Any], axis: str = "topic") -> list[str]:
+    """What each cell's QC kept of each topic (or level): kept of decided, summed over its agents (the paper card's
+    long-tail check). None when no cell's solution QC recorded it."""
+    by_cell: dict[str, dict[str, list[int]]] = {}
+    for cell in cells:
+        counts: dict[str, list[int]] = {}
+        for r in cell.results:
+            if r.stage == "solution_qc" and r.artifact.complete:
+                for name, c in ((r.manifest.get("metrics") or {}).get("long_tail") or {}).get(axis, {}).items():
+                    total = counts.setdefault(name, [0, 0])  # kept, decided
+                    total[0] += c["kept"]
+                    total[1] += c["kept"] + c["dropped"]
+        if counts:
+            by_cell[_label(cell.axes)] = counts
+    names = sorted({n for counts in by_cell.values() for n in counts})
+    if not names or names == ["-"]:
+        return []
+    cols = list(by_cell)
+    head = [f"| {axis} | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    share = lambda c: "-" if not c or not c[1] else f"{c[0]}/{c[1]} ({100 * c[0] / c[1]:.0f}%)"  # noqa: E731
+    return head + [f"| {n} | " + " | ".join(share(by_cell[col].get(n)) for col in cols) + " |" for n in names]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flames.benchmarks import LABELS
-from flames.report.diagnostics import audit_lines, diagnose, format_findings
+from flames.report.diagnostics import audit_lines, diagnose, format_findings, long_tail_lines
 from flames.report.paper import PAPER, delta, matches, paper_in_interval, paper_refs
 from flames.report.plots import plots
 from flames.report.rows import (AVG, HIGH, KEPT, LOW, SEED_AXIS, SOURCE, STATUS, TRAIN, Cell, _benchmarks, _label, _number,
@@ -23,20 +23,22 @@ def write_report(name: str, cells: list[Cell], out_dir: Path, axes: list[str]) -
     """`<out_dir>/<name>.md`, `<name>.csv` and the PNG plots for a study's cells; returns their paths."""
     rows = [cell_row(c) for c in cells]
     return write_rows(name, rows, out_dir, axes, [_provenance(c) for c in cells], paired_rows(cells),
-                      format_findings(diagnose(cells, rows)), audit_lines(cells))
+                      format_findings(diagnose(cells, rows)), audit_lines(cells),
+                      long_tail_lines(cells) + [""] + long_tail_lines(cells, "level"))
 
 
 def write_rows(name: str, rows: list[dict], out_dir: Path, axes: list[str],
                provenance: list[str] | None = None, paired: list[dict] | None = None,
-               findings: list[str] | None = None, audit: list[str] | None = None) -> list[Path]:
+               findings: list[str] | None = None, audit: list[str] | None = None,
+               tail: list[str] | None = None) -> list[Path]:
     """The report files from rows already made (cell_row's, or hand-built); `paired`: paired_rows' (needs
     the cells' prediction files, so rows read back from W&B have none); `findings`, `audit`: the diagnostics'
-    lines and the solvability audit's table."""
+    lines, the solvability audit's table and the long-tail tables."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     refs = paper_refs(name)
     md, table = out_dir / f"{name}.md", out_dir / f"{name}.csv"
-    md.write_text(markdown(name, rows, refs, axes, provenance, paired, findings, audit))
+    md.write_text(markdown(name, rows, refs, axes, provenance, paired, findings, audit, tail))
     write_csv(table, rows, refs, axes)
     return [md, table, *plots(name, rows, refs, axes, out_dir)]
 
@@ -89,7 +91,8 @@ def _paper_row(ref: dict, i: int, axes_from: dict) -> dict:
 
 def markdown(name: str, rows: list[dict], refs: list[dict], axes: list[str],
              provenance: list[str] | None = None, paired: list[dict] | None = None,
-             findings: list[str] | None = None, audit: list[str] | None = None) -> str:
+             findings: list[str] | None = None, audit: list[str] | None = None,
+             tail: list[str] | None = None) -> str:
     """The study's Markdown report: where the numbers come from, the table, subsets, paper sources."""
     shown = display_rows(rows, refs)
     cols = _columns(rows, refs, axes)
@@ -110,6 +113,8 @@ def markdown(name: str, rows: list[dict], refs: list[dict], axes: list[str],
         lines += ["", "## Diagnostics: the paper's failure signatures", "", *findings]
     if audit:  # study=solvability_audit
         lines += ["", "## Solvability audit: a second judge on what QC rejected and kept", "", *audit]
+    if tail and any(line.startswith("|") for line in tail):  # kept of decided per topic and level
+        lines += ["", "## Long tail: what QC kept, by topic and level (kept/decided)", "", *tail]
     subset_names = _benchmarks(rows, [], subsets=True)
     if subset_names:
         keys = [f"eval/{s}/accuracy" for s in subset_names]

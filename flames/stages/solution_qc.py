@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flames.jsonl import read_jsonl
 from flames.keys import key_slice
+from flames.qc.long_tail import long_tail
 from flames.qc.stage import StudentFit, solution_qc, strategy_from
 from flames.stages.base import Stage, add_counts, previous_metrics
 from flames.store import Output
@@ -10,7 +12,7 @@ from flames.store import Output
 
 class SolutionQC(Stage):
     # metrics of one run's decisions, not added up over the pool's growths
-    PER_RUN = ("strategy", "view_size", "decided")
+    PER_RUN = ("strategy", "view_size", "decided", "long_tail")
 
     def grows(self, job):
         return job.cfg.qc.fixed_size is None  # a fixed-size subsample is drawn from the whole view: keyed by it
@@ -48,5 +50,14 @@ class SolutionQC(Stage):
         finally:
             for model in models.values():
                 getattr(model, "close", lambda: None)()
+        metrics["long_tail"] = self.long_tail(job, inputs, out)  # of the whole pool: not added up over growths
         kept = {k: v for k, v in metrics.items() if k in self.PER_RUN}
         return Output({**add_counts(before, metrics), **kept}, full=metrics["view_size"] >= n)
+
+    @staticmethod
+    def long_tail(job, inputs, out):
+        """Kept and dropped problems by topic and level (flames.qc.long_tail), from the pool's provenance."""
+        kept = {r["id"] for r in read_jsonl(out / "data.jsonl")}
+        dropped = {r["id"] for r in read_jsonl(out / "dropped.jsonl")} if (out / "dropped.jsonl").exists() else set()
+        seeds = {s["id"]: s for s in job.shared.seeds()}
+        return long_tail(read_jsonl(inputs["solved"].data), kept, kept | dropped, seeds)
