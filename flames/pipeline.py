@@ -150,17 +150,17 @@ class Pipeline:
     def run_stage(self, stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
         name = f"{stage.name}[{label}]" if label else stage.name
         job.ctx = StageContext.from_failures(stage.name, self.failures, self.models)
-        config, ask = stage.slice(job, inputs), asked(stage, job)
-        if self.cfg.study_task and stage is not self.stages()[-1]:
+        config, ask, last = stage.slice(job, inputs), asked(stage, job), stage is self.stages()[-1]
+        if self.cfg.study_task and not last:
             planned = self.store.artifact(stage.name, config, inputs)
             # a study job computes one stage; a missing (or too small) earlier one means its job failed
             if not (planned.complete and self.store.covers(planned, ask, inputs)):
                 raise UpstreamMissing(f"{name}: {planned.path} is not complete{' for ' + str(ask) if ask else ''}; "
                                       "the study job that makes it failed or has not run")
         shard = self.cfg.shard
-        if stage is self.stages()[-1] and shard.agent not in (None, label) and stage.per_agent:
+        if last and shard.agent not in (None, label) and stage.per_agent:
             return self.store.artifact(stage.name, config, inputs)  # another task's agent
-        if stage is self.stages()[-1] and shard.index is not None and stage.shardable:
+        if last and shard.index is not None and stage.shardable:
             return self.run_sharded(stage, job, label, inputs)
         art, reused = self.store.run(stage.name, config, inputs, self.computing(stage, job, name, inputs), ask=ask)
         return self.finished(stage, label, art, reused, ask)

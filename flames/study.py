@@ -132,24 +132,23 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
             if result.reused or task_id in assigned or result.ask not in wanted[key]:
                 continue
             assigned.add(task_id)
-            need = STAGE_BY_NAME[stage].resources_for(cfg, pipeline.agent_cfgs.get(result.label))
+            agent = pipeline.agent_cfgs.get(result.label)
+            need = STAGE_BY_NAME[stage].resources_for(cfg, agent)
             hours = feasibility.gpu_hours(stage, cfg, pipeline.agent_cfgs, result.label, need, study)
-            checks = feasibility.before_time(stage, cfg, pipeline.agent_cfgs.get(result.label), need)
+            checks = feasibility.before_time(stage, cfg, agent, need)
             tasks = plan.tasks.setdefault(stage, [])
+            # one W&B run per cell: its last stage's task logs every stage (reused) with the curve
+            task_argv = [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}",
+                         *([] if stage == last else ["logger=none"])]
             if STAGE_BY_NAME[stage].shardable:  # one array task per shard of each artifact
-                quiet = [] if stage == last else ["logger=none"]
-                base = [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}", *quiet]
-                tasks += shard_tasks(stage, base, key, need, hours, checks, cell, result.label, study)
+                tasks += shard_tasks(stage, task_argv, key, need, hours, checks, cell, result.label, study)
             elif tasks and tasks[-1].argv[:len(argv)] == argv:  # the cell's task computes another agent's too
                 tasks[-1].keys.append(key)
                 tasks[-1].gpu_hours += hours
                 tasks[-1].checks += [v for v in checks if v.check == "capacity"]
             else:
-                # one W&B run per cell: its last stage's task logs every stage (reused) with the curve
-                quiet = [] if stage == last else ["logger=none"]
-                tasks.append(Task(stage, [*argv, f"stage={stage}", "study_task=true", f"logger.group={study.name}",
-                                      *quiet], [key], need, hours, checks, cell,
-                                  feasibility.checkpoints(stage, cfg, pipeline.agent_cfgs.get(result.label))))
+                tasks.append(Task(stage, task_argv, [key], need, hours, checks, cell,
+                                  feasibility.checkpoints(stage, cfg, agent)))
     for task in (t for tasks in plan.tasks.values() for t in tasks):  # time: once a task's GPU-hours are summed
         task.checks += feasibility.time_checks(task.stage, task.gpu_hours, task.resources, study.max_num_timeout,
                                                task.checkpoints)

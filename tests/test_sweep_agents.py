@@ -41,7 +41,7 @@ def table_rows(table: str) -> dict[str, dict[str, str]]:
 
 
 def test_sweep_over_every_agent_counts_calls_and_tokens_per_problem(tmp_path, monkeypatch, scripted_backend, capsys):
-    agents = shipped_agents()
+    agents = [a for a in shipped_agents() if a != "external"]  # it reads a dataset: tests/test_external_agent.py
     assert len(agents) == 12 and sorted(STEPS) == agents
     llm = scripted_backend(scripted_agents.reply)
     tuned = []  # the tune stage's training runs: (training rows, base model, its training knobs)
