@@ -111,7 +111,7 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
     composed = []
     for cell in plan.cells:
         argv = [*study.overrides, *cell, *extra]
-        cfg = compose(argv)
+        cfg = compose_or_say(compose, argv, study.name, cell)
         pipeline = Pipeline(cfg)
         pipeline.shared.offline = bool(study.dry_run)  # a dry run downloads no hub benchmark
         planned = pipeline.plan()
@@ -153,6 +153,19 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         task.checks += feasibility.time_checks(task.stage, task.gpu_hours, task.resources, study.max_num_timeout,
                                                task.checkpoints)
     return plan
+
+
+def compose_or_say(compose: Callable[[list[str]], DictConfig], argv: list[str], name: str, cell: list[str]) -> DictConfig:
+    """A cell's config; one that does not compose (a study file's override, a cell override) is the user's to fix:
+    a one-line ConfigError naming the cell, not Hydra's traceback."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return compose(argv)
+    except (HydraException, OmegaConfBaseException) as e:
+        why = " ".join(str(x).splitlines()[0] for x in (e, e.__cause__) if x is not None)
+        raise ConfigError(f"study {name}: cell [{' '.join(cell)}] does not compose: {why}") from None
 
 
 def shard_tasks(stage: str, argv: list[str], key: str, need: Resources, hours: float, checks: list, cell: list[str],

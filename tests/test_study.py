@@ -241,3 +241,14 @@ def _catch(errors: list, fn, *args) -> None:
         fn(*args)
     except BaseException as e:  # noqa: BLE001 - the test reads it
         errors.append(e)
+
+
+def test_a_cell_that_does_not_compose_is_one_line_naming_it(monkeypatch, capsys):
+    from tests.helpers import run_cli
+
+    code = run_cli(monkeypatch, ["study=table2_agents", "study.dry_run=true", "study.axes={agent:[iqc]}",
+                                 "study.overrides=['experiment=table2_agents','agent.nope=1']"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("flames: error: study table2_agents: cell [agent=iqc] does not compose"), err
+    assert "agent.nope" in err[0], err
