@@ -1,5 +1,5 @@
 """The public-datasets study (Tables 3/9), Figure 1 and the solvability audit (Table 12) at CPU size, as the study runs them (local executor, one
-`flames` task per stage and request): a public set as published (mixture=external) and "refreshed" (its problems
+`flames` task per stage and request), up to mix: a public set as published (mixture=external) and "refreshed" (its problems
 re-solved through solve and solution QC: agent=external), on scripted models and the tiny student. The hub ids
 of conf/mixture/public_*.yaml resolve to local dataset folders of the same relative path here (no download)."""
 
@@ -27,13 +27,14 @@ def public(tmp_path_factory, flames_data, tiny_student):
     runs = {}
     for name, axes in (("public_datasets", "[public_orca_math_refreshed,public_orca_math]"),
                        ("figure1", "[public_orca_math]")):
+        # up to mix: what differs between the arms (training and evaluation are the other studies' plumbing)
         proc = run_flames([f"study={name}", "rehearsal=cpu", "study.executor=local", f"study.axes={{mixture:{axes}}}",
-                           *models], root, root / f"store-{name}", timeout=1800)
+                           "stage=mix", *models], root, root / f"store-{name}", timeout=1800)
         runs[name] = proc.returncode, proc.stdout + proc.stderr
     return root, runs
 
 
-def test_a_public_set_trains_as_published_and_refreshed(public):
+def test_a_public_set_is_mixed_as_published_and_refreshed(public):
     root, runs = public
     code, out = runs["public_datasets"]
     assert code == 0 and re.search(r"\d+ tasks done, 0 failed", out), out[-4000:]
