@@ -1,7 +1,8 @@
-"""The public-datasets study (Tables 3/9), Figure 1 and the solvability audit (Table 12) at CPU size, as the study runs them (local executor, one
-`flames` task per stage and request), up to mix: a public set as published (mixture=external) and "refreshed" (its problems
-re-solved through solve and solution QC: agent=external), on scripted models and the tiny student. The hub ids
-of conf/mixture/public_*.yaml resolve to local dataset folders of the same relative path here (no download)."""
+"""The public-datasets study (Tables 3/9), Figure 1 and the solvability audit (Table 12) at CPU size, as the study
+runs them (local executor, one `flames` task per stage and request), up to mix or the audit: a public set as
+published (mixture=external) and "refreshed" (its problems re-solved through solve and solution QC:
+agent=external), on scripted models. The hub ids of conf/mixture/public_*.yaml resolve to local dataset folders
+of the same relative path here (no download)."""
 
 from __future__ import annotations
 
