@@ -21,8 +21,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from flames.stages import Sizes
+
 REQUESTS_PER_PROBLEM = 2  # a new pool's requests per kept problem (the planner's assumption)
 PROBLEM_TOKENS = 150  # a problem's prompt tokens, before its pool holds any (GSM8K/MATH problems: ~60-250)
+NO_SIZES = Sizes(target=0, view=0, max_draws=0)  # a shared stage's (no agent)
 CHARS_PER_TOKEN = 4  # an English prompt's characters per token (the usual rule of thumb; no tokenizer is loaded)
 
 
@@ -100,7 +103,7 @@ def dry_run(pipeline: Any) -> str:
     for r in planned:
         held = _manifest(r.artifact) if r.ask is not None else None
         e = Estimate() if r.reused else estimate(r.stage, cfg, pipeline.agent_cfgs.get(r.label),
-                                                  pipeline.sizes.get(r.label, _Sizes()), held, items)
+                                                  pipeline.sizes.get(r.label, NO_SIZES), held, items)
         cost = e.cost(cfg)
         costs.append(cost)
         total.requests += e.requests
@@ -118,10 +121,6 @@ def dry_run(pipeline: Any) -> str:
              f"{total.completion_tokens:,} completion tokens" + (f", ${sum(priced):,.2f}" if priced else ""),
              "How these are estimated: flames/estimate.py (bounds from the config; a pool's own rates once it exists)"]
     return "\n".join(lines)
-
-
-class _Sizes:
-    target = view = 0
 
 
 def _manifest(art: Any) -> dict | None:

@@ -46,7 +46,7 @@ class AdmitAll:
 
 def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int, chunk_size: int = 64,
                gate: Gate | None = None, shares: dict[str, float] | None = None, max_draws: int = 1,
-               retry: RetryPolicy | None = None) -> dict:
+               retry: RetryPolicy | None = None, shards: list[Path] = ()) -> dict:
     """Run `agent` over its inputs, chunk by chunk, until `num_problems` problems pass `gate`.
 
     Inputs are drawn in passes: every input once (draw 0), then every input again (draw 1), ...,
@@ -63,6 +63,11 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     order = view_order(inputs, shares)
     targets = order.targets(num_problems)
     accepted = _readmit(writer, gate)
+    if shards:  # a sharded round's problems (flames.store.shards), in plan order, through the same gate
+        fold(shards, writer, lambda rows: _rank([r for r in rows if r["id"] not in writer.done_ids], gate, order,
+                                                accepted))
+        writer = RecordWriter(out_dir, retry)  # reopened: the shards' failed requests are retried as an earlier run's
+        agent.log_call = writer.log_call
     dataset_of = {i["id"]: _dataset(i) for i in inputs}
     used = Counter(dataset_of.get(split_work(w)[0]) for w in writer.inputs_done)
     run = lambda chunk: _run_chunk(agent, chunk, gate, writer, order, accepted)  # noqa: E731
@@ -95,18 +100,28 @@ def _run_chunk(agent: Agent, chunk: list[dict], gate: Gate, writer: RecordWriter
     """One batched run of the agent: its problems written (accepted ones ranked), drops recorded, and its inputs
     marked done, but for those with a failed request (RETRYABLE): a later run retries them."""
     result = agent.run_chunk(chunk)
-    admitted = gate.admit([p["problem"] for p in result.problems])
-    written = []
-    for problem, ok in zip(result.problems, admitted):
+    _record(writer, chunk, _rank(result.problems, gate, order, accepted), result.drops)
+
+
+def _rank(problems: list[dict], gate: Gate, order: ViewOrder, accepted: Counter) -> list[dict]:
+    """The problems, those that pass `gate` stamped with their view rank (counted in `accepted`); rejected
+    candidates too: problem_qc drops them with reasons. Past the target too: a larger view takes them later."""
+    out = []
+    for problem, ok in zip(problems, gate.admit([p["problem"] for p in problems])):
         d = _dataset_of_problem(problem)
-        if ok:  # past the target too: a larger view takes it later, without a new request
+        if ok:
             problem = {**problem, RANK: order.position(d, accepted[d])}
             accepted[d] += 1
-        written.append(problem)  # rejected candidates too: problem_qc drops them with reasons
-    writer.write(written)  # one fsync'd append per chunk, before the chunk is marked done
-    for reason in dict.fromkeys(r for _, r in result.drops):
-        writer.drop([rec for rec, r in result.drops if r == reason], reason)
-    failed = {rec["input"] for rec, r in result.drops if r in RETRYABLE and "input" in rec}
+        out.append(problem)
+    return out
+
+
+def _record(writer: RecordWriter, chunk: list[dict], problems: list[dict], drops: list) -> None:
+    """A chunk's problems and drops written, then its inputs marked done but for those with a failed request."""
+    writer.write(problems)  # one fsync'd append per chunk, before the chunk is marked done
+    for reason in dict.fromkeys(r for _, r in drops):
+        writer.drop([rec for rec, r in drops if r == reason], reason)
+    failed = {rec["input"] for rec, r in drops if r in RETRYABLE and "input" in rec}
     writer.mark_done(work_id(i) for i in chunk if work_id(i) not in failed)
 
 
@@ -145,33 +160,10 @@ def synthesize_shard(agent: Agent, chunks: list[list[dict]], part: Path, index: 
     todo = my_chunks(len(chunks), index, count, part)
     for n, c in enumerate(todo):
         result = agent.run_chunk(chunks[c])
-        writer.write(tagged(result.problems, c))
-        for reason in dict.fromkeys(r for _, r in result.drops):
-            writer.drop([rec for rec, r in result.drops if r == reason], reason)
-        failed = {rec["input"] for rec, r in result.drops if r in RETRYABLE and "input" in rec}
-        writer.mark_done(work_id(i) for i in chunks[c] if work_id(i) not in failed)  # a failed input: the fold's run
+        _record(writer, chunks[c], tagged(result.problems, c), result.drops)  # a failed input: the fold's run
         chunk_done(part, c)
         log.info("synthesize[%s] shard %d/%d: chunk %d of %d done", agent.name, index, count, n + 1, len(todo))
     return {"chunks": len(todo), **writer.stats()}
-
-
-def fold_problems(parts: list[Path], out_dir: Path, gate: Gate, order: ViewOrder) -> int:
-    """The shards' problems into the pool, in plan order, through problem QC, accepted ones ranked as `synthesize`
-    ranks them; the pool's own rows (and a fold a kill interrupted) are admitted first."""
-    writer = RecordWriter(out_dir)
-    accepted = _readmit(writer, gate)
-
-    def admit(rows: list[dict]) -> list[dict]:
-        rows, out = [r for r in rows if r["id"] not in writer.done_ids], []
-        for row, ok in zip(rows, gate.admit([r["problem"] for r in rows])):
-            d = _dataset_of_problem(row)
-            if ok:
-                row = {**row, RANK: order.position(d, accepted[d])}
-                accepted[d] += 1
-            out.append(row)
-        return out
-
-    return fold(parts, writer, admit)
 
 
 def _retry_items(inputs: list[dict], units: set[str]) -> list[dict]:

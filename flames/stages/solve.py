@@ -20,16 +20,14 @@ class Solve(Stage):
 
     def run(self, job, inputs, out):
         cfg, n = job.cfg, job.sizes.view
-        sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
-        metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), sampling, cfg.solve.prompt,
+        metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), _sampling(cfg), cfg.solve.prompt,
                         cfg.solve.chunk_size, num_problems=n, retry=job.ctx.retry)
         return Output(metrics, full=metrics["view_size"] >= n)
 
     def run_shard(self, job, inputs, pool, rnd, index):
         cfg = job.cfg
-        sampling = llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)
         return solve_shard(inputs["problems"].data, pool, rnd.part(index), LazyModel(cfg.solution_model, job.ctx),
-                           sampling, cfg.solve.prompt, cfg.solve.chunk_size, job.sizes.view, index, rnd.count,
+                           _sampling(cfg), cfg.solve.prompt, cfg.solve.chunk_size, job.sizes.view, index, rnd.count,
                            retry=job.ctx.retry)
 
     def merge(self, job, inputs, out, rnd):
@@ -39,3 +37,8 @@ class Solve(Stage):
         output.metrics["new_samples"] += sum(m["new_samples"] for m in rnd.metrics())
         output.metrics["shards"] = rnd.count
         return output
+
+
+def _sampling(cfg):
+    """The solution model's sampling, `solve.num_samples` completions per request."""
+    return llm_mod.sampling_from(cfg.solution_model, n=cfg.solve.num_samples)

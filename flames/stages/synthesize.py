@@ -13,7 +13,7 @@ from flames.stages.base import LazyModel, Stage, problem_filter, references_fing
 from flames.stages.tune import generator_config
 from flames.locks import file_lock
 from flames.store import Output
-from flames.synthesize import fold_problems, plan_chunks, synthesize, synthesize_shard, view_order
+from flames.synthesize import plan_chunks, synthesize, synthesize_shard
 
 
 class Synthesize(Stage):
@@ -40,11 +40,11 @@ class Synthesize(Stage):
         return {"seed_files": fingerprint(job.cfg.seeds), "prompts": text_fingerprint(prompts), **own,
                 **references_fingerprint(job)}
 
-    def run(self, job, inputs, out):
+    def run(self, job, inputs, out, shards=()):
         agent, seeds = self.agent(job, inputs)
         metrics = synthesize(seeds, agent, out, job.sizes.target, job.agent.chunk_size,
                              problem_filter(job), key_slice(job.cfg.seeds.shares), job.sizes.max_draws,
-                             retry=job.ctx.retry)
+                             retry=job.ctx.retry, shards=shards)
         return Output(metrics, full=metrics["reached_target"])  # short of it, more draws may still add problems
 
     def agent(self, job, inputs):
@@ -69,12 +69,9 @@ class Synthesize(Stage):
         return synthesize_shard(agent, chunks, rnd.part(index), index, rnd.count, retry=job.ctx.retry)
 
     def merge(self, job, inputs, out, rnd):
-        """The shards folded into the pool, then the run that tops it up to the target (usually nothing left)."""
-        agent, seeds = self.agent(job, inputs)
+        """The shards folded into the pool (plan order, problem QC, ranks), then the run tops it up to the target."""
         if (rnd.folder / "agent").is_dir() and not (out / "agent").exists():
-            shutil.copytree(rnd.folder / "agent", out / "agent")
-        order = view_order(agent.prepare(seeds, out / "agent"), key_slice(job.cfg.seeds.shares))
-        fold_problems(rnd.parts(), out, problem_filter(job), order)
-        output = self.run(job, inputs, out)
+            shutil.copytree(rnd.folder / "agent", out / "agent")  # the inputs the shards were planned from
+        output = self.run(job, inputs, out, shards=rnd.parts())
         output.metrics["shards"] = rnd.count
         return output
