@@ -2,7 +2,7 @@
 
 Each task of a study plan gets three verdicts (docs/slurm.md, "Feasibility"):
 
-- memory: training (`train`, QFT's `tune`): model states per GPU under the `distributed` strategy plus
+- memory: training (`train`, QFT's `tune`, the teacher's `teach`): model states per GPU under the `distributed` strategy plus
   activations at the student's batch and length; generation (`synthesize`, `solve`, `evaluate`): the weights
   per tensor-parallel rank plus the KV cache of one `max_model_len` sequence inside vLLM's share of the GPU.
   Model sizes come from the model configs' `shape` (parameters and layer shapes: nothing is downloaded).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 GIB = 1024**3
-TRAINING_STAGES = ("tune", "train")
+TRAINING_STAGES = ("teach", "tune", "train")
 GENERATION_MODELS = {"synthesize": "problem_model", "solve": "solution_model"}
 # Model states in bytes per parameter, mixed-precision AdamW with fp32 master weights (how flames.train runs:
 # fp32 weights, bf16 autocast): weights 4 + gradients 4 + Adam's two moments 8.
@@ -91,7 +91,8 @@ def memory(stage: str, cfg: Any, need: Any) -> Verdict | None:
     if not need.gpus:
         return None
     if stage in TRAINING_STAGES:
-        model, student = (cfg.problem_model, cfg.agent.train) if stage == "tune" else (cfg.student, cfg.student)
+        model, student = {"tune": (cfg.problem_model, cfg.agent.train),
+                          "teach": (cfg.solution_model, cfg.teacher.train)}.get(stage, (cfg.student, cfg.student))
         return _training_verdict(model, student, cfg.distributed.name, need)
     group = GENERATION_MODELS.get(stage)
     model = cfg[group] if group else (cfg.student if stage == "evaluate" else None)
@@ -221,6 +222,7 @@ def gpu_hours(stage: str, cfg: Any, agents: dict, label: str, need: Any, study: 
     n = agent.num_problems if agent is not None else 0  # this agent's problems (per-agent stages)
     total = MixtureConfig.budget_of(cfg.mixture) or sum(a.num_problems for a in agents.values())  # the training mixture
     seconds = {
+        "teach": lambda: teacher_rows(cfg) * cfg.teacher.train.get("num_train_epochs", 1) * 512 / train,
         "tune": lambda: (agent.get("train_seeds") or 0) * 512 / train,
         "synthesize": lambda: n * 2 * (agent.max_new_tokens or cfg.problem_model.max_new_tokens) / gen,
         "solve": lambda: n * cfg.solve.num_samples * cfg.solution_model.max_new_tokens / gen,
@@ -230,6 +232,12 @@ def gpu_hours(stage: str, cfg: Any, agents: dict, label: str, need: Any, study: 
         "evaluate": lambda: eval_items(cfg.benchmarks) * cfg.benchmarks.max_new_tokens / gen,
     }.get(stage, lambda: 0.0)()
     return seconds / 3600
+
+
+def teacher_rows(cfg: Any) -> int:
+    """The seeds the teacher learns from (every seed carries a solution: the built-in set, GSM8K, MATH); 0 when the
+    config does not say how many."""
+    return sum((seed_counts(cfg.seeds) or {}).values())
 
 
 def eval_items(benchmarks: Any) -> int:
@@ -250,6 +258,8 @@ def checkpoints(stage: str, cfg: Any, agent: Any) -> int:
         return int(cfg.student.num_checkpoints or 0)
     if stage == "tune" and agent is not None and agent.get("train") is not None:
         return int(agent.train.get("num_checkpoints") or 0)
+    if stage == "teach":
+        return int(cfg.teacher.train.get("num_checkpoints") or 0)
     return 0
 
 

@@ -110,9 +110,10 @@ class Pipeline:
                     self.produced[stage.name, label] = visit(stage, job, label, self.inputs_of(stage, label, agents))
 
     def stages(self) -> list[Stage]:
-        """The stages `stage=` asks for: all up to it; `evaluate` alone when student.path names a model."""
+        """The stages `stage=` asks for: all up to it; `evaluate` alone when student.path names a model to evaluate
+        (stage=evaluate or all: a study's baseline cell, the untrained student, is `student.path=<its model>`)."""
         target = getattr(self.cfg.stage, "value", self.cfg.stage)
-        if target == "evaluate" and self.cfg.student.path:
+        if target in ("evaluate", "all") and self.cfg.student.path:
             return [STAGE_BY_NAME["evaluate"]]
         return STAGES if target == "all" else STAGES[: STAGE_NAMES.index(target) + 1]
 
@@ -137,15 +138,17 @@ class Pipeline:
         return agents
 
     def inputs_of(self, stage: Stage, label: str, agents: dict) -> dict[str, Artifact]:
-        """The upstream artifacts a stage reads: its own agent's, every agent's (fan-in), or the shared one."""
+        """The upstream artifacts a stage reads: its own agent's, every agent's (fan-in), or the shared one; and the
+        shared artifacts of its `extra_inputs` (solve: the teacher)."""
+        extra = {name: self.produced[up, ""] for up, name in stage.extra_inputs if (up, "") in self.produced}
         up = stage.upstream
         if up is None or not any(k[0] == up for k in self.produced):
-            return {}
+            return extra
         if stage.per_agent:  # an upstream stage that does not apply to this agent (tune) gives nothing
-            return {stage.input_name: self.produced[up, label]} if (up, label) in self.produced else {}
+            return {stage.input_name: self.produced[up, label], **extra} if (up, label) in self.produced else extra
         if STAGE_BY_NAME[up].per_agent:
-            return {name: self.produced[up, name] for name in agents}
-        return {stage.input_name: self.produced[up, ""]}
+            return {name: self.produced[up, name] for name in agents} | extra
+        return {stage.input_name: self.produced[up, ""], **extra}
 
     def run_stage(self, stage: Stage, job: Job, label: str, inputs: dict[str, Artifact]) -> Artifact:
         name = f"{stage.name}[{label}]" if label else stage.name

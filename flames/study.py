@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig
 
 from flames import feasibility
-from flames.cluster import job_parameters
+from flames.cluster import job_parameters, local_threads
 from flames.config import ConfigError, MixtureConfig, Resources
 from flames.files import write_json_atomic
 from flames.pipeline import STAGE_NAMES, Pipeline
@@ -93,7 +93,8 @@ def cells(study: Any) -> list[list[str]]:
         raise ConfigError(f"study.cell_overrides: {unknown[0]} names no axis of study={study.name} "
                           f"(write <axis>=<value>; axes: {', '.join(study.axes)})")
     combos = itertools.product(*axes) if axes else [()]
-    return [[*combo, *(o for member in combo for o in extra.get(member, []))] for combo in combos]
+    baseline = [list(study.baseline)] if study.get("baseline") else []
+    return baseline + [[*combo, *(o for member in combo for o in extra.get(member, []))] for combo in combos]
 
 
 def _value(v: Any) -> str:
@@ -234,12 +235,14 @@ class StudyTask:
 
     kill_wait_s = 120.0  # longer than SLURM's KillWait (30 s by default): past it the child died on its own (OOM)
 
-    def __init__(self, command: list[str] | None = None) -> None:
+    def __init__(self, command: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.command = command or [sys.executable, "-m", "flames"]
+        self.env = dict(env or {})  # over the job's environment (the local executor: the threads a task may use)
         self.child: subprocess.Popen | None = None
 
     def __call__(self, argv: list[str]) -> None:
-        self.child = subprocess.Popen([*self.command, *argv], env=task_env(), preexec_fn=default_sigint)
+        self.child = subprocess.Popen([*self.command, *argv], env={**task_env(), **self.env},
+                                      preexec_fn=default_sigint)
         code = self.child.wait()
         if code < 0 and os.environ.get("SLURM_JOB_ID"):  # SLURM is ending this job (requeue, preemption, timeout)
             log.warning("flames was killed by %s; waiting for SLURM to end or requeue this job",
@@ -293,7 +296,8 @@ def submit(plan: StudyPlan, study: Any, profile: dict | None = None) -> list[tup
         executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor,
                                          slurm_max_num_timeout=study.max_num_timeout)  # a constructor argument
         executor.update_parameters(**job_parameters(stage, request, study, previous, profile))
-        jobs = executor.map_array(StudyTask(), [t.argv for t in tasks])
+        env = local_threads(sum(len(t) for s, _, t in plan.arrays() if s == stage)) if study.executor == "local" else {}
+        jobs = executor.map_array(StudyTask(env=env), [t.argv for t in tasks])
         log.info("study %s: %s -> %d tasks (job %s)", plan.name, stage, len(jobs), jobs[0].job_id.split("_")[0])
         submitted += list(zip(tasks, jobs))
         current += jobs
@@ -370,11 +374,16 @@ def save_wandb_report(plan: StudyPlan, study: Any, logger: Any, markdown: str) -
 
 def write_study_report(plan: StudyPlan, study: Any) -> list[Path]:
     """The study's tables (Markdown, CSV) and plots, from its cells' manifests; a failed cell shows what is missing."""
-    from flames.report import Cell, audit_lines, diagnostics, write_report
+    from flames.report import Cell, audit_lines, diagnostics, paired_sections, study_pairs, write_report
 
     cells_ = [Cell(dict(o.split("=", 1) for o in cell), results) for cell, results in zip(plan.cells, plan.planned)]
-    paths = write_report(plan.name, cells_, Path(study.folder) / plan.name / "report", list(study.axes))
+    baseline = [o.split("=", 1)[0] for o in study.get("baseline") or []]
+    axes = list(dict.fromkeys([*baseline, *study.axes]))
+    paired = study_pairs(cells_, contrasts=bool(baseline))
+    paths = write_report(plan.name, cells_, Path(study.folder) / plan.name / "report", axes, paired)
     print(f"Report: {paths[0]}" + "".join(f"\n        {p}" for p in paths[1:]), flush=True)
+    if baseline and paired:  # the study's answer: each cell against the baseline, the axes' cells against each other
+        print("\n".join(paired_sections(paired)), flush=True)
     found, audit = diagnostics(cells_), audit_lines(cells_)
     if found:  # the paper's failure signatures that fire, with its advice
         print("Diagnostics (the paper's failure signatures):\n" + "\n".join(found), flush=True)

@@ -10,7 +10,7 @@ from flames.cli import CONF_DIR
 from tests.helpers import compose_config
 
 GROUPS = ["agent", "qc", "problem_model", "solution_model", "mixture", "student", "seeds", "benchmarks", "logger",
-          "experiment", "agent_scale"]
+          "experiment", "agent_scale", "rehearsal"]
 
 
 def options(group):

@@ -252,3 +252,14 @@ def test_a_cell_that_does_not_compose_is_one_line_naming_it(monkeypatch, capsys)
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("flames: error: study table2_agents: cell [agent=iqc] does not compose"), err
     assert "agent.nope" in err[0], err
+
+
+def test_the_local_executor_shares_the_cores_among_a_stages_tasks(monkeypatch):
+    from flames.cluster import local_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)))
+    assert local_threads(1) == {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}  # alone: every core
+    assert local_threads(2)["OMP_NUM_THREADS"] == "2" and local_threads(8)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert local_threads(2) == {}  # the user's setting stands

@@ -106,6 +106,13 @@ def test_global_batch_means_the_same_on_any_number_of_devices():
     assert make_plan(student(packing=True, attn_implementation="flash_attention_2"), 1).global_batch == 2
 
 
+def test_checkpoints_are_spread_evenly_and_one_means_only_the_end():
+    from flames.train.worker import save_steps
+
+    assert save_steps(4) == 0.25 and save_steps(2) == 0.5  # fractions of the total steps
+    assert save_steps(1) > 10**9  # Trainer reads 1.0 as "every step": the end only (SaveAtEnd saves it)
+
+
 def run_train(tmp_path: Path, n: int, processes: int = 1, streamed: list | None = None, base: Path | None = None,
               **overrides) -> tuple[dict, list[dict]]:
     """Train `base` (default: the embedded model) on `n` rows; `streamed` gets (row, whether the run had ended)
@@ -129,6 +136,8 @@ def test_overfitting_sixteen_examples_halves_the_loss(tmp_path):
     assert metrics["steps"] == 12 and [r["step"] for r in log] == list(range(1, 13))
     assert sum(losses[-4:]) / 4 <= 0.5 * sum(losses[:4]) / 4
     assert (tmp_path / "train" / "model" / "config.json").exists()
+    state = json.loads((tmp_path / "train" / "checkpoints" / "checkpoint-12" / "trainer_state.json").read_text())
+    assert state["save_steps"] > 12  # one checkpoint (the end): not one per step (save_steps=1.0 would be)
     assert all(k in log[-1] for k in ("learning_rate", "grad_norm", "epoch", "tokens_per_s"))
     assert [row for row, _ in streamed] == log  # every line reached the logger, once, in order
     assert not streamed[0][1]  # the first while the workers were still training, not at the end

@@ -110,6 +110,17 @@ class AuditConfig:
 
 
 @dataclass
+class TeacherConfig:
+    """A solution model made here: `solution_model` fine-tuned on the seeds' own solutions (stage `teach`), so that
+    a CPU rehearsal's QC strategies face a teacher that is right most of the time, not always (rehearsal=signal).
+    Not a method of the paper (its teachers are 7B-32B instruct models): a way to make a small model a teacher."""
+
+    enabled: bool = False  # solve with the fine-tuned model instead of solution_model as it is
+    # its fine-tune: StudentConfig fields over their defaults (learning_rate, num_train_epochs, max_steps, ...)
+    train: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class SolveConfig:
     num_samples: int = size(3)  # solutions sampled per problem (paper's QC study: 3; main recipe: 1); a size: tops up
     prompt: str = "Please reason step by step, and put your final answer within \\boxed{}."

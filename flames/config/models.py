@@ -64,7 +64,7 @@ class StudentConfig:
     """The base model fine-tuned on the mixture, its SFT hyperparameters, and checkpoint selection."""
 
     name: str = MISSING  # base model (hub id, folder, or embedded:smollm2-135m-instruct)
-    # an already trained model folder: skip training, evaluate this (evaluate keys it by path and mtime)
+    # a model to evaluate as it is (stage=evaluate or all; evaluate keys it by path and mtime): nothing is trained
     path: Optional[str] = unkeyed(None)
     shape: Optional[ModelShape] = runtime(None)  # size and layer shapes, for the dry run's memory check
     # chat template for training and evaluation: null = the tokenizer's own (the fallback if it has none),

@@ -15,7 +15,7 @@ from flames.grading.modes import MODES as GRADING_MODES
 
 BENCHMARK_SOURCES = ("local", "hub", "builtin")  # where a benchmark's items come from
 ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a hub answer column becomes the gold
-from flames.config.generation import AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig
+from flames.config.generation import AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig, TeacherConfig
 from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 
 
@@ -126,6 +126,8 @@ class Resources:
 class ResourcesConfig:
     """Resources per stage (conf/config.yaml defaults, experiment overlays for clusters)."""
 
+    # fine-tuning the solution model into a teacher (teacher.enabled, rehearsal=signal): a training job
+    teach: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
     # fine-tuning an agent's own generator (QFT): a training job, like train
     tune: Resources = field(default_factory=lambda: Resources(cpus=8, mem_gb=64, time_min=720))
     synthesize: Resources = field(default_factory=Resources)
@@ -142,6 +144,7 @@ class Stage(str, Enum):
     """What `flames stage=...` runs: the pipeline up to and including that stage."""
 
     all = "all"
+    teach = "teach"
     tune = "tune"
     synthesize = "synthesize"
     problem_qc = "problem_qc"
@@ -172,6 +175,9 @@ class StudyConfig:
     name: Optional[str] = None  # conf/study/<name>; None = a plain run, no study
     overrides: List[str] = field(default_factory=list)  # for every cell (e.g. experiment=paper)
     axes: Dict[str, List[Any]] = field(default_factory=dict)  # override key -> values; cells are their product
+    # overrides of one more cell, first and outside the axes (study=signal: the untrained student); the report's
+    # paired tests compare every cell with it, and the axes' cells with the first of them
+    baseline: List[str] = field(default_factory=list)
     # "<axis>=<value>" -> overrides added to every cell holding that value (a size one agent cannot reach)
     cell_overrides: Dict[str, List[str]] = field(default_factory=dict)
     dry_run: bool = False  # print cells, unique artifacts per stage, jobs, resources and GPU-hours; submit nothing
@@ -216,6 +222,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     failures: FailuresConfig = field(default_factory=FailuresConfig)  # failed requests: retry and early stop
     solve: SolveConfig = field(default_factory=SolveConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)  # solve with a fine-tuned solution model (stage teach)
     audit: AuditConfig = field(default_factory=AuditConfig)  # the solvability audit stage (study=solvability_audit)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     distributed: DistributedConfig = MISSING
@@ -226,7 +233,7 @@ class Config:
     study_task: bool = False
     experiment: str = "quickstart"  # experiment name (W&B group, output folder)
     dry_run: bool = runtime(False)  # print each stage: reused or computed, sizes, requests, tokens, cost; run nothing
-    stage: Stage = Stage.all  # all | tune | synthesize | problem_qc | solve | solution_qc | audit | mix | train | evaluate
+    stage: Stage = Stage.all  # all | teach | tune | synthesize | problem_qc | solve | solution_qc | audit | mix | train | evaluate
 
 
 def register_configs() -> None:

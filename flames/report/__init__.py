@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from flames.report.diagnostics import audit_lines, diagnose, diagnostics
 from flames.report.paper import PAPER, paper_refs
-from flames.report.render import write_report, write_rows
+from flames.report.render import paired_sections, study_pairs, write_report, write_rows
 from flames.report.rows import AVG, KEPT, STATUS, TRAIN, Cell, cell_row, pivot
 from flames.report.stage_table import eval_table, format_report, format_table, mixture_lines, paper_table
 
-__all__ = ["audit_lines", "diagnose", "diagnostics", "PAPER", "paper_refs", "write_report", "write_rows", "AVG", "KEPT", "STATUS", "TRAIN", "Cell", "cell_row",
+__all__ = ["audit_lines", "diagnose", "diagnostics", "PAPER", "paper_refs", "paired_sections", "study_pairs",
+           "write_report", "write_rows", "AVG", "KEPT", "STATUS", "TRAIN", "Cell", "cell_row",
            "pivot", "eval_table", "format_report", "format_table", "mixture_lines", "paper_table"]

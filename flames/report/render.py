@@ -19,12 +19,21 @@ from flames.report.rows import (AVG, HIGH, KEPT, LOW, SEED_AXIS, SOURCE, STATUS,
 # Report files
 
 
-def write_report(name: str, cells: list[Cell], out_dir: Path, axes: list[str]) -> list[Path]:
-    """`<out_dir>/<name>.md`, `<name>.csv` and the PNG plots for a study's cells; returns their paths."""
+def write_report(name: str, cells: list[Cell], out_dir: Path, axes: list[str],
+                 paired: list[dict] | None = None) -> list[Path]:
+    """`<out_dir>/<name>.md`, `<name>.csv` and the PNG plots for a study's cells; returns their paths. `paired`:
+    the paired differences to print (default: every cell against the first, `study_pairs(cells)`)."""
     rows = [cell_row(c) for c in cells]
-    return write_rows(name, rows, out_dir, axes, [_provenance(c) for c in cells], paired_rows(cells),
+    paired = study_pairs(cells) if paired is None else paired
+    return write_rows(name, rows, out_dir, axes, [_provenance(c) for c in cells], paired,
                       format_findings(diagnose(cells, rows)), audit_lines(cells),
                       long_tail_lines(cells) + [""] + long_tail_lines(cells, "level"))
+
+
+def study_pairs(cells: list[Cell], contrasts: bool = False) -> list[dict]:
+    """Each cell against the first (the baseline); with `contrasts` (a study's `baseline` cell), also the other
+    cells against the first of them: trained cells compared with each other, not only with the untrained one."""
+    return paired_rows(cells) + (paired_rows(cells[1:]) if contrasts else [])
 
 
 def write_rows(name: str, rows: list[dict], out_dir: Path, axes: list[str],
@@ -141,14 +150,7 @@ def _uncertainty_sections(rows: list[dict], axes: list[str], paired: list[dict])
         header = [*axes, *(k.split("/")[1] if k != AVG else "Avg" for k in keys)]
         lines += _md_table(header, [[_md_cell(r, a) for a in axes] + [_with_interval(r, k) for k in keys]
                                     for r in rows])
-    if paired:
-        lines += ["", f"## Paired differences against {paired[0]['baseline']}", "",
-                  "Ours − baseline in points on the items both answered (greedy verdicts), with its paired "
-                  "bootstrap interval and the exact McNemar test's p-value; a/b only: items only one got right.", ""]
-        lines += _md_table(["cell", "benchmark", "n", "Δ points", "interval", "p-value", "cell only", "baseline only"],
-                           [[p["cell"], p["benchmark"], str(p["n"]), f"{p['diff']:+.1f}",
-                             f"[{p['diff_ci_low']:+.1f}, {p['diff_ci_high']:+.1f}]", f"{p['p_value']:.3g}",
-                             str(p["a_only"]), str(p["b_only"])] for p in paired])
+    lines += paired_sections(paired)
     seeds = seed_rows(rows, axes)
     if seeds:
         others = [a for a in axes if a != SEED_AXIS]
@@ -157,6 +159,20 @@ def _uncertainty_sections(rows: list[dict], axes: list[str], paired: list[dict])
         lines += _md_table([*others, "seeds", *(k.split("/")[1] if k != AVG else "Avg" for k in keys)],
                            [[_md_cell(r, a) for a in others] + [str(r["n_seeds"])] + [_mean_sd(r, k) for k in keys]
                             for r in seeds])
+    return lines
+
+
+def paired_sections(paired: list[dict]) -> list[str]:
+    """One Markdown table of paired differences per baseline (the report's, and what a study prints)."""
+    lines = []
+    for baseline in dict.fromkeys(p["baseline"] for p in paired):
+        lines += ["", f"## Paired differences against {baseline}", "",
+                  "Ours − baseline in points on the items both answered (greedy verdicts), with its paired "
+                  "bootstrap interval and the exact McNemar test's p-value; a/b only: items only one got right.", ""]
+        lines += _md_table(["cell", "benchmark", "n", "Δ points", "interval", "p-value", "cell only", "baseline only"],
+                           [[p["cell"], p["benchmark"], str(p["n"]), f"{p['diff']:+.1f}",
+                             f"[{p['diff_ci_low']:+.1f}, {p['diff_ci_high']:+.1f}]", f"{p['p_value']:.3g}",
+                             str(p["a_only"]), str(p["b_only"])] for p in paired if p["baseline"] == baseline])
     return lines
 
 

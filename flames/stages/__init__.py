@@ -1,12 +1,15 @@
 """The stages as objects: each declares its config slice, its inputs and its resources, and runs one
 stage function (`flames.synthesize.synthesize`, `flames.qc.stage.problem_qc`, ...) over files.
 
+    [teach ->]                                                  shared: solve's teacher (teacher.enabled)
     [tune ->] synthesize -> problem_qc -> solve -> solution_qc   once per agent of the mixture
                                                          \\         (none: mixture=external)
                                                           mix -> train -> evaluate
 
-`tune` applies only to agents that sample from a model fine-tuned for them (QFT): it trains that
-model as its own job, with training resources, and synthesize loads the result. `audit` applies only with
+`teach` applies only with `teacher.enabled` (rehearsal=signal): it fine-tunes the solution model on the seeds'
+solutions, once, and every agent's solve samples from the result (solve's `extra_inputs`). `tune` applies only
+to agents that sample from a model fine-tuned for them (QFT): it trains that model as its own job, with training
+resources, and synthesize loads the result. `audit` applies only with
 `audit.enabled` (study=solvability_audit): it judges a sample of what solution QC rejected and kept again.
 
 A stage's artifact key is the hash of its name, `slice(job, inputs)` and its inputs' keys. The
@@ -30,16 +33,19 @@ from flames.stages.problem_qc import ProblemQC
 from flames.stages.solution_qc import SolutionQC
 from flames.stages.solve import Solve
 from flames.stages.synthesize import Synthesize
+from flames.stages.teach import TEACHER, Teach
 from flames.stages.train import SELECTIONS, Train
 from flames.stages.tune import Tune
 
 # The stage table, in pipeline order.
 STAGES: list[Stage] = [
+    Teach("teach", reads=("solution_model.name", "teacher", "solve.prompt")),
     Tune("tune", per_agent=True, reads=("problem_model.name", "agent.train")),
     Synthesize("synthesize", per_agent=True, upstream="tune", input_name="generator",
                reads=("agent", "problem_model", "seeds", *PROBLEM_QC_READS)),
     ProblemQC("problem_qc", per_agent=True, upstream="synthesize", input_name="problems", reads=PROBLEM_QC_READS),
-    Solve("solve", per_agent=True, upstream="problem_qc", input_name="problems", reads=("solution_model", "solve")),
+    Solve("solve", per_agent=True, upstream="problem_qc", input_name="problems", reads=("solution_model", "solve"),
+          extra_inputs=(("teach", TEACHER),)),
     SolutionQC("solution_qc", per_agent=True, upstream="solve", input_name="solved",
                reads=("qc.strategy", "qc.fixed_size", "student.name", "student.max_length", "student.chat_template",
                       "solve.prompt", "solve.num_samples")),

@@ -121,6 +121,8 @@ class Stage:
     upstream: str | None = None  # the stage whose artifacts it reads (a per-agent one fans in: one per agent)
     input_name: str = ""  # the name it reads them under (fan-in: the agents' labels)
     reads: tuple[str, ...] = field(default_factory=tuple)  # config paths its output depends on
+    # (stage, name): a shared stage's artifact it also reads under `name` when that stage applied (solve: teach's)
+    extra_inputs: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def slice(self, job: Job, inputs: dict[str, Artifact]) -> dict:
         """The config slice of the artifact key: the paths it reads, then content fingerprints."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flames import llm as llm_mod
 from flames.solve import solve, solve_shard
 from flames.stages.base import LazyModel, Stage
+from flames.stages.teach import solver_config
 from flames.store import Output, RecordWriter
 from flames.store.shards import fold
 
@@ -20,15 +21,16 @@ class Solve(Stage):
 
     def run(self, job, inputs, out):
         cfg, n = job.cfg, job.sizes.view
-        metrics = solve(inputs["problems"].data, out, LazyModel(cfg.solution_model, job.ctx), _sampling(cfg), cfg.solve.prompt,
-                        cfg.solve.chunk_size, num_problems=n, retry=job.ctx.retry)
+        model = LazyModel(solver_config(cfg, inputs), job.ctx)  # the teacher, when the teach stage made one
+        metrics = solve(inputs["problems"].data, out, model, _sampling(cfg), cfg.solve.prompt, cfg.solve.chunk_size,
+                        num_problems=n, retry=job.ctx.retry)
         return Output(metrics, full=metrics["view_size"] >= n)
 
     def run_shard(self, job, inputs, pool, rnd, index):
         cfg = job.cfg
-        return solve_shard(inputs["problems"].data, pool, rnd.part(index), LazyModel(cfg.solution_model, job.ctx),
-                           _sampling(cfg), cfg.solve.prompt, cfg.solve.chunk_size, job.sizes.view, index, rnd.count,
-                           retry=job.ctx.retry)
+        model = LazyModel(solver_config(cfg, inputs), job.ctx)
+        return solve_shard(inputs["problems"].data, pool, rnd.part(index), model, _sampling(cfg), cfg.solve.prompt,
+                           cfg.solve.chunk_size, job.sizes.view, index, rnd.count, retry=job.ctx.retry)
 
     def merge(self, job, inputs, out, rnd):
         """The shards' samples folded in (plan order), then the run that retries what a shard's requests failed."""

@@ -47,12 +47,18 @@ def training_args(spec: dict, out: Path) -> Any:
         warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         max_length=cfg.max_length, packing=cfg.packing, bf16=bool(cfg.bf16 and gpu), use_cpu=not gpu,
         gradient_checkpointing=cfg.gradient_checkpointing, seed=cfg.seed, data_seed=cfg.seed,
-        # save_steps < 1 is a fraction of the total steps: num_checkpoints spread evenly (the end is saved too)
-        save_strategy="steps" if n_ckpt > 0 else "no", save_steps=1.0 / max(n_ckpt, 1), save_total_limit=None,
+        save_strategy="steps" if n_ckpt > 0 else "no", save_steps=save_steps(n_ckpt), save_total_limit=None,
         completion_only_loss=True, report_to="none", logging_steps=1, include_num_input_tokens_seen=True,
         dataloader_num_workers=0, ddp_find_unused_parameters=False, fsdp=dist.get("fsdp") or "",
         fsdp_config=dist.get("fsdp_config") or None, deepspeed=deepspeed, **dict(cfg.extra or {}),
     )
+
+
+def save_steps(n_ckpt: int) -> float | int:
+    """Trainer's save_steps for `n_ckpt` checkpoints spread evenly (SaveAtEnd saves the last step too). A float
+    below 1 is a fraction of the total steps; 1.0 would be read as every single step, so one checkpoint (the end)
+    gets an interval no run reaches."""
+    return 1.0 / n_ckpt if n_ckpt > 1 else 10**12
 
 
 def build_trainer(spec: dict, callbacks: list | None = None) -> Any:
