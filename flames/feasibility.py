@@ -91,8 +91,11 @@ def memory(stage: str, cfg: Any, need: Any) -> Verdict | None:
     if not need.gpus:
         return None
     if stage in TRAINING_STAGES:
-        model, student = {"tune": (cfg.problem_model, cfg.agent.train),
-                          "teach": (cfg.solution_model, cfg.teacher.train)}.get(stage, (cfg.student, cfg.student))
+        model, student = (cfg.student, cfg.student)
+        if stage == "tune":
+            model, student = cfg.problem_model, cfg.agent.train
+        elif stage == "teach":
+            model, student = cfg.solution_model, cfg.teacher.train
         return _training_verdict(model, student, cfg.distributed.name, need)
     group = GENERATION_MODELS.get(stage)
     model = cfg[group] if group else (cfg.student if stage == "evaluate" else None)

@@ -108,8 +108,9 @@ def test_runtime_only_changes_reuse_every_artifact_and_a_sampling_change_recompu
 def test_every_stage_declares_its_resources():
     cfg = compose_config(["experiment=paper"])
     res = {s.name: s.resources(cfg) for s in STAGES}
-    assert set(res) == {"tune", "synthesize", "problem_qc", "solve", "solution_qc", "audit", "mix", "train", "evaluate"}
-    assert res["train"].gpus == 8 and res["tune"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
+    assert set(res) == {"teach", "tune", "synthesize", "problem_qc", "solve", "solution_qc", "audit", "mix", "train",
+                        "evaluate"}
+    assert res["train"].gpus == res["tune"].gpus == res["teach"].gpus == 8 and res["solve"].gpus >= 1 and res["mix"].gpus == 0
     assert all(r.cpus >= 1 and r.mem_gb > 0 and r.time_min > 0 for r in res.values())
 
 

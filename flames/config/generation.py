@@ -112,7 +112,7 @@ class AuditConfig:
 @dataclass
 class TeacherConfig:
     """A solution model made here: `solution_model` fine-tuned on the seeds' own solutions (stage `teach`), so that
-    a CPU rehearsal's QC strategies face a teacher that is right most of the time, not always (rehearsal=signal).
+    a CPU rehearsal's QC strategies face a teacher that is often right, not always (rehearsal=signal).
     Not a method of the paper (its teachers are 7B-32B instruct models): a way to make a small model a teacher."""
 
     enabled: bool = False  # solve with the fine-tuned model instead of solution_model as it is

@@ -1,6 +1,6 @@
 """teach: fine-tune the solution model on the seeds' own solutions, and solve with it (teacher.enabled).
 
-A CPU rehearsal needs a teacher that is right most of the time but not always, as the paper's 7B-32B teachers
+A CPU rehearsal needs a teacher that is often right but not always, as the paper's 7B-32B teachers
 are; the embedded 135M model is right almost never. Fine-tuned on the seeds' worked solutions (the built-in set's,
 or GSM8K/MATH's), it becomes one (rehearsal=signal). The teacher is an artifact like any other: keyed by the
 solution model, its training settings, the prompt and the training rows, trained once and reused by every solve.
