@@ -48,7 +48,8 @@ def _nothing(ax, what: str) -> None:
 
 
 def _cell_name(row: dict, axes: list[str]) -> str:
-    return " / ".join(str(row.get(a)) for a in axes) or "cell"
+    # a cell outside an axis (a study's baseline) has no value there: left out, not "None"
+    return " / ".join(str(row[a]) for a in axes if row.get(a) is not None) or "cell"
 
 
 def _accuracy_bars(rows: list[dict], refs: list[dict], axes: list[str]):
