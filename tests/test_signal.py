@@ -31,7 +31,7 @@ ROW = re.compile(r"^\| qc=first \| builtin \| (\d+) \| ([+-][\d.]+) \| \[([+-][\
 
 @pytest.mark.slow
 def test_the_signal_rehearsal_trains_a_student_that_beats_the_untrained_one(tmp_path):
-    proc = run_flames(["study=signal", *REDUCED], tmp_path, tmp_path / "store", timeout=2400)
+    proc = run_flames(["study=signal", *REDUCED], tmp_path, tmp_path / "store", timeout=3600)  # a hang guard
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Study: 9 tasks done, 0 failed" in text, text[-4000:]
     assert "## Paired differences against student.path=embedded:smollm2-135m-instruct" in text
