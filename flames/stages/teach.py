@@ -8,14 +8,15 @@ solution model, its training settings, the prompt and the training rows, trained
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from flames import llm as llm_mod
 from flames.config import ConfigError
 from flames.keys import text_fingerprint
 from flames.stages.base import Job, Stage
+from flames.stages.tune import fine_tuned
 from flames.store import Artifact, RecordWriter
-from flames.train import fine_tune, trained_model
+from flames.train import fine_tune
 from flames.train.plan import process_count
 
 TEACHER = "teacher"  # the name solve reads the teach artifact under
@@ -49,9 +50,4 @@ class Teach(Stage):
 
 def solver_config(cfg: DictConfig, inputs: dict[str, Artifact]) -> DictConfig:
     """The model solve samples from: the teach stage's model when there is one, else `solution_model`."""
-    if TEACHER not in inputs:
-        return cfg.solution_model
-    taught = inputs[TEACHER]
-    path = trained_model(taught.path, taught.manifest()["metrics"])
-    # trained on conversations rendered with the model's chat template (flames.train): prompted the same way
-    return OmegaConf.merge(cfg.solution_model, {"name": path, "chat_template": True})
+    return fine_tuned(cfg.solution_model, inputs[TEACHER])[0] if TEACHER in inputs else cfg.solution_model

@@ -39,7 +39,11 @@ def generator_config(cfg: DictConfig, inputs: dict[str, Artifact]) -> tuple[Dict
     """The problem model an agent samples from: the tune stage's model when it has one."""
     if "generator" not in inputs:
         return cfg.problem_model, None
-    tuned = inputs["generator"]
-    path = trained_model(tuned.path, tuned.manifest()["metrics"])
+    return fine_tuned(cfg.problem_model, inputs["generator"])
+
+
+def fine_tuned(model_cfg: DictConfig, trained: Artifact) -> tuple[DictConfig, str]:
+    """`model_cfg` pointed at the model a training artifact made (tune's generator, teach's teacher), and its path."""
+    path = trained_model(trained.path, trained.manifest()["metrics"])
     # The fine-tuned model learned the chat format (TRL renders conversations with the template).
-    return OmegaConf.merge(cfg.problem_model, {"name": path, "chat_template": True}), path
+    return OmegaConf.merge(model_cfg, {"name": path, "chat_template": True}), path
