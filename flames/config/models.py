@@ -50,6 +50,9 @@ class ModelConfig:
     # openai backend (an OpenAI-compatible server: vllm serve, a hosted API); none of these enter artifact keys
     base_url: Optional[str] = runtime(None)  # server URL, e.g. http://node12:8000/v1; None = $OPENAI_BASE_URL
     api_key_env: str = runtime("OPENAI_API_KEY")  # name of the env var holding the API key (never the key itself)
+    # a study's server pool (set by the study on the tasks that use it, flames.servers): the folder where its replicas
+    # register their URLs; requests are balanced over the healthy ones (base_url and backend are then not read)
+    server_pool: Optional[str] = runtime(None)
     served_model_name: Optional[str] = runtime(None)  # the server's name for `name`; None = name (embedded: its folder)
     concurrency: int = runtime(64, at=COUNT)  # requests in flight at once
     max_retries: int = runtime(10, at=NON_NEGATIVE)  # per request, on connection errors, timeouts, 408/429/5xx (backoff 1 s..60 s)

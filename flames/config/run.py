@@ -169,6 +169,30 @@ class ShardConfig:
 
 
 @dataclass
+class ServerPoolConfig:
+    """One model's `vllm serve` replicas for a study (flames.servers): its tasks send requests there instead of each
+    loading the model."""
+
+    replicas: int = num(0, NON_NEGATIVE)  # server jobs (one array), each serving the whole model; 0: no pool
+    gpus: int = num(1, NON_NEGATIVE)  # per replica; a model over several GPUs also needs --tensor-parallel-size in args
+    cpus: int = num(8, COUNT)  # per replica
+    mem_gb: int = num(64, COUNT)  # host memory per replica
+    time_min: int = num(1440, COUNT)  # each replica's wall-clock limit: cover every stage that uses the pool
+    port: int = num(0, NON_NEGATIVE)  # 0: a free port on the replica's node
+    args: List[str] = field(default_factory=list)  # more server arguments (--max-model-len 8192, --tensor-parallel-size 4)
+    env: Dict[str, str] = field(default_factory=dict)  # the server's environment (VLLM_CPU_KVCACHE_SPACE=1 on CPU)
+    wait_s: float = num(3600.0, ABOVE_ZERO)  # how long a task waits for a first healthy replica before it fails
+
+
+@dataclass
+class ServersConfig:
+    """A study's model server pools, one per model role (flames.servers; docs/slurm.md, "Model server pools")."""
+
+    problem_model: ServerPoolConfig = field(default_factory=ServerPoolConfig)  # synthesize, solution QC's judge, audit
+    solution_model: ServerPoolConfig = field(default_factory=ServerPoolConfig)  # solve
+
+
+@dataclass
 class StudyConfig:
     """A factorial over config groups, run as SLURM job arrays stage by stage (`flames study=<name>`)."""
 
@@ -195,6 +219,9 @@ class StudyConfig:
     # shards per synthesize and solve artifact (array tasks that run at once); None: as many as its estimated
     # hours need to fit one job of the stage's time limit
     shards: Optional[int] = num(None, COUNT)
+    # server replicas per model that the stages using it call (study.servers.solution_model.replicas=4); none by
+    # default: every task loads its model
+    servers: ServersConfig = field(default_factory=ServersConfig)
     max_num_timeout: int = num(3, NON_NEGATIVE)  # requeues of a task that hits its time limit (it resumes; the dry run counts them)
     check_feasibility: bool = True  # refuse to submit (exit 2) when a task's memory, capacity or time check fails
     wait: bool = True  # wait for every job, then list failures (exit 1 if any)

@@ -265,6 +265,7 @@ BACKENDS = MappingProxyType({"hf": "flames.llm.hf.HFModel", "vllm": "flames.llm.
 
 def load_llm(cfg: Any) -> LLM:
     """Load the model a ModelConfig names (no cache: a pipeline's ModelPool keeps what it loads)."""
-    # a server's model (openai backend) is whatever name the server gives it: nothing local to check
-    name = resolve_model_path(cfg.name, check=cfg.backend != "openai")
-    return find_class(cfg.backend, BACKENDS, what="backend").from_config(name, cfg)
+    # a server's model (openai backend, a study's server pool) is whatever name the server gives it: nothing to check
+    backend = "openai" if cfg.get("server_pool") else cfg.backend
+    name = resolve_model_path(cfg.name, check=backend != "openai")
+    return find_class(backend, BACKENDS, what="backend").from_config(name, cfg)

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from flames.config import ConfigError
 from flames.files import append_jsonl, repair_tail
 from flames.llm import LLM, SERVER_ERROR, Generation, Sampling, raw_prompt, refused
+from flames.llm.replicas import NoReplica, Replicas
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,13 @@ class OpenAIModel(LLM):
                    api_key_env=cfg.get("api_key_env") or "OPENAI_API_KEY",
                    chat_template=cfg.get("chat_template", True), concurrency=cfg.get("concurrency") or 64,
                    max_retries=cfg.get("max_retries", 10), timeout=cfg.get("request_timeout") or 600.0,
+                   server_pool=cfg.get("server_pool"),
                    **dict(cfg.get("extra", {}) or {}))
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  chat_template: bool = True, concurrency: int = 64, max_retries: int = 10, timeout: float = 600.0,
                  backoff: float = 1.0, max_backoff: float = 60.0, cache_path: str | Path | None = None,
-                 extra_body: dict | None = None):
+                 extra_body: dict | None = None, server_pool: str | None = None):
         self.name = model
         self.chat_template = chat_template
         self.concurrency = max(1, int(concurrency))
@@ -74,8 +76,9 @@ class OpenAIModel(LLM):
         self.extra_body = dict(extra_body or {})  # more request fields, e.g. {"min_p": 0.05}
         # vllm serve without --api-key accepts any key; the client insists on one
         api_key = os.environ.get(api_key_env) or "EMPTY"
-        self.client = openai.OpenAI(base_url=base_url or None, api_key=api_key, max_retries=0, timeout=timeout)
-        self.url = str(self.client.base_url).rstrip("/")
+        self.replicas = Replicas(lambda url: openai.OpenAI(base_url=url or None, api_key=api_key, max_retries=0,
+                                                           timeout=timeout), base_url, server_pool)
+        self.url = self.replicas.url
         self._warned: set[str] = set()
         self._requests: RequestCache | None = None  # the open request cache (the running stage's file)
         for name in ("httpx", "httpx2"):  # the client logs every request at INFO
@@ -129,6 +132,8 @@ class OpenAIModel(LLM):
         finally:
             pool.shutdown(wait=True)
             bar.close()
+        if len(self.replicas.sent) > 1:
+            log.info("openai backend: requests per replica: %s", self.replicas.balance())
         return results  # type: ignore[return-value]
 
     def _body(self, conv: list[dict], s: Sampling, seed: int) -> dict:
@@ -160,15 +165,19 @@ class OpenAIModel(LLM):
         return body
 
     def _send(self, body: dict, abort: threading.Event | None = None) -> Any:
-        api = self.client.chat.completions if "messages" in body else self.client.completions
-        return self._retrying(lambda: api.create(**body), abort)
+        chat = "messages" in body
+        return self._retrying(lambda c: (c.chat.completions if chat else c.completions).create(**body), abort)
 
     def _retrying(self, call, abort: threading.Event | None = None) -> Any:
-        """`call()`, retried on connection errors, timeouts, 408/409/425/429 and 5xx; other 4xx: ConfigError."""
+        """`call(client)` on the next replica, retried on connection errors, timeouts, 408/409/425/429 and 5xx (at
+        once on another replica of a pool when one refuses the connection); other 4xx: ConfigError."""
         for attempt in range(self.max_retries + 1):
             wait = 0.0
             try:
-                return call()
+                url, client = self.replicas.pick()
+                return call(client)
+            except NoReplica as e:
+                raise ServerError(str(e)) from None
             except openai.APIStatusError as e:
                 if e.status_code < 500 and e.status_code not in RETRY_STATUS:
                     raise self._user_error(e) from None
@@ -176,10 +185,13 @@ class OpenAIModel(LLM):
                 wait = _retry_after(e)
             except openai.APIConnectionError as e:  # includes timeouts
                 err = e
+                if not isinstance(e, openai.APITimeoutError) and self.replicas.failed(url) \
+                        and attempt < self.max_retries:
+                    continue  # another replica takes it now
             if attempt == self.max_retries or (abort is not None and abort.is_set()):
                 break
             wait = max(wait, min(self.max_backoff, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2))
-            log.warning("openai backend: %s (%s); retry %d/%d in %.1f s", self.url, _one_line(err), attempt + 1,
+            log.warning("openai backend: %s (%s); retry %d/%d in %.1f s", url, _one_line(err), attempt + 1,
                         self.max_retries, wait)
             if abort is not None:
                 abort.wait(wait)
@@ -207,7 +219,7 @@ class OpenAIModel(LLM):
     def _served_models(self, retry: bool) -> list[dict]:
         """The server's /v1/models entries ([] where it has none)."""
         try:
-            page = self._retrying(self.client.models.list) if retry else self.client.models.list()
+            page = self._retrying(lambda c: c.models.list()) if retry else self.replicas.pick()[1].models.list()
             return [m.model_dump() for m in page.data]
         except ConfigError as e:  # 404/405: a server without /v1/models; a bad key is reported by the first request
             log.info("%s", e)
@@ -228,7 +240,7 @@ class OpenAIModel(LLM):
         return ConfigError(msg)
 
     def close(self) -> None:
-        self.client.close()
+        self.replicas.close()
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------

@@ -45,5 +45,6 @@ def generator_config(cfg: DictConfig, inputs: dict[str, Artifact]) -> tuple[Dict
 def fine_tuned(model_cfg: DictConfig, trained: Artifact) -> tuple[DictConfig, str]:
     """`model_cfg` pointed at the model a training artifact made (tune's generator, teach's teacher), and its path."""
     path = trained_model(trained.path, trained.manifest()["metrics"])
-    # The fine-tuned model learned the chat format (TRL renders conversations with the template).
-    return OmegaConf.merge(model_cfg, {"name": path, "chat_template": True}), path
+    # The fine-tuned model learned the chat format (TRL renders conversations with the template); no study's server
+    # pool serves it (a pool serves `model_cfg`'s own model): it loads in the task, on the configured backend
+    return OmegaConf.merge(model_cfg, {"name": path, "chat_template": True, "server_pool": None}), path
