@@ -47,8 +47,9 @@ def allowed(nodeid: str) -> str | None:
     return None
 
 
-# The longest full-tier groups (minutes each on 2 cores), started first so that no worker waits on one at the end.
-LONG_GROUPS = ("quickstart", "slurm", "vllm", "tests/test_train.py", "tests/test_e2e.py")
+# The longest full-tier groups (minutes each on 2 cores), started first so that no worker waits on one at the end:
+# the signal study first (about 20 minutes on one worker's CPU: started last, it alone made CI's last 20 minutes).
+LONG_GROUPS = ("tests/test_signal.py", "quickstart", "slurm", "vllm", "tests/test_train.py", "tests/test_e2e.py")
 
 
 def pytest_configure(config):
