@@ -69,6 +69,7 @@ def test_the_wandb_report_of_a_study_shows_its_table_over_its_cells_runs():
     bars, scatter, curve = grid.panels
     assert bars.metrics == ["eval/gsm8k/accuracy", "eval/math/accuracy", "eval/avg"]
     assert (scatter.x, scatter.y) == ("solution_qc/records_out", "eval/avg") and curve.y == ["train/loss"]
+    assert curve.x == "train/step"  # the curve on the optimizer step, not W&B's global step
 
 
 def test_a_study_report_from_wandb_runs_reads_their_choices_and_summaries(tmp_path):

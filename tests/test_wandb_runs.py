@@ -141,7 +141,8 @@ def test_the_lineage_runs_from_the_seeds_through_each_stage_to_the_student(tmp_p
     assert used2["synthesize-few_shot"] == made["synthesize-few_shot"]  # the same version
     assert "seeds-builtin" not in used2 and set(made2) == {"mix-few_shot"}  # seeds only where synthesize ran
     used3, made3 = inputs_and_outputs(tmp_path / "train")
-    assert used3["mix-few_shot"] == made2["mix-few_shot"] and used3["synthesize-few_shot"] == made["synthesize-few_shot"]
+    assert used3["mix-few_shot"] == made2["mix-few_shot"]
+    assert used3["synthesize-few_shot"] == made["synthesize-few_shot"]
     (name,) = made3
     assert name == "student-agent-few_shot-qc-majority" and made3[name][:2] == ("model", {"t1"})
     refs = {a["name"]: a["manifest"]["contents"] for a in wandb_records(the_run(tmp_path / "train"), "artifact")}
