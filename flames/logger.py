@@ -1,15 +1,21 @@
-"""Experiment tracking: one W&B run per job (offline by default), or nothing (logger=none).
+"""Experiment tracking: one W&B run per launch of a job (offline by default), or nothing (logger=none).
 
-A run's identity comes from its job (`RunIdentity`): the id is a hash of the job's overrides, so a
-requeued or rerun job resumes the same run (`resume="allow"`); the name is those overrides
-(`agent=iqc,qc=majority`); the group is the study or experiment; `job_type` is the stage
+A run's identity comes from its job (`RunIdentity`): the id is a hash of the job's overrides and what tells
+this launch from another: the SLURM job id (an array task's `<job>_<task>`; submitit's job environment where
+a study's task runs), which `scontrol requeue` and submitit's resubmission keep, so a requeued job resumes its
+run (`resume="allow"`); outside SLURM a random suffix, so a rerun is a new run (`logger.id` sets one). The name is
+the overrides (`agent=iqc,qc=majority`); the group is the study or experiment; `job_type` is the stage
 ("pipeline" for a whole-pipeline job); every chosen config option is a tag and a `choice/<group>` config
 column, next to the resolved config flattened to dotted keys.
 
 Logged: every stage's manifest counts under one key per quantity in every run (`synthesize/records_out`,
 `solution_qc/dropped/no_majority`, `eval/gsm8k/accuracy`, `eval/avg`; a mixture's per-agent stages add
-up, with each agent's counts in a `<stage>/per_agent` table), the training loss curve as it trains,
-a table of sample records per stage, and the grader disagreements of an evaluation.
+up, with each agent's counts in a `<stage>/per_agent` table) against `stage/step` (the stages logged so far),
+the training curve as it trains against `train/step` (the optimizer step), a table of sample records per
+stage, and the grader disagreements of an evaluation. Summaries: `eval/<bench>/accuracy` max and last,
+`train/loss` min and last. Each stage's output is a W&B artifact (flames.lineage) that the run logs when it
+computed it and uses when it read it (offline too), so W&B's lineage graph runs seeds -> synthesize -> ...
+-> mix -> student.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ import hashlib
 import itertools
 import logging
 import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from flames.benchmarks import paper_average
 from flames.evaluate import DISAGREEMENTS
 from flames.jsonl import read_jsonl
+from flames.lineage import READS_SEEDS, Ref, cell_name, output_ref, seeds_ref
 from flames.parts import find_class
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,7 @@ _RATES = ("accuracy", "avg_of_k", "maj_at_k", "pass_at_k")
 EVAL_KEYS = ("accuracy", "n", "unparseable", "truncated", "timeouts", "disagreements", "prompt_too_long", "ci_level",
              "k", "sampled_n", "sampled_unparseable", "sampled_truncated", "avg_of_k", "maj_at_k", "pass_at_k",
              *(f"{r}_{s}" for r in _RATES for s in ("stderr", "ci_low", "ci_high")))
+TRAIN_STEP, STAGE_STEP = "train/step", "stage/step"  # the x axes: optimizer steps; stages logged so far
 SAMPLE_FIELDS = ("id", "sample", "agent", "problem", "solution", "answer", "pred", "gold", "correct", "graders")
 
 
@@ -54,10 +63,12 @@ class RunIdentity:
     def cell(self) -> list[str]:
         return sorted(o for o in self.overrides if not o.lstrip("+~").startswith(_NOT_IDENTITY))
 
-    def run_id(self, project: str, group: str) -> str:
-        """The same job (cell + stage) in the same project and group gets the same id, whenever it runs."""
+    def run_id(self, project: str, group: str, launch: str | None = None) -> str:
+        """`<hash of project, group, cell and stage>-j<launch>` for a job whose launch id a requeue keeps (the
+        SLURM job), else `<hash>-<random>`: a new launch of the same cell is a new run, its attempts one run."""
         text = "\n".join([project, group, *self.cell()])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        suffix = f"j{launch}" if launch else secrets.token_hex(4)
+        return f"{hashlib.sha256(text.encode()).hexdigest()[:16]}-{suffix}"
 
     def name(self, experiment: str) -> str:
         return ",".join(self.cell()) or experiment
@@ -68,6 +79,19 @@ class RunIdentity:
     def tags(self) -> list[str]:
         """One tag per chosen option (W&B caps tags at 64 characters)."""
         return [f"{g}:{c}"[:64] for g, c in sorted(self.choices.items()) if c and not g.startswith("hydra")]
+
+
+def launch_id() -> str | None:
+    """The job this process runs in, as a requeue keeps it: submitit's job environment (a study's task, on SLURM
+    or the local executor), else SLURM's variables (an array task is `<array job>_<task>`); None outside a job."""
+    env = os.environ
+    if env.get("SUBMITIT_EXECUTOR"):
+        import submitit
+
+        return submitit.JobEnvironment().job_id
+    if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
+        return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    return env.get("SLURM_JOB_ID") or None
 
 
 def flat_config(config: dict, identity: RunIdentity) -> dict:
@@ -108,14 +132,32 @@ class WandbLogger(NoLogger):
         self.wandb = wandb
         self.sample_rows = cfg.sample_rows
         self.per_agent: dict[str, dict[str, dict]] = {}  # stage -> agent -> its counts (mixtures)
+        self.config, self.stage_step, self.defined, self.seeds_used = config, 0, set(), False
         who = identity or RunIdentity()
+        self.who, self.cell = who, cell_name(who.cell(), experiment)
         group = cfg.group or experiment
         self.run = wandb.init(project=cfg.project, entity=cfg.entity, mode=cfg.mode, group=group,
-                              id=cfg.get("id") or who.run_id(cfg.project, group), resume="allow",
+                              id=cfg.get("id") or who.run_id(cfg.project, group, launch_id()), resume="allow",
                               name=cfg.get("run_name") or who.name(experiment), job_type=who.job_type(),
                               tags=[*cfg.tags, *who.tags()], dir=cfg.dir or run_dir,
                               config=flat_config(config, who), reinit="finish_previous")
+        self.define_axes()
         log.info("W&B run %s (%s, %s) in %s", self.run.id, self.run.name, cfg.mode, self.run.dir)
+
+    def define_axes(self) -> None:
+        """The training curve against the optimizer step; stage counts and evaluations against the stage count."""
+        self.run.define_metric(TRAIN_STEP)
+        self.run.define_metric("train/*", step_metric=TRAIN_STEP)
+        self.run.define_metric("train/loss", step_metric=TRAIN_STEP, summary="min,last")  # best and final loss
+        self.run.define_metric(STAGE_STEP)
+        self.run.define_metric("eval/*", step_metric=STAGE_STEP)
+
+    def define(self, keys, **how) -> None:
+        """Each key once, by name (a name outranks a glob: `train/records_out` is a stage count, not a curve)."""
+        for key in keys:
+            if key not in self.defined and key != STAGE_STEP:
+                self.defined.add(key)
+                self.run.define_metric(key, **how)
 
     def log_stage(self, result) -> None:
         m = result.manifest
@@ -127,6 +169,9 @@ class WandbLogger(NoLogger):
             self.log_per_agent(result.stage, agents)
         row = {f"{result.stage}/{k}": v for k, v in counts.items()}
         row[f"{result.stage}/reused"] = int(result.reused)
+        self.stage_step += 1
+        row[STAGE_STEP] = self.stage_step
+        self.define(row, step_metric=STAGE_STEP)
         self.run.log(row)
         self.run.summary.update(row)
         prefix = f"{result.stage}/{result.label}" if result.label else result.stage
@@ -142,18 +187,36 @@ class WandbLogger(NoLogger):
             self._table(f"{prefix}/samples", result.artifact.records())
 
     def log_lineage(self, result, prefix: str) -> None:
-        """The stage's artifact as a W&B artifact reference (its store path and key; nothing is uploaded):
-        the run that computed it logs it as an output, a run that reused it as an input (online only: W&B
-        refuses inputs offline), so W&B shows which synthesize fed which solve. The key is in the summary."""
-        art = result.artifact
-        self.run.summary[f"{prefix}/artifact"] = art.key
-        ref = self.wandb.Artifact(f"{result.stage}-{art.key}", type=result.stage,
-                                  metadata={"key": art.key, "path": str(art.path), "agent": result.label or None})
-        ref.add_reference(art.path.resolve().as_uri(), checksum=False)  # one entry for the folder, no file walk
-        if not result.reused:
-            self.run.log_artifact(ref)
-        elif not self.run.offline:
-            self.run.use_artifact(ref)
+        """The stage's output as a W&B artifact (flames.lineage; references, nothing is uploaded): logged by
+        the run that computed it, used by a run that read it, so W&B links each stage to the next through the
+        runs. A run that computed a stage reading the seeds uses them. The store key is in the summary too."""
+        self.run.summary[f"{prefix}/artifact"] = result.artifact.key
+        if not result.reused and result.stage in READS_SEEDS and not self.seeds_used:
+            self.seeds_used = True
+            self.use(seeds_ref(self.config.get("seeds") or {}, self.who.choices.get("seeds")))
+        ref = output_ref(result, self.cell, self.config)
+        if result.reused:
+            self.use(ref)
+        else:
+            self.run.log_artifact(self.artifact(ref), aliases=ref.aliases)
+
+    def artifact(self, ref: Ref):
+        art = self.wandb.Artifact(ref.name, type=ref.type, metadata=ref.metadata)
+        for uri in ref.uris:
+            art.add_reference(uri, checksum=False)  # the digest comes from the paths: no file is read
+        return art
+
+    def use(self, ref: Ref) -> None:
+        """An input of this run. W&B's use_artifact refuses offline runs; for a new artifact it logs it marked
+        `use_after_commit` (an input, not an output), and that record is what an offline run writes here:
+        `wandb sync` uploads it, so a synced run keeps its inputs."""
+        art = self.artifact(ref)
+        if not self.run.offline:
+            self.run.use_artifact(art, aliases=ref.aliases)
+        elif hasattr(self.run, "_log_artifact"):
+            self.run._log_artifact(art, aliases=ref.aliases, use_after_commit=True)
+        else:  # a wandb without that private method: the lineage loses this input, the run goes on
+            log.warning("W&B: this wandb cannot record %s as an input offline", ref.name)
 
     def log_per_agent(self, stage: str, agents: dict[str, dict]) -> None:
         """A mixture's per-agent counts of one stage as a table (`synthesize/per_agent`)."""
@@ -167,8 +230,10 @@ class WandbLogger(NoLogger):
             for k in EVAL_KEYS:
                 if k in m:  # artifacts from before disagreements, intervals or samples lack their keys
                     row[f"eval/{name}/{k}"] = m[k]
-        self.run.log(row)
-        self.run.summary.update(row)
+        best = [f"eval/{name}/accuracy" for name in metrics if f"eval/{name}/accuracy" in row]
+        self.define(best, step_metric=STAGE_STEP, summary="max,last")  # {"max": best, "last": latest}
+        self.run.log({**row, STAGE_STEP: self.stage_step})
+        self.run.summary.update({k: v for k, v in row.items() if k not in best})  # W&B keeps max and last
         self._table("eval/predictions", artifact.records())
         disagreements = artifact.path / DISAGREEMENTS
         if disagreements.exists():  # the items a grader auditor should look at first

@@ -36,7 +36,7 @@ def build_report(study: str, project: str, entity: str | None, markdown: str, be
     panels = [
         wr.BarPlot(title="Accuracy per benchmark (%)", metrics=[*accuracy, "eval/avg"], orientation="v"),
         wr.ScatterPlot(title="Problems kept (solution QC) vs Avg", x="solution_qc/records_out", y="eval/avg"),
-        wr.LinePlot(title="Training loss", x="Step", y=["train/loss"]),
+        wr.LinePlot(title="Training loss", x="train/step", y=["train/loss"]),
     ]
     return wr.Report(project=project, **who, title=f"flames study {study}",
                      description=f"Cells of `flames study={study}`: tables from the artifact manifests, "
@@ -58,10 +58,15 @@ def run_row(run: Any, axes: list[str]) -> dict:
     row: dict[str, Any] = {a: _as_typed(config.get(f"choice/{a}", config.get(a))) for a in axes}
     row[KEPT] = summary.get("solution_qc/records_out")
     row[TRAIN] = summary.get("mix/records_out")
-    row.update({k: v for k, v in summary.items() if k.startswith("eval/") and k.endswith("/accuracy")})
+    row.update({k: _last(v) for k, v in summary.items() if k.startswith("eval/") and k.endswith("/accuracy")})
     row[AVG] = summary.get("eval/avg")
     row[STATUS] = "done" if run.state == "finished" else f"W&B run {run.state}"
     return row
+
+
+def _last(value: Any) -> Any:
+    """A summary's latest value: an accuracy's summary is {"max": ..., "last": ...} (a run from before: the number)."""
+    return value.get("last") if isinstance(value, dict) else value
 
 
 def _as_typed(value: Any) -> str:

@@ -61,12 +61,24 @@ def stage_lines(output: str, word: str) -> list[str]:
     return [line for line in output.splitlines() if f": {word}" in line and "flames.pipeline" in line]
 
 
+def _inspect(run_dir: Path, *flags: str) -> str:
+    wandb_cli = str(Path(sys.executable).parent / "wandb")  # the venv's CLI, also when PATH lacks it
+    proc = subprocess.run([wandb_cli, "leet", "inspect", *flags, "--json", str(run_dir)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, f"wandb leet inspect {run_dir}: {proc.stderr[-2000:]}"
+    return proc.stdout
+
+
+def wandb_records(run_dir: Path, kind: str) -> list[dict]:
+    """An offline W&B run's records of one type (`metric`, `artifact`, `history`, `run`), as `leet inspect` reads
+    its .wandb file."""
+    rows = (json.loads(line) for line in _inspect(run_dir).splitlines() if line.strip())
+    return [r[kind] for r in rows if r.get("type") == kind]
+
+
 def wandb_summary(run_dir: Path) -> dict:
     """An offline W&B run read back with the wandb CLI: `leet inspect --summary` (state, name, run_id, tags,
     config, summary) plus the run record's group and job_type."""
-    wandb_cli = str(Path(sys.executable).parent / "wandb")  # the venv's CLI, also when PATH lacks it
-    inspect = lambda *flags: subprocess.run([wandb_cli, "leet", "inspect", *flags, "--json", str(run_dir)],  # noqa: E731
-                                            capture_output=True, text=True, timeout=120, check=True).stdout
-    out = json.loads(inspect("--summary"))
-    run = next(json.loads(line)["run"] for line in inspect().splitlines() if '"type":"run"' in line)
+    out = json.loads(_inspect(run_dir, "--summary"))
+    run = wandb_records(run_dir, "run")[0]
     return {**out, "group": run.get("run_group"), "job_type": run.get("job_type")}

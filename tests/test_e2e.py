@@ -98,7 +98,7 @@ def test_wandb_offline_run_has_identity_config_counts_and_tables(quickstart):
     assert "agent:distraction_insertion" in data["tags"] and "qc:first" in data["tags"], data["tags"]
     assert config["agent.name"] == config["choice/agent"] == "distraction_insertion"  # flat columns
     assert config["qc.strategy._target_"] == "flames.qc.solution.First"
-    assert re.fullmatch(r"[0-9a-f]{16}", data["run_id"]) and data["name"], data["name"]
+    assert re.fullmatch(r"[0-9a-f]{16}-(j[0-9_]+|[0-9a-f]{8})", data["run_id"]) and data["name"], data  # cell-launch
     for key in ("synthesize/records_out", "solve/completion_tokens", "solution_qc/records_out", "mix/records_out",
                 "eval/builtin/accuracy", "eval/builtin/disagreements"):  # one key per quantity, any agent
         assert key in summary, key

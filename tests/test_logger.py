@@ -1,20 +1,39 @@
-"""W&B run identity and metric names: pure functions, no W&B process (the offline runs themselves are read
-back in tests/test_e2e.py, tests/test_study.py and tests/test_slurm.py)."""
+"""W&B run identity, metric and artifact names: pure functions, no W&B process (the offline runs themselves are
+read back in tests/test_wandb_runs.py, tests/test_e2e.py, tests/test_study.py and tests/test_slurm.py)."""
 
 from __future__ import annotations
 
+from flames.lineage import cell_name, output_name, slug
 from flames.logger import RunIdentity, flat_config, stage_counts, summed
 
 
-def test_the_run_id_is_the_jobs_overrides_in_any_order_and_nothing_else():
+def test_the_run_id_is_the_jobs_overrides_in_any_order_and_its_launch():
+    """`<cell hash>-j<job>`: the same for a requeue of the SLURM job; a launch outside SLURM gets a random suffix
+    (the offline runs themselves: tests/test_wandb_runs.py)."""
     a = RunIdentity(["agent=iqc", "qc=majority", "logger.dir=x", "study_task=true"], {}, "evaluate")
     b = RunIdentity(["qc=majority", "agent=iqc", "hydra.run.dir=y"], {}, "evaluate")
-    assert a.run_id("flames", "g") == b.run_id("flames", "g")  # a requeue or rerun resumes the same run
-    assert len(a.run_id("flames", "g")) == 16 and a.run_id("flames", "g").isalnum()
-    assert a.run_id("flames", "g") != a.run_id("flames", "other-group") != a.run_id("other", "g")
-    assert a.run_id("flames", "g") != RunIdentity(["agent=iqc", "qc=first"]).run_id("flames", "g")
+    assert a.run_id("flames", "g", "42") == b.run_id("flames", "g", "42")
+    cell, job = a.run_id("flames", "g", "42").split("-")
+    assert len(cell) == 16 and cell.isalnum() and job == "j42"
+    assert a.run_id("flames", "g") != a.run_id("flames", "g")  # a new launch: a new run
+    assert a.run_id("flames", "g").startswith(f"{cell}-") and len(a.run_id("flames", "g")) == 16 + 1 + 8
+    hashes = {x.run_id(*pg, "1").split("-")[0] for x, pg in [(a, ("flames", "other-group")), (a, ("other", "g")),
+                                                           (RunIdentity(["agent=iqc", "qc=first"]), ("flames", "g"))]}
+    assert len(hashes) == 3 and cell not in hashes
     assert a.name("exp") == "agent=iqc,qc=majority" and RunIdentity().name("exp") == "exp"
     assert a.job_type() == "evaluate" and RunIdentity().job_type() == "pipeline"
+
+
+def test_artifacts_are_named_by_agent_mixture_or_cell_never_by_stage_or_shard():
+    cell = cell_name(["agent=iqc", "qc=majority", "stage=train", "shard.index=2"], "exp")
+    assert cell == "agent-iqc-qc-majority" and cell_name([], "quickstart") == "quickstart"
+    single = {"mixture": {"name": "single"}, "agent": {"name": "iqc"}}
+    assert output_name("synthesize", "iqc", cell, single) == "synthesize-iqc"
+    assert output_name("mix", "", cell, single) == "mix-iqc"  # a single agent's mixture is its problems
+    assert output_name("mix", "", cell, {"mixture": {"name": "flames_large"}}) == "mix-flames_large"
+    assert output_name("train", "", cell, single) == "student-agent-iqc-qc-majority"
+    assert output_name("evaluate", "", cell, single) == "evaluate-agent-iqc-qc-majority"
+    assert slug("a/b:c=d") == "a-b-c-d" and len(slug("x" * 300)) == 100
 
 
 def test_tags_and_flat_config_carry_every_chosen_option():
@@ -50,6 +69,7 @@ def test_the_wandb_report_of_a_study_shows_its_table_over_its_cells_runs():
     bars, scatter, curve = grid.panels
     assert bars.metrics == ["eval/gsm8k/accuracy", "eval/math/accuracy", "eval/avg"]
     assert (scatter.x, scatter.y) == ("solution_qc/records_out", "eval/avg") and curve.y == ["train/loss"]
+    assert curve.x == "train/step"  # the curve on the optimizer step, not W&B's global step
 
 
 def test_a_study_report_from_wandb_runs_reads_their_choices_and_summaries(tmp_path):

@@ -87,7 +87,7 @@ class LoggerConfig:
     mode: str = one_of("offline", ("offline", "online", "disabled"))
     group: Optional[str] = None  # W&B group; default: the experiment name (a study sets its name)
     tags: List[str] = field(default_factory=list)  # added to one tag per chosen config option
-    id: Optional[str] = None  # W&B run id; default: a hash of the job's overrides (a requeue resumes the run)
+    id: Optional[str] = None  # W&B run id (set: every launch logs to it); default: one per launch, kept by a requeue
     run_name: Optional[str] = None  # W&B run name; default: the job's overrides (agent=iqc,qc=majority)
     dir: Optional[str] = None  # where wandb/ is written; default: the Hydra run dir
     sample_rows: int = num(20, NON_NEGATIVE)  # rows of the sample-records table per stage
