@@ -25,6 +25,7 @@ from flames.benchmarks import paper_average
 from flames.evaluate import DISAGREEMENTS
 from flames.jsonl import read_jsonl
 from flames.parts import find_class
+from flames.report.scores_table import score_metrics
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,9 @@ class WandbLogger(NoLogger):
             self.log_per_agent(result.stage, agents)
         row = {f"{result.stage}/{k}": v for k, v in counts.items()}
         row[f"{result.stage}/reused"] = int(result.reused)
+        scores = (m.get("metrics") or {}).get("scores")
+        if result.stage == "solution_qc" and scores:  # per agent: docs/scorers.md
+            row.update(score_metrics(result.label or "-", scores))
         self.run.log(row)
         self.run.summary.update(row)
         prefix = f"{result.stage}/{result.label}" if result.label else result.stage
