@@ -21,7 +21,7 @@ from flames.qc.dedup import find_duplicates
 from flames.qc.shingles import CSR, hash_texts, mix64, shingles
 
 NGRAM = 3  # novelty and distinct-n: word trigrams (a rewrite that keeps the numbers still shares few)
-NEAR_DUP_THRESHOLD = 0.7  # Jaccard of word 5-grams at which two problems are near-duplicates
+NEAR_DUP_THRESHOLD = 0.8  # Jaccard of word 5-grams at which two problems are near-duplicates
 _ROW = np.uint64(0x9E3779B97F4A7C15)  # spreads a row number over the bits of its (row, n-gram) key
 
 
