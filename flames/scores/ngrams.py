@@ -2,7 +2,8 @@
 (`flames.qc.shingles`: normalized word tokens, order-sensitive 64-bit n-gram hashes).
 
 - length: the problem's token count under `flames.qc.normalize.tokenize` (words, numbers, operator
-  characters): a tokenizer-free estimate, close to a word count; model token counts differ by model.
+  characters; punctuation is not counted): a tokenizer-free estimate, close to a word count; a model's
+  tokenizer counts more (the samples' `completion_tokens`, the model's own counts, give `solution_tokens`).
 - novelty against its seed: 1 - Jaccard similarity of the problem's and its seed's n-gram sets
   (None without a seed in the seed set).
 - novelty against the seed set: the share of the problem's distinct n-grams found in no seed problem.
