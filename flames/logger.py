@@ -33,6 +33,7 @@ from flames.evaluate import DISAGREEMENTS
 from flames.jsonl import read_jsonl
 from flames.lineage import READS_SEEDS, Ref, cell_name, output_ref, seeds_ref
 from flames.parts import find_class
+from flames.report.scores_table import score_metrics
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,9 @@ class WandbLogger(NoLogger):
             self.log_per_agent(result.stage, agents)
         row = {f"{result.stage}/{k}": v for k, v in counts.items()}
         row[f"{result.stage}/reused"] = int(result.reused)
+        scores = (m.get("metrics") or {}).get("scores")
+        if result.stage == "solution_qc" and scores:  # per agent: docs/scorers.md
+            row.update(score_metrics(result.label or "-", scores))
         self.stage_step += 1
         row[STAGE_STEP] = self.stage_step
         self.define(row, step_metric=STAGE_STEP)

@@ -21,7 +21,9 @@ from tests.scripted_backend import reply as scripted_reply
 NOT_KEYED = {
     "all": ("paths", "resources", "failures", "study", "study_task", "stage", "experiment", "logger", "hydra"),
     # the strategy's models (the judge defaults to the problem model): fingerprinted (Strategy.model_configs) when used
-    "solution_qc": ("problem_model", "qc.judge", "qc.solvability", "qc.reward_model"),
+    # the agent's class (whether its problems keep their seed's answer: the difficulty scorer's reference) made the
+    # solve pool it reads: synthesize's key holds it
+    "solution_qc": ("problem_model", "qc.judge", "qc.solvability", "qc.reward_model", "agent._target_"),
     # the blend's weights (single: the agent's name) and an external dataset are fingerprinted (Mix.fingerprints);
     # budget_cap is added to the slice when set; the shortfall policy decides whether mix stops, not what it writes
     "mix": ("mixture.name", "mixture.weights", "agent.name", "mixture.dataset", "mixture.split", "mixture.fields",

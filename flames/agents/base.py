@@ -74,6 +74,9 @@ class Agent:
     # seed -> the most distinct problems draws of it can give (None: no cap but agent.max_draws); the dry run's
     # capacity check sums it over the seeds (flames.feasibility)
     problems_per_seed: Callable[[dict], int] | None = None
+    # True: its problems keep their seed's answer (a rewrite that changes no quantity): the difficulty scorer
+    # measures the solve rate against that gold answer instead of the samples' majority (flames.scores)
+    keeps_answer = False
     # A reply ends at END (the prompts' examples end with it) or where a model starts another few-shot
     # example; never at a blank line, which 10% of MATH train problems hold (tests/agents/test_end_marker.py)
     stop: tuple[str, ...] = (END, "\nQuestion:")

@@ -22,6 +22,7 @@ class DistractionInsertionConfig(AgentConfig):
 
 class DistractionInsertion(Agent):
     name = "distraction_insertion"
+    keeps_answer = True  # the seed's problem, reworded or with an irrelevant sentence: same answer
     Config = DistractionInsertionConfig
     stop = ("\n",)
 

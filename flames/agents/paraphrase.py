@@ -7,6 +7,7 @@ from flames.agents.base import Agent, ChunkResult, clean_problem, keeps_numbers,
 
 class Paraphrase(Agent):
     name = "paraphrase"
+    keeps_answer = True  # the seed's problem, reworded or with an irrelevant sentence: same answer
 
     def run_chunk(self, seeds: list[dict]) -> ChunkResult:
         template = load_prompt(self.name)

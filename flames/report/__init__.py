@@ -22,8 +22,9 @@ from flames.report.diagnostics import audit_lines, diagnose, diagnostics
 from flames.report.paper import PAPER, paper_refs
 from flames.report.render import paired_sections, study_pairs, write_report, write_rows
 from flames.report.rows import AVG, KEPT, STATUS, TRAIN, Cell, cell_row, pivot
+from flames.report.scores_table import score_metrics, scores_table
 from flames.report.stage_table import eval_table, format_report, format_table, mixture_lines, paper_table
 
 __all__ = ["audit_lines", "diagnose", "diagnostics", "PAPER", "paper_refs", "paired_sections", "study_pairs",
            "write_report", "write_rows", "AVG", "KEPT", "STATUS", "TRAIN", "Cell", "cell_row",
-           "pivot", "eval_table", "format_report", "format_table", "mixture_lines", "paper_table"]
+           "pivot", "score_metrics", "scores_table", "eval_table", "format_report", "format_table", "mixture_lines", "paper_table"]

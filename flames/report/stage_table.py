@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flames.benchmarks import LABELS, PAPER_ORDER, paper_average
+from flames.report.scores_table import scores_table
 
 
 def format_table(header: list[str], rows: list[list]) -> str:
@@ -117,6 +118,10 @@ def _benchmark_first(metrics: dict) -> list:
 def format_report(run, store_root, run_dir: str, notes: list[str] = ()) -> str:
     """The end-of-run summary; `notes` (benchmarks.local_notes) say which sets differ from the paper's."""
     parts = ["", "Stages", stage_table(run.results), *mixture_lines(run.results)]
+    header, scores = scores_table(run.results)
+    if scores:  # per agent and QC strategy: docs/scorers.md
+        parts += ["", "Data scores (solve rate: agreement with the gold or majority answer; docs/scorers.md)",
+                  format_table(header, scores)]
     if run.eval_metrics:
         ev = next(r for r in run.results if r.stage == "evaluate")
         mode = ev.manifest["config"].get("grading.mode", "flames")  # keyed (so recorded) only when not flames

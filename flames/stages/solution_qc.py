@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from flames.agents import agent_class
 from flames.jsonl import read_jsonl
 from flames.keys import key_slice
 from flames.qc.long_tail import long_tail
 from flames.qc.stage import StudentFit, solution_qc, strategy_from
+from flames.scores import score_artifact
 from flames.stages.base import Stage, add_counts, previous_metrics
 from flames.store import Output
 
 
 class SolutionQC(Stage):
     # metrics of one run's decisions, not added up over the pool's growths
-    PER_RUN = ("strategy", "view_size", "decided", "long_tail")
+    PER_RUN = ("strategy", "view_size", "decided", "long_tail", "scores")
 
     def grows(self, job):
         return job.cfg.qc.fixed_size is None  # a fixed-size subsample is drawn from the whole view: keyed by it
@@ -51,6 +53,9 @@ class SolutionQC(Stage):
             for model in models.values():
                 getattr(model, "close", lambda: None)()
         metrics["long_tail"] = self.long_tail(job, inputs, out)  # of the whole pool: not added up over growths
+        metrics["scores"] = score_artifact(inputs["solved"].data, out, job.shared.seeds(),  # scores.jsonl beside
+                                           gold=agent_class(job.agent._target_).keeps_answer,
+                                           num_samples=cfg.solve.num_samples, num_problems=n)
         kept = {k: v for k, v in metrics.items() if k in self.PER_RUN}
         return Output({**add_counts(before, metrics), **kept}, full=metrics["view_size"] >= n)
 
