@@ -14,8 +14,8 @@ from flames.config.fields import (ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, SHARE, 
 from flames.grading.modes import MODES as GRADING_MODES
 
 BENCHMARK_SOURCES = ("local", "hub", "builtin")  # where a benchmark's items come from
-ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a hub answer column becomes the gold
-from flames.config.generation import AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig, TeacherConfig
+from flames.config.generation import (ANSWER_FROM, AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig,
+                                      TeacherConfig)
 from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 
 
