@@ -162,7 +162,7 @@ def model_card(cfg: Any, mix: Any, metrics: dict) -> str:
 | | |
 |---|---|
 {lines}
-| global batch | {metrics.get('global_batch', '?')} ({metrics.get('processes', 1)} processes) |
+| global batch | {metrics.get("global_batch", "?")} (processes: {metrics.get("processes", 1)}) |
 | solve prompt | {cfg.solve.prompt!r} |
 """
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
