@@ -45,9 +45,9 @@ class SeedsConfig:
     # records per seed dataset, declared for the dry run's capacity check (the files need not be here)
     sizes: Dict[str, int] = runtime(default_factory=dict, at=COUNT)
     # A Hugging Face dataset instead of files (seeds=hf): a hub id (offline: from the local HF cache), a folder
-    # written by save_to_disk, or a folder of data files. The key holds its rows' content hash (flames.seeds).
-    # These four are keyed only when set, so artifacts made before they existed keep their keys.
-    dataset: Optional[str] = keyed_if_set(None)
+    # written by save_to_disk, or a folder of data files. The key holds its rows' content hash (flames.seeds), not
+    # where it lies (a moved folder is reused); the three after it are keyed only when set (earlier keys stay).
+    dataset: Optional[str] = unkeyed(None)
     split: str = keyed_if_set("train")  # the dataset's split (a save_to_disk folder of one Dataset has none)
     fields: Optional[Dict[str, str]] = keyed_if_set(None)  # seed field -> column (id, problem, answer, solution)
     answer_from: str = one_of("field", ANSWER_FROM, keyed=IF_SET)  # how the answer column becomes the seed's answer
