@@ -13,9 +13,9 @@ from flames.jsonl import read_jsonl
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
-def read_external(dataset: str, split: str, key: str = "mixture") -> list[dict]:
+def read_external(dataset: str, split: str, key: str = "mixture", config: str | None = None) -> list[dict]:
     """Rows of a JSONL file, a dataset folder or a hub dataset (`datasets` is imported only for the last two); `key`:
-    the config node that names it, for the errors (`<key>.dataset`, `<key>.split`)."""
+    the config node that names it, for the errors (`<key>.dataset`, `<key>.split`); `config`: a hub config name."""
     path = Path(dataset).expanduser()
     if path.is_file():
         return list(read_jsonl(path))  # a malformed line: JSONLError naming file:line
@@ -26,7 +26,7 @@ def read_external(dataset: str, split: str, key: str = "mixture") -> list[dict]:
     if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
         return _saved_rows(datasets.load_from_disk(str(path)), split, dataset, key)  # load_dataset refuses these
     try:
-        return list(datasets.load_dataset(str(path) if path.is_dir() else dataset, split=split))
+        return list(datasets.load_dataset(str(path) if path.is_dir() else dataset, config, split=split))
     except ConnectionError as e:  # offline (HF_HUB_OFFLINE) and not in the local cache, or the hub out of reach
         raise ConfigError(f"{key}.dataset: cannot load {dataset!r}: not in the local Hugging Face cache and the hub "
                           f"is out of reach ({_first_line(e)})") from None

@@ -72,7 +72,7 @@ def dataset_seeds(cfg: Any) -> list[dict]:
     unknown = sorted(set(fields) - set(SEED_FIELDS))
     if unknown:
         raise ConfigError(f"seeds.fields: {unknown} are not seed fields (map {', '.join(SEED_FIELDS)})")
-    rows = read_external(cfg.dataset, cfg.split, key="seeds")
+    rows = read_external(cfg.dataset, cfg.split, key="seeds", config=cfg.get("hub_config"))
     columns = {ours: fields.get(ours, ours) for ours in SEED_FIELDS}
     seen = set().union(*rows) if rows else set()
     for ours, theirs in columns.items():  # a problem column must exist, and every column named something else

@@ -48,6 +48,7 @@ class SeedsConfig:
     # written by save_to_disk, or a folder of data files. The key holds its rows' content hash (flames.seeds), not
     # where it lies (a moved folder is reused); the three after it are keyed only when set (earlier keys stay).
     dataset: Optional[str] = unkeyed(None)
+    hub_config: Optional[str] = unkeyed(None)  # the hub dataset's config name (openai/gsm8k: main); keyed by content too
     split: str = keyed_if_set("train")  # the dataset's split (a save_to_disk folder of one Dataset has none)
     fields: Optional[Dict[str, str]] = keyed_if_set(None)  # seed field -> column (id, problem, answer, solution)
     answer_from: str = one_of("field", ANSWER_FROM, keyed=IF_SET)  # how the answer column becomes the seed's answer
@@ -162,5 +163,6 @@ class MixtureConfig:
     # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
     # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)
     dataset: Optional[str] = unkeyed(None)
+    hub_config: Optional[str] = unkeyed(None)  # the hub dataset's config name (openai/gsm8k: main); keyed by content too
     split: str = "train"  # the dataset's split (a hub id or a folder; a JSONL file is one split)
     fields: Dict[str, str] = field(default_factory=dict)  # record field -> dataset column (id, problem, solution)
