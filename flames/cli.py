@@ -72,12 +72,12 @@ def run(cfg: DictConfig, run_dir: str, who: RunIdentity | None = None) -> float 
     if cfg.distributed.dry_run:  # what a cluster's train job would launch; nothing runs
         print(STAGE_BY_NAME["train"].dry_run(cfg), flush=True)
         return None
+    if cfg.export.stage:  # `flames export=<stage>`: this config's artifact as a dataset; nothing runs
+        print(export.export(cfg, who.overrides if who else []), flush=True)
+        return None
     pipeline = Pipeline(cfg)  # checks the agents' configs before a W&B run or a model starts
     if cfg.dry_run:  # what this run would reuse, compute and send; no W&B run, no model, no file
         print(estimate.dry_run(pipeline), flush=True)
-        return None
-    if cfg.export.stage:  # `flames export=<stage>`: this config's artifact as a dataset; nothing runs
-        print(export.export(cfg, who.overrides if who else []), flush=True)
         return None
     logger = pipeline.logger = make_logger(cfg.logger, OmegaConf.to_container(cfg, resolve=True), run_dir,
                                            cfg.experiment, who)

@@ -98,6 +98,8 @@ def target_folder(cfg: DictConfig, stage: str, found: list[StageResult]) -> Path
             raise ConfigError(f"export.dir: {folder} is not empty and holds no flames export; choose another folder")
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # a stub card first (the real one comes last): a killed export's folder is one the next export may replace
+    (folder / "README.md").write_text(f"{EXPORT_MARK} (in progress)\n")
     return folder
 
 
