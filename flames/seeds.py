@@ -67,26 +67,26 @@ def _read_file(path: Path) -> list[dict]:
 def dataset_seeds(cfg: Any) -> list[dict]:
     """The rows of `seeds.dataset` (split `seeds.split`) as seeds: columns mapped by `seeds.fields`, the answer
     normalised by `seeds.answer_from` (as a hub benchmark's), other scalar columns kept; `dataset` is the folder's
-    name or the hub id unless a column gives it (seeds.shares names it)."""
+    name or the hub id's last part unless a column gives it (seeds.shares names it)."""
     fields = dict(cfg.get("fields") or {})
     unknown = sorted(set(fields) - set(SEED_FIELDS))
     if unknown:
         raise ConfigError(f"seeds.fields: {unknown} are not seed fields (map {', '.join(SEED_FIELDS)})")
     rows = read_external(cfg.dataset, cfg.split, key="seeds", config=cfg.get("hub_config"))
+    where = f"{cfg.dataset} ({cfg.split})"
+    if not rows:
+        raise JSONLError(f"{where}: no rows")
     columns = {ours: fields.get(ours, ours) for ours in SEED_FIELDS}
-    seen = set().union(*rows) if rows else set()
+    seen = set().union(*rows)
     for ours, theirs in columns.items():  # a problem column must exist, and every column named something else
         if theirs not in seen and (ours == "problem" or theirs != ours):
             raise ConfigError(f"seeds.fields.{ours}: column {theirs!r} not in {cfg.dataset} "
                               f"(columns: {', '.join(sorted(seen))})")
-    name = dataset_name(cfg.dataset)
+    name = dataset_name(cfg.dataset).rsplit("/", 1)[-1]  # openai/gsm8k: gsm8k (ids and seeds.shares name it)
     seeds = [_seed(i, row, columns, name, cfg.answer_from) for i, row in enumerate(rows)]
-    where = f"{cfg.dataset} ({cfg.split})"
     for i, seed in enumerate(seeds):
         if not isinstance(seed["problem"], str) or not seed["problem"].strip():
             raise JSONLError(f"{where}: row {i} has no {columns['problem']!r} text (seeds.fields.problem)")
-    if not seeds:
-        raise JSONLError(f"{where}: no rows")
     return unique_ids(where, enumerate(seeds))
 
 
