@@ -138,14 +138,16 @@ written by the models above: their terms of use apply too.
 
 def model_card(cfg: Any, mix: Any, metrics: dict) -> str:
     """The README.md of a trained student: base model, the mixture it was trained on (store key, sources and
-    counts), its hyperparameters and how its checkpoint was chosen."""
+    counts, read from the mix artifact), its hyperparameters and how its checkpoint was chosen. It reads only what
+    the train key holds (student, solve.prompt) and the mix artifact; the mix's own card (`flames export=mix`)
+    names the agents, models, QC and seeds."""
     from huggingface_hub import ModelCard, ModelCardData
 
     student, manifest = cfg.student, mix.manifest()
     taken = manifest.get("metrics", {}).get("taken", {})
     base = student.name if HUB_ID.match(student.name) and not Path(student.name).exists() else None
-    data = ModelCardData(base_model=base, library_name="transformers", license=card_license(cfg),
-                         tags=["flames", "math", "sft"], pipeline_tag="text-generation")
+    data = ModelCardData(base_model=base, library_name="transformers", tags=["flames", "math", "sft"],
+                         pipeline_tag="text-generation")
     hyper = {k: v for k, v in key_slice(student).items() if k not in ("name", "extra") and v is not None}
     hyper.update(key_slice(student.extra) or {})
     chosen = f"checkpoint `{metrics['selected']}` (selection={student.selection})" if metrics.get("selected") \
@@ -161,11 +163,9 @@ def model_card(cfg: Any, mix: Any, metrics: dict) -> str:
 
 ## Data
 
-| | |
-|---|---|
-{chr(10).join(f"| {what} | {which} |" for what, which in provenance(cfg, "mix", agent_targets(cfg)))}
-
-`flames export=mix` with this run's overrides writes that mixture as a dataset, with its own card.
+`mix/{mix.key}` in the flames store: rows by source (agent, or external dataset) {sources}. `flames export=mix`
+with this run's overrides writes it as a dataset whose card names the agents, the problem and solution models,
+the QC strategy, the seeds and their licence.
 
 ## Hyperparameters
 
