@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from flames import agent_costs, estimate, study
+from flames import agent_costs, estimate, export, study
 from flames.benchmarks import local_notes
 from flames.cluster import launcher_profile
 from flames.config import ConfigError, register_configs
@@ -71,6 +71,9 @@ def run(cfg: DictConfig, run_dir: str, who: RunIdentity | None = None) -> float 
     """One job: the pipeline, its tracking, and the printed report."""
     if cfg.distributed.dry_run:  # what a cluster's train job would launch; nothing runs
         print(STAGE_BY_NAME["train"].dry_run(cfg), flush=True)
+        return None
+    if cfg.export.stage:  # `flames export=<stage>`: this config's artifact as a dataset; nothing runs
+        print(export.export(cfg, who.overrides if who else []), flush=True)
         return None
     pipeline = Pipeline(cfg)  # checks the agents' configs before a W&B run or a model starts
     if cfg.dry_run:  # what this run would reuse, compute and send; no W&B run, no model, no file

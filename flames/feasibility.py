@@ -128,7 +128,7 @@ def _training_verdict(model: Any, student: Any, strategy: str, need: Any) -> Ver
 def seed_counts(seeds: Any) -> dict[str, int] | None:
     """Seeds per dataset, from the config: the built-in set's size, or `seeds.sizes` (declared; `limit` applied,
     split by the shares); None when the config does not say."""
-    if not seeds.get("files") and not seeds.get("path"):
+    if not seeds.get("files") and not seeds.get("path") and not seeds.get("dataset"):
         return {"builtin": seeds.builtin_count}
     sizes = dict(seeds.get("sizes") or {})
     if not sizes:
@@ -171,14 +171,14 @@ def capacity(agent: Any, seeds: Any) -> Verdict | None:
 
 def per_seed_reach(agent: Any, seeds: Any, draws: int) -> dict[str, int] | None:
     """Per seed dataset, the sum over its seeds of min(draws, the seed's cap); None when the agent has no cap
-    or the seed files are not here."""
+    or the seed files are not here (or the seeds are a dataset's)."""
     from hydra.utils import get_class
 
     from flames.seeds import load_seeds, seed_files
 
     cap = getattr(get_class(agent._target_), "problems_per_seed", None)
-    if cap is None or not all(f.is_file() for f in seed_files(seeds)):
-        return None
+    if cap is None or seeds.get("dataset") or not all(f.is_file() for f in seed_files(seeds)):
+        return None  # a dataset's rows may be the hub's: a study's check downloads nothing
     reach: dict[str, int] = {}
     for seed in load_seeds(seeds):
         dataset = seed.get("dataset") or "builtin"

@@ -17,7 +17,8 @@ from tests.helpers import compose_config
 
 # Fields whose change the slice cannot be computed for in isolation (they must name a suite entry).
 UNCHECKABLE = {"benchmarks.names", "benchmarks.suite.builtin.source", "benchmarks.source",
-               "audit.judge.shape"}  # None, typed ModelShape: no other value to try (runtime: the dry run's only)
+               "audit.judge.shape",  # None, typed ModelShape: no other value to try (runtime: the dry run's only)
+               "seeds.dataset"}  # the slice loads the dataset it names (keyed by content: tests/test_seeds_hf.py)
 # Fields whose other value must be valid: a class path (the slice imports it), a benchmark of the suite.
 REPLACEMENTS = {"agent._target_": "flames.agents.few_shot.FewShot", "qc.strategy._target_": "flames.qc.solution.Strict",
                 "qc.decontam.against": ["builtin"]}

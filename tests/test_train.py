@@ -357,6 +357,10 @@ def test_flames_trains_the_real_student_on_fixed_rows_and_evaluates_what_it_trai
     done = json.loads((train / "manifest.json").read_text())
     assert done["records_in"] == done["metrics"]["examples"] == 8 and done["metrics"]["steps"] == 2
     assert (train / "model" / "config.json").exists() and any((train / "model").glob("*.safetensors"))
+    card = (train / "model" / "README.md").read_text()  # the model card, next to the model
+    assert "`embedded:smollm2-135m-instruct` fine-tuned" in card and "library_name: transformers" in card
+    assert f"on the mixture `mix/{done['inputs']['mixture']['key']}`: 8 rows (sft 8)" in card
+    assert "| `max_steps` | 2 |" in card and "rows by source (agent, or external dataset) sft 8" in card
     (evaluate,) = [p.parent for p in (store / "evaluate").glob("*/_COMPLETE")]
     ev = json.loads((evaluate / "manifest.json").read_text())
     assert ev["inputs"]["model"]["key"] == train.name  # evaluated the model it trained, not the base model

@@ -23,13 +23,13 @@ from flames.config.fields import (ABOVE_ZERO, CHOICES, COUNT, ConfigError, IF_SE
 from flames.config.models import DistributedConfig, ModelConfig, ModelShape, SELECTIONS, StudentConfig
 from flames.config.generation import (AgentConfig, DEDUP_BACKENDS, DecontamConfig, DedupConfig, MixtureConfig,
                                       QCConfig, RewardModelConfig, SeedsConfig, SolvabilityConfig, SolveConfig)
-from flames.config.run import (ANSWER_FROM, BENCHMARK_SOURCES, BenchmarkConfig, BenchmarksConfig, Config,
-                               FailuresConfig, GradingConfig, LoggerConfig, PathsConfig, Resources, ResourcesConfig,
+from flames.config.run import (ANSWER_FROM, BENCHMARK_SOURCES, EXPORTABLE, BenchmarkConfig, BenchmarksConfig, Config,
+                               ExportConfig, FailuresConfig, GradingConfig, LoggerConfig, PathsConfig, Resources, ResourcesConfig,
                                Stage, StudyConfig, register_configs)
 
 __all__ = ["ABOVE_ZERO", "ANSWER_FROM", "AgentConfig", "BENCHMARK_SOURCES", "BenchmarkConfig", "BenchmarksConfig",
            "CHOICES", "COUNT", "Config", "ConfigError", "DEDUP_BACKENDS", "DecontamConfig", "DedupConfig",
-           "DistributedConfig", "FailuresConfig", "GradingConfig", "IF_SET", "KEYED", "LoggerConfig", "MixtureConfig",
+           "DistributedConfig", "EXPORTABLE", "ExportConfig", "FailuresConfig", "GradingConfig", "IF_SET", "KEYED", "LoggerConfig", "MixtureConfig",
            "ModelConfig", "ModelShape", "NON_NEGATIVE", "PathsConfig", "QCConfig", "RANGE", "Range", "Resources",
            "ResourcesConfig", "RewardModelConfig", "SEED", "SELECTIONS", "SHARE", "SIZE", "SeedsConfig",
            "SolvabilityConfig", "SolveConfig", "Stage", "StudentConfig", "StudyConfig", "UNIT", "keyed_if_set", "num",

@@ -55,9 +55,10 @@ def _meta(at: Optional[Range], **meta: Any) -> dict:
     return {**meta, RANGE: at} if at is not None else meta
 
 
-def one_of(default: Any, choices: tuple[str, ...], keyed: bool = True) -> Any:
-    """A string setting and the values it takes (checked at compose time); `keyed=False`: left out of keys."""
-    meta = {CHOICES: tuple(choices)} if keyed else {CHOICES: tuple(choices), KEYED: False}
+def one_of(default: Any, choices: tuple[str, ...], keyed: bool | str = True) -> Any:
+    """A string setting and the values it takes (checked at compose time); `keyed=False`: left out of keys;
+    `keyed=IF_SET`: keyed only away from its default (as `keyed_if_set`)."""
+    meta = {CHOICES: tuple(choices)} if keyed is True else {CHOICES: tuple(choices), KEYED: keyed}
     return field(default=default, metadata=meta)
 
 

@@ -7,10 +7,11 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
-from flames.config.fields import (COUNT, NON_NEGATIVE, RANGE, SEED, UNIT, Range, keyed_if_set, num, runtime, size,
-                                  one_of, unkeyed)
+from flames.config.fields import (COUNT, IF_SET, NON_NEGATIVE, RANGE, SEED, UNIT, Range, keyed_if_set, num, runtime,
+                                  size, one_of, unkeyed)
 
 DEDUP_BACKENDS = ("auto", "rensa", "datasketch")  # qc.dedup.backend: MinHash implementations
+ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a dataset's answer column becomes the gold
 from flames.config.models import ModelConfig
 
 
@@ -34,6 +35,7 @@ class AgentConfig:
 class SeedsConfig:
     """Seed problems for seeded agents."""
 
+    name: Optional[str] = runtime(None)  # the conf/seeds option (builtin, gsm8k_math, hf): errors and cards name it
     path: Optional[str] = None  # one JSONL file (id, problem, answer[, solution]); None and no files = built-in
     files: List[str] = field(default_factory=list)  # several JSONL files, drawn in equal shares (GSM8K:MATH 50:50)
     builtin_count: int = num(64, COUNT)  # size of the built-in arithmetic seed set
@@ -42,6 +44,15 @@ class SeedsConfig:
     shares: Optional[Dict[str, float]] = None  # target share of problems per seed dataset; None = equal
     # records per seed dataset, declared for the dry run's capacity check (the files need not be here)
     sizes: Dict[str, int] = runtime(default_factory=dict, at=COUNT)
+    # A Hugging Face dataset instead of files (seeds=hf): a hub id (offline: from the local HF cache), a folder
+    # written by save_to_disk, or a folder of data files. The key holds its rows' content hash (flames.seeds), not
+    # where it lies (a moved folder is reused); the three after it are keyed only when set (earlier keys stay).
+    dataset: Optional[str] = unkeyed(None)
+    hub_config: Optional[str] = unkeyed(None)  # the hub dataset's config name (openai/gsm8k: main); keyed by content too
+    split: str = keyed_if_set("train")  # the dataset's split (a save_to_disk folder of one Dataset has none)
+    fields: Optional[Dict[str, str]] = keyed_if_set(None)  # seed field -> column (id, problem, answer, solution)
+    answer_from: str = one_of("field", ANSWER_FROM, keyed=IF_SET)  # how the answer column becomes the seed's answer
+    license: Optional[str] = runtime(None)  # the seeds' licence, named in `flames export`'s dataset card
 
 
 @dataclass
@@ -152,5 +163,6 @@ class MixtureConfig:
     # mixture=external: the SFT dataset trained on instead of the agents' output: a JSONL file, a dataset folder or
     # a Hugging Face dataset id; None = the agents (mix keys a file or folder by its name and content, not its path)
     dataset: Optional[str] = unkeyed(None)
+    hub_config: Optional[str] = unkeyed(None)  # the hub dataset's config name (openai/gsm8k: main); keyed by content too
     split: str = "train"  # the dataset's split (a hub id or a folder; a JSONL file is one split)
     fields: Dict[str, str] = field(default_factory=dict)  # record field -> dataset column (id, problem, solution)

@@ -14,8 +14,8 @@ from flames.config.fields import (ABOVE_ZERO, COUNT, NON_NEGATIVE, SEED, SHARE, 
 from flames.grading.modes import MODES as GRADING_MODES
 
 BENCHMARK_SOURCES = ("local", "hub", "builtin")  # where a benchmark's items come from
-ANSWER_FROM = ("field", "after_hashes", "boxed", "first")  # how a hub answer column becomes the gold
-from flames.config.generation import AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig, TeacherConfig
+from flames.config.generation import (ANSWER_FROM, AuditConfig, MixtureConfig, QCConfig, SeedsConfig, SolveConfig,
+                                      TeacherConfig)
 from flames.config.models import DistributedConfig, ModelConfig, StudentConfig
 
 
@@ -234,6 +234,20 @@ class StudyConfig:
     folder: str = "${paths.outputs}/studies"  # job scripts and logs: <folder>/<name>/<stage>/
 
 
+EXPORTABLE = ("synthesize", "problem_qc", "solve", "solution_qc", "mix")  # the stages `flames export=` writes
+
+
+@dataclass
+class ExportConfig:
+    """`flames export=<stage>`: that stage's artifact of this config as a Hugging Face dataset (docs/export.md)."""
+
+    stage: Optional[str] = one_of(None, EXPORTABLE, keyed=False)  # which artifact; None: run the pipeline instead
+    agent: Optional[str] = None  # per-agent stages: only this agent's artifact; None: every agent's, one config each
+    dir: Optional[str] = None  # the dataset folder; None: <paths.outputs>/exports/<stage>-<key>
+    push_to_hub: Optional[str] = None  # a hub repo id to upload the folder to (needs `hf auth login`); None: local only
+    private: bool = True  # the hub repo's visibility, when push_to_hub creates it
+
+
 @dataclass
 class Config:
     agent: Any = MISSING  # an agent config (conf/agent/); its class's Config is checked at start
@@ -254,6 +268,7 @@ class Config:
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     distributed: DistributedConfig = MISSING
     study: StudyConfig = field(default_factory=StudyConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)  # `flames export=mix`: write an artifact as a dataset
     shard: ShardConfig = field(default_factory=ShardConfig)  # set by a study's generation tasks (study.shards)
     # set by a study's jobs: the stages before `stage` must be in the store already (a failed upstream job
     # makes this one fail at once instead of recomputing it)

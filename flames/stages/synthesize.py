@@ -37,7 +37,7 @@ class Synthesize(Stage):
         cls = agent_class(job.agent["_target_"])
         prompts = [p.read_text() for p in prompt_files(cls)]
         own = {"inputs": cls.input_fingerprint(job.agent)} if hasattr(cls, "input_fingerprint") else {}  # a dataset
-        return {"seed_files": fingerprint(job.cfg.seeds), "prompts": text_fingerprint(prompts), **own,
+        return {"seed_files": fingerprint(job.cfg.seeds, job.shared.seeds), "prompts": text_fingerprint(prompts), **own,
                 **references_fingerprint(job)}
 
     def run(self, job, inputs, out, shards=()):

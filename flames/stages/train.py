@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from flames import llm as llm_mod
+from flames.cards import model_card
 from flames.config import SELECTIONS, ConfigError
 from flames.evaluate import evaluate
 from flames.grading import DEFAULT_MODE
@@ -15,7 +16,7 @@ from flames.keys import text_fingerprint
 from flames.llm.embedded import resolve_model_path
 from flames.stages.base import Job, Stage
 from flames.stages.evaluate import eval_model, eval_sampling
-from flames.train import checkpoint_folders, train
+from flames.train import checkpoint_folders, train, trained_model
 from flames.train.plan import describe, make_plan, process_count
 from flames.train.run import DEV_FILE, SPEC_FILE
 
@@ -54,6 +55,8 @@ class Train(Stage):
                         cfg.distributed, process_count(cfg.distributed), job.shared.train_log)
         if student.selection != "last" and "skipped" not in metrics:
             metrics.update(select_checkpoint(job, out))
+        if "skipped" not in metrics:  # the model card, next to the model the run evaluates (and a user pushes)
+            (Path(trained_model(out, metrics)) / "README.md").write_text(model_card(cfg, inputs["mixture"], metrics))
         return metrics
 
 
