@@ -6,7 +6,6 @@ import logging
 import os
 import re
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -15,6 +14,7 @@ from flames import agent_costs, estimate, export, study
 from flames.benchmarks import local_notes
 from flames.cluster import launcher_profile
 from flames.config import ConfigError, register_configs
+from flames.config import root as config_root
 from flames.jsonl import JSONLError
 from flames.locks import LockTimeout
 from flames.llm import TooManyFailures
@@ -24,15 +24,14 @@ from flames.stages import STAGE_BY_NAME
 from flames.report import format_report
 
 log = logging.getLogger("flames")
-# The config root ships inside the package (flames/conf), so wheels and non-editable installs have it.
-CONF_DIR = str(Path(__file__).resolve().parent / "conf")
+CONF_DIR = str(config_root.CONF_DIR)  # conf/ of a checkout, else the installed flames.conf (flames.config.root)
 # A user's mistake: one line naming the key or file:line, exit code 2 (no traceback; FLAMES_DEBUG=1 shows it).
 # A study task whose input a failed job left missing, or a lock wait past paths.lock_timeout_s, ends the same
 # way: one line (the study lists it; the lock's line names its holder).
 USER_ERRORS = (ConfigError, JSONLError, FileNotFoundError, UpstreamMissing, LockTimeout)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def app(cfg: DictConfig) -> float | None:
     """Run the pipeline up to `stage`; return the mean evaluation accuracy (for sweepers)."""
     from hydra.core.hydra_config import HydraConfig

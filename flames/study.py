@@ -341,7 +341,7 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
     """`flames study=<name>`: plan, then print (dry run) or submit and wait; the number of failed tasks."""
     study = cfg.study
     if not study.name:
-        raise ConfigError("study: pick one with study=<name> (flames/conf/study/)")
+        raise ConfigError("study: pick one with study=<name> (conf/study/)")
     if study.executor not in ("slurm", "local"):
         raise ConfigError(f"study.executor={study.executor!r}: slurm or local")
     if study.report_from not in ("store", "wandb"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -94,24 +95,63 @@ def test_an_agent_is_a_module_a_prompt_and_a_yaml(tmp_path, monkeypatch, scripte
     assert synth.manifest["llm_calls_by_step"].get("shout", 0) >= 1
 
 
-def test_the_installed_package_carries_its_configs(tmp_path):
-    """A non-editable install (the wheel's files) composes and prints the config from an empty folder."""
-    target, empty = tmp_path / "site", tmp_path / "empty"
+def test_the_wheel_installed_in_a_fresh_venv_carries_the_top_level_conf(tmp_path):
+    """conf/ (the layout's config root) ships in the wheel as flames.conf: the wheel, built from the checkout's
+    files and installed into a new venv (its dependencies from this environment's site-packages), composes and
+    prints the config from an empty folder, and a wrong option is one line."""
+    import site
+
+    src, dist, fresh, empty = (tmp_path / d for d in ("src", "dist", "venv", "empty"))
     empty.mkdir()
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
-           str(REPO)]
-    proc = subprocess.run(pip, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (target / "flames" / "conf" / "agent" / "paraphrase.yaml").exists()
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target), "HOME": str(tmp_path)}
-    where = subprocess.run([sys.executable, "-c", "import flames; print(flames.__file__)"], cwd=empty,
+    files = subprocess.run(["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:  # a copy: an in-tree build would reuse the checkout's stale build/ folder
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    pip = [sys.executable, "-m", "pip"]
+    built = subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(src)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = dist.glob("flames-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
+    (purelib,) = fresh.glob("lib/python*/site-packages")
+    (purelib / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")  # torch, hydra, ... from here
+    installed = subprocess.run([*pip, "--python", str(fresh / "bin" / "python"), "install", "-q", "--no-deps",
+                                "--no-index", str(wheel)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert (purelib / "flames" / "conf" / "agent" / "paraphrase.yaml").exists()
+    python, env = str(fresh / "bin" / "python"), {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    where = subprocess.run([python, "-c", "import flames.config.root as r; print(r.__file__, r.CONF_DIR)"], cwd=empty,
                            capture_output=True, text=True, env=env)
-    assert where.stdout.startswith(str(target)), where.stdout + where.stderr  # not the checkout
-    cfg = subprocess.run([sys.executable, "-m", "flames", "--cfg", "job", "agent=iqc", "experiment=paper"], cwd=empty,
+    assert where.stdout.split() == [str(purelib / "flames" / "config" / "root.py"), str(purelib / "flames" / "conf")], \
+        where.stdout + where.stderr  # the wheel's files, not the checkout's
+    cfg = subprocess.run([python, "-m", "flames", "--cfg", "job", "agent=iqc", "experiment=paper"], cwd=empty,
                          capture_output=True, text=True, env={**env, "FLAMES_DATA_DIR": "/data"})
     assert cfg.returncode == 0, cfg.stderr[-3000:]
     assert "flames.agents.iqc.IQC" in cfg.stdout and "Qwen/Qwen2.5-32B-Instruct" in cfg.stdout
     assert "compose: question" in cfg.stdout  # the agent's paper variant (conf/agent/iqc/paper.yaml) ships too
-    bad = subprocess.run([sys.executable, "-m", "flames", "agent=nope"], cwd=empty, capture_output=True, text=True,
-                         env=env)
+    bad = subprocess.run([python, "-m", "flames", "agent=nope"], cwd=empty, capture_output=True, text=True, env=env)
     assert bad.returncode != 0 and "nope" in bad.stderr
+
+
+def test_the_checkout_composes_from_its_top_level_conf(tmp_path):
+    """The editable install (README command 1) reads conf/ of the checkout, from any folder."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run([sys.executable, "-c", "import flames.config.root as r; print(r.CONF_DIR)"], cwd=tmp_path,
+                           capture_output=True, text=True, env=env)
+    assert where.stdout.strip() == str(REPO / "conf"), where.stdout + where.stderr
+    cfg = subprocess.run([sys.executable, "-m", "flames", "--cfg", "job", "agent=iqc"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env)
+    assert cfg.returncode == 0 and "flames.agents.iqc.IQC" in cfg.stdout, cfg.stderr[-3000:]
+
+
+def test_the_wheel_lists_every_folder_of_the_package():
+    """pyproject names the packages (the mapped flames.conf cannot be found by packages.find): a new folder of
+    flames/ must be listed, or the wheel leaves it out."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.relative_to(REPO).parts) for p in (REPO / "flames").rglob("*")
+               if p.is_dir() and p.name != "__pycache__"}
+    assert {"flames", *folders} == listed - {"flames.conf"}

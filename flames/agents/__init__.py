@@ -2,12 +2,11 @@
 
 An agent is three files: its module here (a subclass of `flames.agents.base.Agent`, whose
 `Config` dataclass is its schema), its prompt file(s) under prompts/, and its yaml under
-flames/conf/agent/ naming the class in `_target_`. Nothing else lists agents.
+conf/agent/ naming the class in `_target_`. Nothing else lists agents.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -15,9 +14,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from flames.checks import check_values
 from flames.config import ConfigError
+from flames.config.root import CONF_DIR
 from flames.parts import find_class
 
-CONF_AGENTS = Path(__file__).resolve().parent.parent / "conf" / "agent"  # the shipped agent configs
+CONF_AGENTS = CONF_DIR / "agent"  # the shipped agent configs
 
 
 def shipped_agents() -> list[str]:
