@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,6 +60,13 @@ def kill_at_lines(proc: subprocess.Popen, store: Path, stage: str, lines: int, e
 def stage_lines(output: str, word: str) -> list[str]:
     """Log lines like 'synthesize[paraphrase]: computing -> ...'."""
     return [line for line in output.splitlines() if f": {word}" in line and "flames.pipeline" in line]
+
+
+def bar_counts(output: str, desc: str) -> list[tuple[int, int]]:
+    """The (done, total) a tqdm bar named `desc` showed, every refresh in order (flames.progress: a stage's bar)."""
+    lines = output.replace("\r", "\n").splitlines()
+    return [(int(m[1]), int(m[2])) for line in lines if line.startswith(f"{desc}:")
+            for m in [re.search(r"\| *(\d+)/(\d+) \[", line)] if m]
 
 
 def wandb_summary(run_dir: Path) -> dict:
