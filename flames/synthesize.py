@@ -22,7 +22,7 @@ from typing import Callable, Protocol
 from flames.agents.base import Agent, work_id  # noqa: F401  (work_id: also flames.synthesize's)
 from flames.context import RetryPolicy
 from flames.jsonl import read_jsonl
-from flames.progress import advance_to, stage_bar
+from flames.progress import stage_bar
 from flames.store import RETRYABLE, RecordWriter
 from flames.store.shards import chunk_done, fold, my_chunks, tagged
 from flames.views import RANK, ViewOrder
@@ -77,7 +77,7 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
     with stage_bar(f"synthesize[{agent.name}]", sum(targets.values()), toward(), "problem") as bar:
         def run(chunk: list[dict]) -> None:
             _run_chunk(agent, chunk, gate, writer, order, accepted)
-            advance_to(bar, toward())
+            bar.advance_to(toward())
 
         retry = _retry_items(inputs, writer.retry_units)
         for first in range(0, len(retry), chunk_size):  # failed inputs of earlier runs first, whatever the target

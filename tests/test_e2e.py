@@ -166,9 +166,9 @@ def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     ids = [r["id"] for r in read_jsonl(data)]
     assert len(ids) == len(set(ids)) == expected and "Resuming" in resumed.stdout + resumed.stderr
-    # the stage's bar starts at the chunk the killed run wrote and ends at the view's 6
+    # the stage's bar opens after its first chunk, counting the one the killed run wrote, and ends at the view's 6
     counts = bar_counts(resumed.stderr, "solve")
-    assert counts[0] == (1, 6) and counts[-1] == (6, 6), counts
+    assert counts[0] == (2, 6) and counts[-1] == (6, 6), counts
     asked = [c["requests"] for c in read_jsonl(data.parent / "calls.jsonl")]
     assert sum(asked) == expected, asked  # the first chunk was not asked again
 
