@@ -108,8 +108,29 @@ def compose_cell(overrides: list[str]) -> DictConfig:
     return compose(config_name="config", overrides=overrides)
 
 
+# The groups `flames --help` lists: the top-level ones a user picks, and Hydra's launcher and sweeper. Left out:
+# hydra (Hydra's own config), schema/* (the structured configs YAML files extend), model_shape (a model config
+# picks its shape) and an agent's paper subgroup (agent_scale picks it). Hydra's $APP_CONFIG_GROUPS lists them
+# all and takes no filter, so the help template calls this through a resolver (${flames_config_groups:}).
+INTERNAL_GROUPS = ("schema", "model_shape", "hydra")
+HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
+
+
+def user_group(group: str) -> bool:
+    return group in HYDRA_GROUPS or ("/" not in group and group not in INTERNAL_GROUPS)
+
+
+def config_groups_help() -> str:
+    """`group: option, option` lines for the help template (`${flames_config_groups:}`), from Hydra's listing."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    hydra_app = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
+    return hydra_app.format_config_groups(user_group) if hydra_app else "(flames --help lists them)"
+
+
 def main() -> None:
     register_configs()
+    OmegaConf.register_new_resolver("flames_config_groups", config_groups_help, replace=True)
     mistake = None if debugging() else config_mistake(sys.argv[1:])  # debugging: Hydra's full error
     if mistake:
         print(f"flames: error: {mistake}", file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from flames.context import RetryPolicy
 from flames.grading import DEFAULT_MODE, extract_answer, grade_batch
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, PROMPT_TOO_LONG, Sampling, request_seed, usage
+from flames.progress import stage_bar
 from flames.stats import Interval, Settings, bootstrap, majority_vote, pass_at_k, wilson
 from flames.store import RecordWriter
 
@@ -47,24 +48,29 @@ def evaluate(suite: dict[str, list[dict]], out_dir: Path, llm: LLM, sampling: Sa
     mode (flames.grading.MODES), recorded in every prediction.
     """
     writer = RecordWriter(out_dir, retry)
-    for name, items in suite.items():
-        fields = (subsets or {}).get(name, ())
-        todo = [it for it in items if f"{name}/{it['id']}" not in writer.done_ids]
-        for chunk in _chunks(todo, chunk_size, f"evaluate[{name}]"):
-            gens = llm.chat(_conversations(chunk, prompt), sampling)
-            writer.log_call(step=name, **usage(gens))
-            writer.write(prediction_records(name, chunk, [g.texts[0] for g in gens], fields, audit,
-                                            [g.is_truncated() for g in gens], mode=mode,
-                                            errors=[g.error for g in gens]))
-        if samples is None:
-            continue
-        todo = [it for it in items if sample_id(name, it["id"], samples.n - 1) not in writer.done_ids]
-        for chunk in _chunks(todo, chunk_size, f"evaluate[{name}] x{samples.n} samples"):
-            # Seeded by item, not by batch position: a resumed run asks for the same samples.
-            gens = llm.chat(_conversations(chunk, prompt), samples,
-                            seeds=[request_seed(samples.seed, name, it["id"]) for it in chunk])
-            writer.log_call(step=f"{name}/samples", **usage(gens))
-            writer.write(sampled_records(name, chunk, gens, fields, audit, mode))
+    greedy = {name: [it for it in items if f"{name}/{it['id']}" not in writer.done_ids]
+              for name, items in suite.items()}
+    sampled = {name: [it for it in items if sample_id(name, it["id"], samples.n - 1) not in writer.done_ids]
+               for name, items in suite.items()} if samples else {}
+    total = sum(map(len, suite.values())) * (2 if samples else 1)  # items of the greedy pass, then the sampled one
+    todo = sum(map(len, greedy.values())) + sum(map(len, sampled.values()))
+    with stage_bar("evaluate", total, total - todo, "item") as bar:
+        for name in suite:
+            fields = (subsets or {}).get(name, ())
+            for chunk in _chunks(greedy[name], chunk_size, f"evaluate[{name}]"):
+                gens = llm.chat(_conversations(chunk, prompt), sampling)
+                writer.log_call(step=name, **usage(gens))
+                writer.write(prediction_records(name, chunk, [g.texts[0] for g in gens], fields, audit,
+                                                [g.is_truncated() for g in gens], mode=mode,
+                                                errors=[g.error for g in gens]))
+                bar.update(len(chunk))
+            for chunk in _chunks(sampled.get(name, []), chunk_size, f"evaluate[{name}] sampled"):
+                # Seeded by item, not by batch position: a resumed run asks for the same samples.
+                gens = llm.chat(_conversations(chunk, prompt), samples,
+                                seeds=[request_seed(samples.seed, name, it["id"]) for it in chunk])
+                writer.log_call(step=f"{name}/samples", **usage(gens))
+                writer.write(sampled_records(name, chunk, gens, fields, audit, mode))
+                bar.update(len(chunk))
     (out_dir / STATS).write_text(json.dumps(asdict(settings)))
     predictions = list(read_jsonl(out_dir / "data.jsonl"))
     write_disagreements(out_dir / DISAGREEMENTS, predictions)

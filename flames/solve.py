@@ -15,12 +15,11 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable
 
-from tqdm.auto import tqdm
-
 from flames.context import RetryPolicy
 from flames.grading import extract_answer
 from flames.jsonl import read_jsonl
 from flames.llm import LLM, Sampling, request_seed, usage
+from flames.progress import stage_bar
 from flames.store import RecordWriter
 from flames.store.shards import chunk_done, my_chunks, tagged
 from flames.views import TOPUP, in_view, sample_counts
@@ -41,8 +40,10 @@ def solve(problems: Path, out_dir: Path, llm: LLM, sampling: Sampling, prompt: s
         log.info("solve: %d problems of the view hold %d samples already, %d to do", len(view) - len(todo),
                  sampling.n, len(todo))
     new_samples = 0
-    for start, chunk in tqdm(solve_chunks(todo, chunk_size), desc="solve", unit="chunk"):
-        new_samples += _solve_chunk(chunk, start, writer, llm, sampling, prompt)
+    with stage_bar("solve", len(view), len(view) - len(todo), "problem") as bar:
+        for start, chunk in solve_chunks(todo, chunk_size):
+            new_samples += _solve_chunk(chunk, start, writer, llm, sampling, prompt)
+            bar.update(len(chunk))
     return {"num_samples": sampling.n, "view_size": len(view), "new_samples": new_samples,
             "topped_up": sum(1 for start, _ in todo if start)}
 
@@ -91,10 +92,12 @@ def solve_shard(problems: Path, pool: Path | None, part: Path, llm: LLM, samplin
     writer = RecordWriter(part, retry)
     mine = my_chunks(len(chunks), index, count, part)
     new_samples = 0
-    for c in tqdm(mine, desc=f"solve shard {index}/{count}", unit="chunk"):
-        start, chunk = chunks[c]
-        new_samples += _solve_chunk(chunk, start, writer, llm, sampling, prompt, lambda rows, c=c: tagged(rows, c))
-        chunk_done(part, c)
+    with stage_bar(f"solve shard {index}/{count}", sum(len(chunks[c][1]) for c in mine), unit="problem") as bar:
+        for c in mine:
+            start, chunk = chunks[c]
+            new_samples += _solve_chunk(chunk, start, writer, llm, sampling, prompt, lambda rows, c=c: tagged(rows, c))
+            chunk_done(part, c)
+            bar.update(len(chunk))
     return {"chunks": len(mine), "new_samples": new_samples}
 
 

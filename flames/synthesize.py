@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 from flames.agents.base import Agent, work_id  # noqa: F401  (work_id: also flames.synthesize's)
 from flames.context import RetryPolicy
 from flames.jsonl import read_jsonl
+from flames.progress import stage_bar
 from flames.store import RETRYABLE, RecordWriter
 from flames.store.shards import chunk_done, fold, my_chunks, tagged
 from flames.views import RANK, ViewOrder
@@ -70,18 +71,25 @@ def synthesize(seeds: list[dict], agent: Agent, out_dir: Path, num_problems: int
         agent.log_call = writer.log_call
     dataset_of = {i["id"]: _dataset(i) for i in inputs}
     used = Counter(dataset_of.get(split_work(w)[0]) for w in writer.inputs_done)
-    run = lambda chunk: _run_chunk(agent, chunk, gate, writer, order, accepted)  # noqa: E731
-    retry = _retry_items(inputs, writer.retry_units)
-    for first in range(0, len(retry), chunk_size):  # failed inputs of earlier runs first, whatever the target
-        run(retry[first:first + chunk_size])
-    attempted = Either(writer.inputs_done, writer.failed_units)  # a failed input is redone only as a retry
-    pending = {d: Draws([i for i in inputs if _dataset(i) == d], max_draws, attempted,
-                        lambda d=d: accepted[d]) for d in targets}
-    while chunk := _next_chunk(pending, targets, accepted, used, chunk_size):
-        run(chunk)
-        used.update(_dataset(i) for i in chunk)
-        log.info("synthesize[%s]: %s accepted of %d targeted, from %d inputs", agent.name,
-                 _fmt(accepted, targets), num_problems, sum(used.values()))
+    def toward() -> int:  # problems accepted toward this run's targets: the stage bar's count
+        return sum(min(accepted[d], t) for d, t in targets.items())
+
+    with stage_bar(f"synthesize[{agent.name}]", sum(targets.values()), toward(), "problem") as bar:
+        def run(chunk: list[dict]) -> None:
+            _run_chunk(agent, chunk, gate, writer, order, accepted)
+            bar.advance_to(toward())
+
+        retry = _retry_items(inputs, writer.retry_units)
+        for first in range(0, len(retry), chunk_size):  # failed inputs of earlier runs first, whatever the target
+            run(retry[first:first + chunk_size])
+        attempted = Either(writer.inputs_done, writer.failed_units)  # a failed input is redone only as a retry
+        pending = {d: Draws([i for i in inputs if _dataset(i) == d], max_draws, attempted,
+                            lambda d=d: accepted[d]) for d in targets}
+        while chunk := _next_chunk(pending, targets, accepted, used, chunk_size):
+            run(chunk)
+            used.update(_dataset(i) for i in chunk)
+            log.info("synthesize[%s]: %s accepted of %d targeted, from %d inputs", agent.name,
+                     _fmt(accepted, targets), num_problems, sum(used.values()))
     short = {d: f"{accepted[d]}/{t}" for d, t in targets.items() if accepted[d] < t}
     if short:
         log.warning("synthesize[%s]: inputs ran out before the target after %d draws per input: %s "
@@ -158,11 +166,14 @@ def synthesize_shard(agent: Agent, chunks: list[list[dict]], part: Path, index: 
     writer = RecordWriter(part, retry)
     agent.log_call = writer.log_call
     todo = my_chunks(len(chunks), index, count, part)
-    for n, c in enumerate(todo):
-        result = agent.run_chunk(chunks[c])
-        _record(writer, chunks[c], tagged(result.problems, c), result.drops)  # a failed input: the fold's run
-        chunk_done(part, c)
-        log.info("synthesize[%s] shard %d/%d: chunk %d of %d done", agent.name, index, count, n + 1, len(todo))
+    with stage_bar(f"synthesize[{agent.name}] shard {index}/{count}", sum(len(chunks[c]) for c in todo),
+                   unit="input") as bar:
+        for n, c in enumerate(todo):
+            result = agent.run_chunk(chunks[c])
+            _record(writer, chunks[c], tagged(result.problems, c), result.drops)  # a failed input: the fold's run
+            chunk_done(part, c)
+            bar.update(len(chunks[c]))
+            log.info("synthesize[%s] shard %d/%d: chunk %d of %d done", agent.name, index, count, n + 1, len(todo))
     return {"chunks": len(todo), **writer.stats()}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,13 @@ def wandb_records(run_dir: Path, kind: str) -> list[dict]:
     its .wandb file."""
     rows = (json.loads(line) for line in _inspect(run_dir).splitlines() if line.strip())
     return [r[kind] for r in rows if r.get("type") == kind]
+
+
+def bar_counts(output: str, desc: str) -> list[tuple[int, int]]:
+    """The (done, total) a tqdm bar named `desc` showed, every refresh in order (flames.progress: a stage's bar)."""
+    lines = output.replace("\r", "\n").splitlines()
+    return [(int(m[1]), int(m[2])) for line in lines if line.startswith(f"{desc}:")
+            for m in [re.search(r"\| *(\d+)/(\d+) \[", line)] if m]
 
 
 def wandb_summary(run_dir: Path) -> dict:

@@ -13,7 +13,7 @@ import pytest
 from flames.jsonl import read_jsonl
 from flames.pipeline import STAGE_NAMES, Pipeline
 from flames.views import in_view
-from tests.e2e import TINY, kill_at_lines, run_flames, stage_lines, start_flames, wandb_summary
+from tests.e2e import TINY, bar_counts, kill_at_lines, run_flames, stage_lines, start_flames, wandb_summary
 from tests.helpers import compose_config
 from tests.scripted_backend import scripted_args
 
@@ -141,6 +141,11 @@ def test_multirun_synthesizes_each_agent_once(tmp_path):
         "distraction_insertion", "paraphrase"]
     assert len([line for line in stage_lines(log, "reused") if "synthesize[" in line]) == 2
     assert len(list((tmp_path / "store" / "solution_qc").glob("*/_COMPLETE"))) == 4
+    # one bar per stage on stderr, ending at its count: each agent's 3 problems, then solve's view of 3
+    for desc in ("synthesize[paraphrase]", "synthesize[distraction_insertion]"):
+        assert bar_counts(proc.stderr, desc)[-1] == (3, 3), desc
+    counts = bar_counts(proc.stderr, "solve")  # one bar per agent's solve, each over its 3
+    assert counts[-1] == (3, 3) and {total for _, total in counts} == {3}, counts
 
 
 def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
@@ -161,6 +166,9 @@ def test_killed_solve_resumes_without_loss_or_duplicates(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     ids = [r["id"] for r in read_jsonl(data)]
     assert len(ids) == len(set(ids)) == expected and "Resuming" in resumed.stdout + resumed.stderr
+    # the stage's bar opens after its first chunk, counting the one the killed run wrote, and ends at the view's 6
+    counts = bar_counts(resumed.stderr, "solve")
+    assert counts[0] == (2, 6) and counts[-1] == (6, 6), counts
     asked = [c["requests"] for c in read_jsonl(data.parent / "calls.jsonl")]
     assert sum(asked) == expected, asked  # the first chunk was not asked again
 
@@ -215,6 +223,7 @@ def test_evaluate_an_existing_model_alone_and_regrade_offline(tmp_path):
     art = next((tmp_path / "store" / "evaluate").glob("*/"))
     saved = json.loads((art / "manifest.json").read_text())["metrics"]
     assert saved["builtin"]["n"] == 3 and regrade(art / "data.jsonl") == saved
+    assert bar_counts(proc.stderr, "evaluate")[-1] == (3, 3)  # the stage's bar, over the hf backend's own
 
 
 @pytest.mark.slow

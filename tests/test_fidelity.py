@@ -23,7 +23,7 @@ def test_every_ledger_row_is_what_its_command_composes():
     rows = fidelity.load_ledger()
     assert not fidelity.bad_sources(rows), "sources must be paper, ours or 'orig: <paper>'"
     assert not fidelity.mismatches(rows, composer(CONF_DIR))
-    studies = {p.stem for p in (fidelity.ROOT / "flames" / "conf" / "study").glob("*.yaml")} - {"quickstart"}
+    studies = {p.stem for p in (fidelity.ROOT / "conf" / "study").glob("*.yaml")} - {"quickstart"}
     covered = {w.removeprefix("study=") for row in rows for w in row["where"] if w.startswith("study=")}
     assert studies <= covered, f"studies without a ledger row: {sorted(studies - covered)}"
 
