@@ -76,13 +76,19 @@ def served(study: Any) -> dict[str, Any]:
     return {role: cfg for role, cfg in (study.get("servers") or {}).items() if cfg.replicas}
 
 
-def assign(tasks: dict[str, list], pools: list[Pool]) -> None:
-    """Point the tasks of the stages a pool serves at it; they need no GPU of their own."""
+def assign(plan: Any, pools: list[Pool]) -> None:
+    """Point the tasks of the stages a pool serves at it; they need no GPU of their own, except a task that
+    samples from a model the study fine-tunes (QFT's generator, the teacher), which loads it as before."""
+    tuned = {r.label for cell in plan.planned for r in cell if r.stage == "tune"}
+    teacher = any(r.stage == "teach" for cell in plan.planned for r in cell)
     for pool in pools:
         for stage in pool.stages:
-            for task in tasks.get(stage, []):
+            for task in plan.tasks.get(stage, []):
                 task.argv.append(f"{pool.role}.server_pool={pool.folder}")
-                task.resources = replace(task.resources, gpus=0)
+                own = (stage == "synthesize" and any(f"shard.agent={a}" in task.argv for a in tuned)) or \
+                    (stage == "solve" and teacher)
+                if not own:
+                    task.resources = replace(task.resources, gpus=0)
 
 
 def describe(pools: list[Pool]) -> str:

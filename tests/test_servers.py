@@ -92,13 +92,23 @@ def test_a_study_points_the_stages_that_use_a_model_at_its_pool_and_asks_them_no
     assert [p.role for p in pools] == ["solution_model"] and pools[0].cfg.replicas == 2
     before = {s: [t.resources.gpus for t in ts] for s, ts in plan.tasks.items()}
     assert before["solve"] and all(before["solve"]) and all(before["synthesize"])  # experiment=paper: GPUs
-    assign(plan.tasks, pools)
+    assign(plan, pools)
     folder = Path(study.folder) / "quickstart" / "servers" / "solution_model"
     for task in plan.tasks["solve"]:
         assert f"solution_model.server_pool={folder}" in task.argv and task.resources.gpus == 0
     for task in plan.tasks["synthesize"]:  # not served: its own GPU, its own model
         assert not any("server_pool" in o for o in task.argv) and task.resources.gpus > 0
     assert "Server pool solution_model: 2 x" in describe(pools)
+
+
+def test_a_task_that_samples_from_a_model_the_study_tunes_keeps_its_gpu():
+    """QFT's synthesize loads the generator its tune stage made: the pool does not serve it."""
+    study, plan = study_plan("experiment=paper", "study.servers.problem_model.replicas=2",
+                             axes={"agent": ["qft", "paraphrase"]})
+    assign(plan, plan_pools(study, plan.models))
+    gpus = {a: [t.resources.gpus for t in plan.tasks["synthesize"] if f"shard.agent={a}" in t.argv]
+            for a in ("qft", "paraphrase")}
+    assert gpus["qft"] and all(gpus["qft"]) and gpus["paraphrase"] and not any(gpus["paraphrase"]), gpus
 
 
 def test_a_pool_serves_one_model_and_says_so_when_the_cells_use_two():
