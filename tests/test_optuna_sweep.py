@@ -37,6 +37,18 @@ def test_the_example_searches_one_weight_per_agent_of_its_blend():
     assert dict(sweeper.params) == {f"mixture.weights.{a}": "interval(0.1, 1.0)" for a in cfg.mixture.weights}
 
 
+def test_the_signal_search_composes_three_agents_at_the_signal_rehearsals_size():
+    register_configs()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=optuna_signal"], return_hydra_config=True)
+    m = cfg.mixture
+    assert set(m.weights) == set(m.agents) == {"distraction_insertion", "fobar", "ask_me_anything"}
+    assert dict(cfg.hydra.sweeper.params) == {f"mixture.weights.{a}": "interval(0.1, 1.0)" for a in m.weights}
+    # the signal rehearsal's teacher and sizes, and its 160 examples (not rehearsal=cpu's blend cap of 16)
+    assert cfg.teacher.enabled and cfg.benchmarks.builtin_count == 200 and m.budget == m.budget_cap == 160
+    assert cfg.hydra.sweeper.n_trials == 8
+
+
 @pytest.mark.slow
 def test_two_optuna_trials_on_prebuilt_pools_compute_only_mix_train_evaluate_and_the_search_reports(
         tmp_path, tiny_student):
