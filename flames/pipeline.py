@@ -133,8 +133,8 @@ class Pipeline:
         budget = MixtureConfig.budget_of(m)
         if budget:  # each agent makes the share of the budget that mix takes from it
             total = sum(m.weights.values())
-            for name, agent in agents.items():
-                agent.num_problems = round(budget * m.weights[name] / total)  # as mix counts it
+            for name, agent in agents.items():  # pools_at_budget: the most any weights can ask of the agent
+                agent.num_problems = budget if m.get("pools_at_budget") else round(budget * m.weights[name] / total)
         return agents
 
     def inputs_of(self, stage: Stage, label: str, agents: dict) -> dict[str, Artifact]:

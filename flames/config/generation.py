@@ -154,6 +154,9 @@ class MixtureConfig:
     budget: Optional[int] = num(None, COUNT)
     # at most this many examples, shares kept (rehearsal=cpu: a paper mixture at CPU size); None = the budget
     budget_cap: Optional[int] = keyed_if_set(None, at=COUNT)
+    # every agent of a blend makes the whole budget, not its share: one run (stage=solution_qc) builds the pools that a
+    # weight search's trials read their views of, so no trial sends a request (docs/search.md); keyed via the views
+    pools_at_budget: bool = unkeyed(False)
     # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = num(0, SEED)  # sampling seed for the budget
