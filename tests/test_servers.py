@@ -78,6 +78,9 @@ def test_a_pool_whose_replicas_all_stopped_fails_the_request_as_a_server_error(t
     a.close()
 
 
+GPU_TASKS = ("resources.synthesize.gpus=1", "resources.solve.gpus=1")  # as experiment=paper asks (it needs the data)
+
+
 def study_plan(*extra: str, axes: dict | None = None):
     study = compose_config(["study=quickstart", "study.dry_run=true", *extra]).study
     if axes:
@@ -87,11 +90,11 @@ def study_plan(*extra: str, axes: dict | None = None):
 
 
 def test_a_study_points_the_stages_that_use_a_model_at_its_pool_and_asks_them_no_gpu():
-    study, plan = study_plan("experiment=paper", "study.servers.solution_model.replicas=2")
+    study, plan = study_plan(*GPU_TASKS, "study.servers.solution_model.replicas=2")
     pools = plan_pools(study, plan.models)
     assert [p.role for p in pools] == ["solution_model"] and pools[0].cfg.replicas == 2
     before = {s: [t.resources.gpus for t in ts] for s, ts in plan.tasks.items()}
-    assert before["solve"] and all(before["solve"]) and all(before["synthesize"])  # experiment=paper: GPUs
+    assert before["solve"] and all(before["solve"]) and all(before["synthesize"])  # GPU_TASKS
     assign(plan, pools)
     folder = Path(study.folder) / "quickstart" / "servers" / "solution_model"
     for task in plan.tasks["solve"]:
@@ -103,8 +106,7 @@ def test_a_study_points_the_stages_that_use_a_model_at_its_pool_and_asks_them_no
 
 def test_a_task_that_samples_from_a_model_the_study_tunes_keeps_its_gpu():
     """QFT's synthesize loads the generator its tune stage made: the pool does not serve it."""
-    study, plan = study_plan("experiment=paper", "study.servers.problem_model.replicas=2",
-                             axes={"agent": ["qft", "paraphrase"]})
+    study, plan = study_plan(*GPU_TASKS, "study.servers.problem_model.replicas=2", axes={"agent": ["qft", "paraphrase"]})
     assign(plan, plan_pools(study, plan.models))
     gpus = {a: [t.resources.gpus for t in plan.tasks["synthesize"] if f"shard.agent={a}" in t.argv]
             for a in ("qft", "paraphrase")}
