@@ -5,7 +5,8 @@ replica (`wait_s`); each replica, once its `/health` answers, writes `replicas/<
 removes it when it stops. Requests go round robin over the replicas registered and not seen failing; a
 replica that refuses a connection is set aside for `cooldown_s` and the request goes to the next one, so a stage
 goes on when a replica dies (vLLM's maintainers point to client-side balancing across `vllm serve` replicas,
-vllm#13015). The folder is read again every `refresh_s`, so replicas that start late (or are restarted) join.
+vllm#13015). The folder is read again every `refresh_s` (every 2 s while fewer replicas are registered than the
+pool runs), so replicas that start late (or are restarted) join.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Replicas:
         self.clients: dict[str, Any] = {}  # url -> client
         self.down: dict[str, float] = {}  # url -> when it failed
         self.sent: Counter[str] = Counter()  # requests sent per url (the balance, logged at the end of a call)
-        self.turn, self.read_at = 0, 0.0
+        self.turn, self.read_at, self.expected = 0, 0.0, 1
         if self.pool is None:
             client = make_client(base_url)
             self.clients[str(client.base_url).rstrip("/")] = client
@@ -68,7 +69,8 @@ class Replicas:
 
     def wait_for_one(self) -> None:
         try:
-            wait_s = float(json.loads((self.pool / "pool.json").read_text())["wait_s"])
+            pool = json.loads((self.pool / "pool.json").read_text())
+            wait_s, self.expected = float(pool["wait_s"]), int(pool.get("replicas", 1))
         except (OSError, ValueError, KeyError) as e:
             raise NoReplica(f"server pool {self.pool}: no pool.json ({e}); a study writes it when it starts the pool")
         deadline = time.monotonic() + wait_s
@@ -83,7 +85,9 @@ class Replicas:
 
     def pick(self) -> tuple[str, Any]:
         """The next replica not seen failing (all failing: the one that failed longest ago)."""
-        if self.pool is not None and time.monotonic() - self.read_at > self.refresh_s:
+        # while replicas are still starting (fewer registered than the pool runs), look for them every 2 s
+        every = self.refresh_s if len(self.clients) >= self.expected else min(2.0, self.refresh_s)
+        if self.pool is not None and time.monotonic() - self.read_at > every:
             self.refresh()
         while True:
             with self.lock:
