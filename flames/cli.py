@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -22,6 +24,7 @@ from flames.logger import RunIdentity, make_logger
 from flames.pipeline import Pipeline, UpstreamMissing
 from flames.stages import STAGE_BY_NAME
 from flames.report import format_report
+from flames.report.stage_table import STAGES_FILE, stage_records
 
 log = logging.getLogger("flames")
 CONF_DIR = str(config_root.CONF_DIR)  # conf/ of a checkout, else the installed flames.conf (flames.config.root)
@@ -84,6 +87,7 @@ def run(cfg: DictConfig, run_dir: str, who: RunIdentity | None = None) -> float 
         result = pipeline.run()
         costs = agent_costs.agent_costs(result.results)
         agent_costs.save(costs, run_dir)  # the sweep summary gathers these
+        Path(run_dir, STAGES_FILE).write_text(json.dumps(stage_records(result.results), indent=1))  # a search reads it
         logger.log_agent_costs(costs)
     except BaseException:
         logger.finish(exit_code=1)
@@ -130,7 +134,11 @@ def config_groups_help() -> str:
 
 def main() -> None:
     register_configs()
-    OmegaConf.register_new_resolver("flames_config_groups", config_groups_help, replace=True)
+    # Hydra resolves the help template while it composes any config, and listing the groups takes seconds (it
+    # builds Hydra's config repository once per group): only `flames --help` lists them.
+    wants_help = any(arg in ("--help", "-h") for arg in sys.argv[1:])
+    OmegaConf.register_new_resolver("flames_config_groups", config_groups_help if wants_help else lambda: "",
+                                    replace=True)
     mistake = None if debugging() else config_mistake(sys.argv[1:])  # debugging: Hydra's full error
     if mistake:
         print(f"flames: error: {mistake}", file=sys.stderr, flush=True)

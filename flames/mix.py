@@ -7,6 +7,7 @@ import hashlib
 import logging
 import random
 from pathlib import Path
+from typing import Callable
 
 from flames.config import ConfigError
 from flames.datasets import dataset_name, read_external
@@ -15,10 +16,12 @@ from flames.store import RecordWriter
 from flames.views import in_view
 
 log = logging.getLogger(__name__)
+Selection = Callable[[str, Path, list[dict]], tuple[list[dict], dict[str, int]]]  # a source's rows -> (kept, removed)
 
 
 def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budget: int | None, seed: int = 0,
-        views: dict[str, int] | None = None, shortfall: str = "warn", tolerance: float = 0.01) -> dict:
+        views: dict[str, int] | None = None, shortfall: str = "warn", tolerance: float = 0.01,
+        select: Selection | None = None) -> dict:
     """Take round(weight * budget) examples from each source's view (all of them if budget is None).
 
     A source's view is its records ranked below `views[name]` problems (flames.views; all without one). The
@@ -31,11 +34,16 @@ def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budg
     A source with fewer examples than its share is a shortfall: logged and mixed as it is (`shortfall="warn"`),
     or, with "error", a ConfigError before anything is written when a share is short by more than `tolerance`
     of itself (the blend would no longer have the shares it is named for).
+
+    `select(source, path, rows)` (mixture.filters: flames.scores.filters.selector) first removes view rows, and
+    returns (rows kept, count removed per reason), reported in `filtered`; the share is drawn from what it kept.
     """
     total = sum(weights.values())
-    picks, short, available = {}, {}, {}
+    picks, short, available, filtered = {}, {}, {}, {}
     for name, path in sources.items():
         rows = [r for r in read_jsonl(path) if in_view(r, (views or {}).get(name))]
+        if select:
+            rows, filtered[name] = select(name, path, rows)
         want = len(rows) if budget is None else round(budget * weights[name] / total)
         rows.sort(key=lambda r: priority(seed, name, r["id"]))
         picks[name], available[name] = rows[:want], len(rows)
@@ -54,7 +62,7 @@ def mix(sources: dict[str, Path], weights: dict[str, float], out_dir: Path, budg
         writer.write({**r, "id": f"{name}/{r['id']}", "mixture_source": name} for r in pick)
     taken = {name: len(pick) for name, pick in picks.items()}
     return {"taken": taken, "shortfall": short, "budget": budget, "available": available,
-            "shares": achieved_shares(taken)}
+            "shares": achieved_shares(taken), **({"filtered": filtered} if select else {})}
 
 
 def achieved_shares(taken: dict[str, int]) -> dict[str, float]:

@@ -21,7 +21,7 @@ from flames.agents import typed_config
 from flames.checks import check_values
 from flames.config import ConfigError, MixtureConfig
 from flames.context import RetryPolicy, StageContext
-from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Sizes, Stage, external_dataset
+from flames.stages import STAGE_BY_NAME, STAGES, Job, Shared, Sizes, Stage, external_dataset, score_filters
 from flames.locks import file_lock
 from flames.store import Artifact, Store
 from flames.store.shards import shard_round
@@ -66,6 +66,7 @@ class PipelineRun:
 class Pipeline:
     def __init__(self, cfg: DictConfig, logger=None):
         check_values(cfg)  # ranges, before a store, a W&B run or a model exists
+        score_filters(cfg)  # mixture.filters likewise
         self.cfg = cfg
         self.failures = cfg.get("failures") or {}  # which failed rows to retry; when too many failures stop a stage
         self.store = Store(Path(cfg.paths.store).expanduser().resolve(), lock_timeout=cfg.paths.lock_timeout_s,

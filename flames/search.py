@@ -12,6 +12,7 @@ same FLAMES_STORE. Writes `<name>.md`, `.csv` and `.png` (flames.report.search);
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -23,9 +24,23 @@ from flames.config import ConfigError, register_configs
 from flames.config.root import CONF_DIR
 from flames.pipeline import Pipeline
 from flames.report.rows import Cell, cell_row, paired_rows
-from flames.report.search import OBJECTIVE, WEIGHT, best_row, write_search_report
+from flames.report.search import COMPUTED, GEN_CALLS, OBJECTIVE, WEIGHT, best_row, write_search_report
+from flames.report.stage_table import STAGES_FILE
 
 DEFAULT_REFERENCE = ["mixture=flames_small"]
+GENERATION = ("synthesize", "problem_qc", "solve", "solution_qc")  # the stages that send the problem/solution model
+
+
+def trial_work(job: Path) -> dict:
+    """What the trial's run computed (stage names, once each) and the requests its generation stages sent, from
+    its `stages.json`; empty when the run wrote none (it failed, or it predates the file)."""
+    path = job / STAGES_FILE
+    if not path.exists():
+        return {}
+    stages = json.loads(path.read_text())
+    computed = [s["stage"] for s in stages if s["status"] == "computed"]
+    return {COMPUTED: " ".join(dict.fromkeys(computed)) or "-",
+            GEN_CALLS: sum(s["llm_calls"] for s in stages if s["stage"] in GENERATION and s["status"] == "computed")}
 
 
 def trial_dirs(sweep: Path) -> list[Path]:
@@ -87,7 +102,7 @@ def search_report(sweep: Path, reference: list[str], out_dir: Path, name: str) -
         cfg = compose_config(overrides_of(job))
         budget = budget or cfg.mixture.budget
         row, cells[job.name] = planned_row(cfg, {"trial": job.name})
-        rows.append(row)
+        rows.append({**row, **trial_work(job)})
     ref_args = reference_overrides(overrides_of(jobs[0]), reference, budget)
     ref_row, ref_cell = planned_row(compose_config(ref_args), {"reference": " ".join(reference)})
     ref_row["label"] = " ".join(reference)

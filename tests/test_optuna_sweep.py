@@ -113,6 +113,8 @@ def check_search_report(sweep, cwd, store, trials, evals):
         w = trials[r["trial"]]
         assert {a: float(r[f"w/{a}"]) for a in w} == {a: round(x / sum(w.values()), 4) for a, x in w.items()}
         assert float(r["objective"]) in {e["metrics"]["builtin"]["accuracy"] for e in evals}
+        # counted from the trial's stages.json: it computed only mix, train and evaluate, and sent no generation call
+        assert r["computed"] == "mix train evaluate" and r["generation requests"] == "0", r
     md = (sweep / "report" / "search.md").read_text()
     assert "## Paired differences against reference=mixture=flames_small" in md and "| builtin | 4 |" in md
     assert "needs at least 4" in md  # two trials cannot fit a 2-agent quadratic mixture model

@@ -31,6 +31,7 @@ def test_the_regression_needs_more_trials_than_terms_then_proposes_the_peak():
 def test_the_report_lists_every_trial_names_the_best_and_the_missing_reference_command(tmp_path):
     rows = trial_rows(5)
     rows.append({"trial": "5", "w/a": 0.5, "w/b": 0.5, OBJECTIVE: None, "status": "missing evaluate"})
+    rows[0].update({"computed": "mix train evaluate", "generation requests": 0})  # from the trial's stages.json
     assert best_row(rows)["trial"] == "3"  # 0.7 of agent a: the peak
     ref = {"reference": "mixture=flames_small", "label": "mixture=flames_small", OBJECTIVE: None,
            "status": "missing mix"}
@@ -39,7 +40,8 @@ def test_the_report_lists_every_trial_names_the_best_and_the_missing_reference_c
     md = paths[0].read_text()
     trial_lines = [line for line in md.splitlines() if re.match(r"\| \d+ \| ", line)]
     assert [line.split(" | ")[0][2:] for line in trial_lines] == [r["trial"] for r in rows]
-    assert trial_lines[-1].endswith("| - | - | - | missing evaluate |") and "Trial 3: a 0.700, b 0.300" in md
+    assert trial_lines[-1].endswith("| - | - | - | missing evaluate | - | - |") and "Trial 3: a 0.700, b 0.300" in md
+    assert trial_lines[0].endswith("| mix train evaluate | 0 |")
     assert "    flames mixture=flames_small mixture.budget=16" in md
     assert "needs at least 4" not in md  # 5 scored trials fit 3 terms
     with open(paths[1], newline="") as f:

@@ -41,6 +41,8 @@ CONFIG_MISTAKES = {
     "text for a number": (["problem_model.temperature=abc"], "problem_model.temperature"),
     "unknown stage": (["stage=bogus"], "bogus"),
     "unknown qc": (["qc=bogus"], "qc/bogus"),
+    "reversed score filter": (["mixture.filters.difficulty=[0.8,0.1]"], "mixture.filters.difficulty"),
+    "unknown score filter": (["mixture.filters.hardness=[0,1]"], "mixture.filters.hardness"),
 }
 
 

@@ -139,6 +139,24 @@ class SolveConfig:
 
 
 @dataclass
+class ScoreFilters:
+    """What a problem's scores (flames.scores) must be for mix to take it; null = no filter on that score. A number's
+    range is [low, high], inclusive, null leaving an end open (flames.scores.filters, docs/scorers.md "Filters")."""
+
+    solve_rate: Optional[List[Optional[float]]] = None  # share of its samples agreeing with the gold/majority answer
+    difficulty: Optional[List[Optional[float]]] = None  # 1 - solve_rate
+    problem_tokens: Optional[List[Optional[float]]] = None  # the problem's length (a tokenizer-free count)
+    solution_tokens: Optional[List[Optional[float]]] = None  # its samples' mean completion tokens
+    novelty_seed: Optional[List[Optional[float]]] = None  # 1 - trigram Jaccard with its seed
+    novelty_seeds: Optional[List[Optional[float]]] = None  # share of its trigrams no seed holds
+    topic: Optional[List[str]] = None  # the provenance topics it may have (a MATH type, a taxonomy topic)
+    level: Optional[List[str]] = None  # the provenance levels it may have
+    judge: Optional[List[str]] = None  # the solvability judge's verdicts it may have (solvable, ...)
+    reference: Optional[List[str]] = None  # what its solve rate was measured against: gold | majority
+    near_dup: Optional[bool] = None  # false: only problems that near-duplicate no earlier problem of the view
+
+
+@dataclass
 class MixtureConfig:
     """How agents are blended, and the data budget; or an external SFT dataset to train on instead."""
 
@@ -160,6 +178,8 @@ class MixtureConfig:
     # settings merged over every agent of a blend (experiment=paper: the paper's token budgets, large chunks)
     agent_overrides: Dict[str, Any] = field(default_factory=dict)
     seed: int = num(0, SEED)  # sampling seed for the budget
+    # what each problem's scores must be for mix to take it (ScoreFilters); keyed by mix when one is set
+    filters: ScoreFilters = unkeyed(default_factory=ScoreFilters)
     # a share short of examples: warn (log it, mix what there is) | error (stop the mix, exit 2; experiment=paper)
     shortfall: str = one_of("warn", ("warn", "error"), keyed=False)
     shortfall_tolerance: float = unkeyed(0.01, at=Range(0, 1, hi_open=True))  # a share may be short by this fraction of itself before `error` stops

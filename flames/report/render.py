@@ -11,6 +11,7 @@ from flames.benchmarks import LABELS
 from flames.report.diagnostics import audit_lines, diagnose, format_findings, long_tail_lines
 from flames.report.paper import PAPER, delta, matches, paper_in_interval, paper_refs
 from flames.report.plots import plots
+from flames.report.proxy import proxy_section
 from flames.report.rows import (AVG, HIGH, KEPT, LOW, SEED_AXIS, SOURCE, STATUS, TRAIN, Cell, _benchmarks, _label, _number,
                                 cell_row, is_metric, paired_rows, seed_rows)
 
@@ -159,7 +160,8 @@ def _uncertainty_sections(rows: list[dict], axes: list[str], paired: list[dict])
         lines += _md_table([*others, "seeds", *(k.split("/")[1] if k != AVG else "Avg" for k in keys)],
                            [[_md_cell(r, a) for a in others] + [str(r["n_seeds"])] + [_mean_sd(r, k) for k in keys]
                             for r in seeds])
-    return lines
+    ranked = AVG if any(_number(r.get(AVG)) is not None for r in rows) else keys[0] if len(keys) == 2 else None
+    return lines + (proxy_section(rows, axes, ranked) if ranked else [])
 
 
 def paired_sections(paired: list[dict]) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flames.benchmarks import LABELS, PAPER_ORDER, paper_average
 from flames.report.scores_table import scores_table
 
+STAGES_FILE = "stages.json"  # in each run folder: what the run computed or reused, and the LLM calls it sent
+
 
 def format_table(header: list[str], rows: list[list]) -> str:
     cells = [header] + [[str(c) for c in r] for r in rows]
@@ -27,11 +29,22 @@ def stage_table(results) -> str:
                       rows)
 
 
+def stage_records(results) -> list[dict]:
+    """What this run did per stage, for `stages.json` in its run folder: computed or reused, and the LLM calls
+    it sent (0 for a reused artifact; a grown one counts its manifest's calls). A search reads it per trial."""
+    return [{"stage": r.stage, "label": r.label, "status": "reused" if r.reused else "computed",
+             "llm_calls": 0 if r.reused else r.manifest.get("llm_calls", 0)} for r in results]
+
+
 def mixture_lines(results) -> list[str]:
     """A blend's achieved shares under the stage table (what the student trained on, against the weights)."""
     lines = []
     for r in results:
         metrics = r.manifest.get("metrics") or {}
+        if r.stage == "mix" and metrics.get("filtered") is not None:  # mixture.filters (flames.scores.filters)
+            lines.append("Score filters removed: " + (", ".join(
+                f"{name} {k}={n:,}" for name, counts in metrics["filtered"].items() for k, n in counts.items())
+                or "nothing"))
         if r.stage != "mix" or len(metrics.get("shares") or {}) < 2:
             continue
         short = metrics.get("shortfall") or {}

@@ -28,7 +28,7 @@ from __future__ import annotations
 from flames.stages.audit import Audit
 from flames.stages.base import PROBLEM_QC_READS, Job, Shared, Sizes, Stage
 from flames.stages.evaluate import Evaluate
-from flames.stages.mix import Mix, external_dataset, mixture_weights
+from flames.stages.mix import Mix, external_dataset, mixture_weights, score_filters
 from flames.stages.problem_qc import ProblemQC
 from flames.stages.solution_qc import SolutionQC
 from flames.stages.solve import Solve
@@ -55,4 +55,4 @@ STAGES: list[Stage] = [
     Evaluate("evaluate", upstream="train", input_name="model", reads=("benchmarks",)),
 ]
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-__all__ = ["STAGES", "STAGE_BY_NAME", "Job", "Shared", "Sizes", "Stage", "SELECTIONS", "external_dataset", "mixture_weights"]
+__all__ = ["STAGES", "STAGE_BY_NAME", "Job", "Shared", "Sizes", "Stage", "SELECTIONS", "external_dataset", "mixture_weights", "score_filters"]
