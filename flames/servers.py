@@ -80,13 +80,13 @@ def assign(plan: Any, pools: list[Pool]) -> None:
     """Point the tasks of the stages a pool serves at it; they need no GPU of their own, except a task that
     samples from a model the study fine-tunes (QFT's generator, the teacher), which loads it as before."""
     tuned = {r.label for cell in plan.planned for r in cell if r.stage == "tune"}
+    tuned_pools = {r.artifact.key for cell in plan.planned for r in cell if r.stage == "synthesize" and r.label in tuned}
     teacher = any(r.stage == "teach" for cell in plan.planned for r in cell)
     for pool in pools:
         for stage in pool.stages:
             for task in plan.tasks.get(stage, []):
                 task.argv.append(f"{pool.role}.server_pool={pool.folder}")
-                own = (stage == "synthesize" and any(f"shard.agent={a}" in task.argv for a in tuned)) or \
-                    (stage == "solve" and teacher)
+                own = (stage == "synthesize" and bool(tuned_pools & set(task.keys))) or (stage == "solve" and teacher)
                 if not own:
                     task.resources = replace(task.resources, gpus=0)
 
@@ -187,7 +187,9 @@ def _stop(signum: int, frame: Any) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
-def wait_healthy(proc: subprocess.Popen, port: int) -> None:
+def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float | None = None) -> None:
+    """Until `/health` answers 200; a RuntimeError when the server exits first or `timeout_s` passes."""
+    start = time.monotonic()
     while proc.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
@@ -195,6 +197,8 @@ def wait_healthy(proc: subprocess.Popen, port: int) -> None:
                     return
         except OSError:
             pass
+        if timeout_s is not None and time.monotonic() - start > timeout_s:
+            raise RuntimeError(f"the server did not answer /health within {timeout_s:.0f} s")
         time.sleep(2)
     raise RuntimeError(f"the server exited with {proc.returncode} before it was healthy")
 

@@ -6,12 +6,10 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from flames.jsonl import read_jsonl
 from flames.llm import SERVER_ERROR, Sampling, usage
 from flames.llm.openai import OpenAIModel, split_tokens
 from flames.pipeline import REQUESTS, Pipeline
+from flames.servers import free_port, wait_healthy
 from flames.views import in_view
 from tests.conftest import problem_from_prompt, require
 from tests.helpers import compose_config
@@ -31,12 +30,6 @@ MODEL = "fake-model"
 
 def chat(text):
     return [{"role": "user", "content": text}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FakeServer:
@@ -368,18 +361,10 @@ def vllm_server(tmp_path_factory):
     t0 = time.time()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        while time.time() - t0 < 600:
-            if proc.poll() is not None:
-                pytest.fail(f"vLLM server exited ({proc.returncode}):\n{(tmp / 'server.log').read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail(f"vLLM server not up after 600 s:\n{(tmp / 'server.log').read_text()[-4000:]}")
+        try:
+            wait_healthy(proc, port, timeout_s=600)  # what a replica of a study's server pool waits with
+        except RuntimeError as e:
+            pytest.fail(f"vLLM server: {e}:\n{(tmp / 'server.log').read_text()[-4000:]}")
         print(f"vLLM server up in {time.time() - t0:.0f} s")
         yield {"url": f"http://127.0.0.1:{port}/v1", "model": folder}
     finally:

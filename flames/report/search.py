@@ -51,7 +51,8 @@ def markdown(title: str, rows: list[dict], reference: dict | None, paired: list[
              optuna: dict | None) -> str:
     """The report: trials, the best trial, its paired comparison with the reference, the regression."""
     cols, benches = weight_columns(rows), _benchmarks(rows, [], subsets=False)
-    head = ["trial", *(c[len(WEIGHT):] for c in cols), "objective", *benches, "Avg", "status", COMPUTED, GEN_CALLS]
+    head = ["trial", *(c[len(WEIGHT):] for c in cols), "objective", *benches, "Avg", "status", COMPUTED,
+            GEN_CALLS]
     fmt = lambda v, spec: "-" if _number(v) is None else format(v, spec)  # noqa: E731
     body = [[str(r["trial"]), *(fmt(r.get(c), ".3f") for c in cols), fmt(r.get(OBJECTIVE), ".2f"),
              *(fmt(r.get(f"eval/{b}/accuracy"), ".1f") for b in benches), fmt(r.get(AVG), ".1f"), str(r.get(STATUS)),
@@ -59,8 +60,8 @@ def markdown(title: str, rows: list[dict], reference: dict | None, paired: list[
     lines = [f"# Mixture search: {title}", "",
              "One row per trial of the sweep: its weights divided by their sum (what mix takes), the objective the "
              "sweeper maximized (the mean accuracy over the benchmarks, %) and each benchmark's accuracy, all read "
-             "from the trial's evaluate manifest; then the stages its run computed and the requests its generation stages "
-             "sent to the problem and solution models (its stages.json: 0 when it reused every pool).", "",
+             "from the trial's evaluate manifest; then the stages its run computed and the requests its generation "
+             "stages sent to the problem and solution models (its stages.json: 0 when it reused every pool).", "",
              *_md_table(head, body)]
     best = best_row(rows)
     if best is not None:

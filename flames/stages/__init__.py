@@ -55,4 +55,5 @@ STAGES: list[Stage] = [
     Evaluate("evaluate", upstream="train", input_name="model", reads=("benchmarks",)),
 ]
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-__all__ = ["STAGES", "STAGE_BY_NAME", "Job", "Shared", "Sizes", "Stage", "SELECTIONS", "external_dataset", "mixture_weights", "score_filters"]
+__all__ = ["STAGES", "STAGE_BY_NAME", "Job", "Shared", "Sizes", "Stage", "SELECTIONS", "external_dataset",
+           "mixture_weights", "score_filters"]
