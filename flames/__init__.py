@@ -4,4 +4,4 @@ Stages (each a plain function over files): synthesize -> problem_qc -> solve -> 
 -> mix -> train -> evaluate, as objects in flames.stages. See README.md, docs/architecture.md and conf/.
 """
 
-__version__ = "0.12.0"
+__version__ = "0.13.0"
