@@ -354,7 +354,8 @@ def run_study(cfg: DictConfig, extra: list[str], compose: Callable[[list[str]], 
         print(f"Report ({len(runs)} W&B runs): {paths[0]}", flush=True)
         return 0
     plan = plan_study(study, extra, compose)
-    servers.assign(plan, pools := servers.plan_pools(study, plan.models))
+    pools = servers.plan_pools(study, plan.models)
+    servers.assign(plan, pools)
     print(format_plan(plan) + (f"\n{servers.describe(pools)}" if pools else ""), flush=True)
     print(feasibility.format_checks(plan), flush=True)
     feasibility.refuse_infeasible(plan, study)
