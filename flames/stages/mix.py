@@ -42,8 +42,9 @@ class Mix(Stage):
         out = super().slice(job, inputs)
         if job.cfg.mixture.get("budget_cap") is not None:  # keyed only when set: earlier mixes keep their keys
             out["mixture.budget_cap"] = job.cfg.mixture.budget_cap
-        if score_filters(job.cfg):  # likewise
-            out["mixture.filters"] = score_filters(job.cfg)
+        filters = score_filters(job.cfg)
+        if filters:  # likewise
+            out["mixture.filters"] = filters
         return out
 
     def fingerprints(self, job, inputs):
